@@ -1,0 +1,67 @@
+package io.kvpod.loader;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.Locale;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.hbase.io.compress.Compression;
+import org.apache.hadoop.hbase.io.hfile.HFileContext;
+import org.apache.hadoop.hbase.io.hfile.HFileContextBuilder;
+import org.apache.hadoop.hbase.util.ChecksumType;
+import org.apache.hadoop.io.compress.Compressor;
+
+/** How a layer's HFiles are written: block size and compression. Immutable. */
+public record HFileOptions(String compression, int blockSize) {
+
+  public static HFileOptions from(Configuration conf) {
+    var cfg = LoaderConfig.DEF.values(conf::get);
+    return new HFileOptions(cfg.getString(LoaderConfig.COMPRESSION).toLowerCase(Locale.ROOT),
+        cfg.getInt(LoaderConfig.BLOCK_SIZE));
+  }
+
+  public Compression.Algorithm algorithm() {
+    try {
+      return Compression.getCompressionAlgorithmByName(compression.toLowerCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("unknown HFile compression '" + compression
+          + "': use none, gz or snappy", e);
+    }
+  }
+
+  public HFileContext context() {
+    return new HFileContextBuilder()
+        .withBlockSize(blockSize)
+        .withCompression(algorithm())
+        .withChecksumType(ChecksumType.CRC32C)
+        .withIncludesMvcc(false)
+        .withIncludesTags(false)
+        .build();
+  }
+
+  /**
+   * Compresses a few bytes with the codec, so that a codec this machine cannot run fails
+   * before the job starts rather than leaving empty files behind mid-way.
+   */
+  public void checkCodecWorks(Configuration conf) throws IOException {
+    Compression.Algorithm algo = algorithm();
+    if (algo == Compression.Algorithm.NONE) {
+      return;
+    }
+    Compressor c = null;
+    try {
+      c = algo.getCompressor();
+      ByteArrayOutputStream buf = new ByteArrayOutputStream();
+      try (OutputStream out = algo.createCompressionStream(buf, c, 4096)) {
+        out.write("kvpod codec check".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      }
+    } catch (IOException | RuntimeException | LinkageError e) {
+      throw new IOException("HFile compression '" + compression + "' does not work here ("
+          + e + "); choose none, gz or snappy", e);
+    } finally {
+      if (c != null) {
+        algo.returnCompressor(c);
+      }
+    }
+  }
+}

@@ -1,0 +1,58 @@
+package io.kvpod.loader;
+
+import io.kvpod.config.ConfigDef;
+import io.kvpod.config.ConfigDef.Type;
+import io.kvpod.config.ConfigDef.Validator;
+
+/**
+ * Every configuration key of the loader, with its type, default and doc. Set them with
+ * {@code -D key=value} (ToolRunner's generic options) or the matching command-line flag,
+ * which wins. {@code kvpod load --help} prints this list.
+ */
+public final class LoaderConfig {
+  public static final String ROOT = "kvpod.root";
+  public static final String TABLE = "kvpod.table";
+  public static final String INPUT = "kvpod.load.input";
+  public static final String FORMAT = "kvpod.load.format";
+  public static final String PARTITIONS = "kvpod.load.partitions";
+  public static final String COMPRESSION = "kvpod.load.compression";
+  public static final String BLOCK_SIZE = "kvpod.load.block.size";
+  public static final String MAX_BAD_RECORDS = "kvpod.load.max.bad.records";
+  public static final String DEFAULT_VERSION = "kvpod.load.version";
+  public static final String LOCAL_PARALLELISM = "kvpod.load.local.parallelism";
+  public static final String SORT_MB = "kvpod.load.sort.mb";
+  public static final String BAD_RECORD_SAMPLES = "kvpod.load.bad.record.samples";
+  public static final String FAULT_REDUCE_AFTER = "kvpod.load.fault.reduce.after.records";
+
+  /** Set by the driver for its tasks; not a user setting. */
+  static final String LAYER_ID = "kvpod.load.layer.id";
+
+  public static final ConfigDef DEF = new ConfigDef()
+      .define(ROOT, Type.STRING, null,
+          "kvpod root URI, e.g. hdfs://nn:8020/kvpod or file:///tmp/kvpod (--root)")
+      .define(TABLE, Type.STRING, "default", "table to load into (--table)")
+      .define(INPUT, Type.STRING, null, "comma-separated input files or directories (--input)")
+      .define(FORMAT, Type.STRING, "jsonl", Validator.oneOf("jsonl", "tsv"),
+          "input format: jsonl ({\"key\":..,\"value\":{..},\"version\":..}) or tsv (--format)")
+      .define(PARTITIONS, Type.INT, "4", Validator.between(1, 99_999),
+          "HFiles (= reducers) in the layer; key -> murmur3(key) mod partitions (--partitions)")
+      .define(COMPRESSION, Type.STRING, "snappy", Validator.oneOf("none", "gz", "snappy", "lz4", "zstd"),
+          "HFile block compression; none, gz and snappy need no native libraries (--compression)")
+      .define(BLOCK_SIZE, Type.INT, "65536", Validator.between(1024, 16 << 20),
+          "HFile data block size in bytes (--block-size)")
+      .define(MAX_BAD_RECORDS, Type.LONG, "0", Validator.atLeast(0),
+          "bad input lines tolerated before the load fails; each is reported (--max-bad-records)")
+      .define(DEFAULT_VERSION, Type.LONG, null, Validator.atLeast(0),
+          "version of records that carry none; default: the load's start time in ms (--version)")
+      .define(LOCAL_PARALLELISM, Type.INT,
+          Integer.toString(Math.max(1, Runtime.getRuntime().availableProcessors())), Validator.atLeast(1),
+          "map and reduce tasks run at once by the local job runner (local mode only)")
+      .define(SORT_MB, Type.INT, "256", Validator.between(16, 2047),
+          "map-side sort buffer per map task, in MB (mapreduce.task.io.sort.mb)")
+      .define(BAD_RECORD_SAMPLES, Type.INT, "1000", Validator.atLeast(0),
+          "bad lines each map task writes to the layer's _bad/ report")
+      .define(FAULT_REDUCE_AFTER, Type.LONG, "-1",
+          "fault injection for tests: each reducer fails after writing this many records (-1: off)");
+
+  private LoaderConfig() {}
+}

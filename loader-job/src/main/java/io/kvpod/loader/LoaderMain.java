@@ -1,0 +1,72 @@
+package io.kvpod.loader;
+
+import java.util.Arrays;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.util.Tool;
+import org.apache.hadoop.util.ToolRunner;
+
+/**
+ * Entry point of the job jar: {@code hadoop jar kvpod-loader-job-*-job.jar <command> ...}
+ * and of {@code bin/kvpod} for the same commands.
+ */
+public final class LoaderMain {
+  private LoaderMain() {}
+
+  static final String USAGE = String.join("\n",
+      "usage: <command> [generic Hadoop options, e.g. -D key=value] [options]",
+      "",
+      "commands:",
+      "  load       bulk-load JSON Lines or TSV into a new layer of a table",
+      "  gen        generate deterministic test records",
+      "  layers     list a table's live layers",
+      "  rollback   retire the newest (or a given) layer",
+      "  gc         delete retired layers and abandoned staging older than a grace period",
+      "  bench-load generate N records and time a load of them",
+      "",
+      "'<command> --help' describes each one.");
+
+  public static Tool tool(String command) {
+    return switch (command) {
+      case "load" -> new LoaderJob();
+      case "gen" -> new GenTool();
+      case "layers" -> new LayerTool(LayerTool.Mode.LIST);
+      case "rollback" -> new LayerTool(LayerTool.Mode.ROLLBACK);
+      case "gc" -> new LayerTool(LayerTool.Mode.GC);
+      case "bench-load" -> new BenchLoad();
+      default -> null;
+    };
+  }
+
+  /** Runs a command; returns the exit status. Errors are printed, never thrown. */
+  public static int run(Tool tool, String[] args) {
+    try {
+      return ToolRunner.run(new Configuration(), tool, args);
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
+      return 2;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      System.err.println("error: interrupted");
+      return 130;
+    } catch (Exception e) {
+      System.err.println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+      if (System.getenv("KVPOD_DEBUG") != null) {
+        e.printStackTrace();
+      }
+      return 1;
+    }
+  }
+
+  public static void main(String[] args) {
+    if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help") || args[0].equals("help")) {
+      System.out.println(USAGE);
+      System.exit(args.length == 0 ? 2 : 0);
+    }
+    Tool tool = tool(args[0]);
+    if (tool == null) {
+      System.err.println("unknown command '" + args[0] + "'\n\n" + USAGE);
+      System.exit(2);
+    }
+    System.exit(run(tool, Arrays.copyOfRange(args, 1, args.length)));
+  }
+}

@@ -1,0 +1,103 @@
+/*
+ * kvpod public service: what every pod serves, to clients in any language.
+ *
+ * Contract:
+ *  - Any pod accepts any call; a pod forwards to the key's owner itself.
+ *  - Every failure is a KvPodException with a numbered ErrorCode. Codes are stable:
+ *    a number is never reused for another meaning.
+ *  - Limits (MAX_*) are part of the contract: the loader, the pods and the clients
+ *    enforce the same numbers.
+ *
+ * Internal pod-to-pod messages travel inside process(); see kvpod_internal.thrift.
+ */
+namespace java io.kvpod.thrift
+namespace py kvpod
+namespace js kvpod
+
+/** Longest key, in UTF-8 bytes. Keys must also be non-empty. */
+const i32 MAX_KEY_BYTES = 1024
+/** Largest encoded value (see RecordCodec), in bytes. */
+const i32 MAX_VALUE_BYTES = 1048576
+/** Most fields in one value. */
+const i32 MAX_FIELDS = 4096
+/** Most records in one batchPut or keys in one multiGet. */
+const i32 MAX_BATCH = 100000
+/** Largest Thrift frame a pod accepts, in bytes. */
+const i32 MAX_FRAME_BYTES = 67108864
+
+enum ErrorCode {
+  /** The request broke a rule of the contract (empty key, unknown table, ...). Do not retry. */
+  INVALID_ARGUMENT = 1,
+  /** A key, value or batch exceeds a MAX_* limit. Do not retry. */
+  TOO_LARGE = 2,
+  /** The call is not implemented by this pod version. Do not retry. */
+  UNSUPPORTED = 3,
+  /** A process() message lacked a valid cluster signature. Do not retry. */
+  UNAUTHENTICATED = 4,
+  /** The pod cannot serve right now (starting, recovering, fenced). Retry elsewhere or later. */
+  UNAVAILABLE = 10,
+  /** The owner of a key could not be reached within the deadline. Retry later. */
+  OWNER_UNREACHABLE = 11,
+  /** The call did not finish within its deadline. Retry later. */
+  TIMEOUT = 12,
+  /** Stored data failed a checksum or format check. Do not retry; an operator must look. */
+  CORRUPTION = 20,
+  /** An unexpected server error; the message says more. */
+  INTERNAL = 30
+}
+
+exception KvPodException {
+  1: required ErrorCode code,
+  2: required string message,
+  /** True when the same call may succeed if sent again (to this or another pod). */
+  3: optional bool retriable = false
+}
+
+/** A record that was found. `version` decides which write wins: the highest. */
+struct Record {
+  1: required map<string, string> value,
+  2: optional i64 version
+}
+
+struct LayerStatus {
+  1: required string layerId,
+  2: required i32 partitions,
+  3: required i64 records,
+  4: optional string kind
+}
+
+struct PodStatus {
+  1: required i32 podId,
+  2: required i32 pods,
+  3: required string table,
+  4: required i64 uptimeMillis,
+  5: required list<LayerStatus> layers,
+  6: optional i64 layerRecords,
+  7: optional double blockCacheHitRatio,
+  8: optional i64 gets,
+  9: optional i64 memtableRecords,
+  10: optional string state
+}
+
+service KvPod {
+  /** The record stored under key, or an empty map if there is none. */
+  map<string, string> get(1: string key) throws (1: KvPodException e),
+
+  /** Stores one record durably; true once it is acknowledged. */
+  bool put(1: string key, 2: map<string, string> value) throws (1: KvPodException e),
+
+  /** Stores many records durably; true once all are acknowledged. */
+  bool batchPut(1: map<string, map<string, string>> records) throws (1: KvPodException e),
+
+  /** The records found among keys; keys with no record are absent from the result. */
+  map<string, map<string, string>> multiGet(1: list<string> keys) throws (1: KvPodException e),
+
+  /** Pod-to-pod messages (see kvpod_internal.thrift), signed with the cluster secret. */
+  binary process(1: binary input) throws (1: KvPodException e),
+
+  /** What this pod serves, and how it is doing. */
+  PodStatus status() throws (1: KvPodException e),
+
+  /** Does nothing; measures the cost of a round trip. */
+  void ping()
+}

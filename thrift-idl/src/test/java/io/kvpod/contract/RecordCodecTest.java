@@ -1,0 +1,119 @@
+package io.kvpod.contract;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvpod.thrift.ErrorCode;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class RecordCodecTest {
+
+  @Test
+  void encodesTheWorkedExampleExactly() {
+    byte[] b = RecordCodec.encode(Map.of("age", "18"));
+    assertArrayEquals(new byte[] {1, 3, 'a', 'g', 'e', 2, '1', '8'}, b);
+  }
+
+  @Test
+  void emptyMapIsOneFormatByte() throws Exception {
+    assertArrayEquals(new byte[] {1}, RecordCodec.encode(Map.of()));
+    assertEquals(Map.of(), RecordCodec.decode(new byte[] {1}));
+  }
+
+  @Test
+  void roundTripsUnicodeAndKeepsFieldOrder() throws Exception {
+    Map<String, String> v = new LinkedHashMap<>();
+    v.put("name", "choke");
+    v.put("城市", "上海");
+    v.put("emoji", "\uD83D\uDE00 ok");
+    v.put("", "");
+    byte[] b = RecordCodec.encode(v);
+    Map<String, String> back = RecordCodec.decode(b);
+    assertEquals(v, back);
+    assertEquals(new ArrayList<>(v.keySet()), new ArrayList<>(back.keySet()));
+  }
+
+  @Test
+  void builderUtf8AndStringFormsProduceTheSameBytes() {
+    RecordCodec.Builder a = new RecordCodec.Builder().add("naïve", "café").add("x", "y");
+    byte[] n = "naïve".getBytes(StandardCharsets.UTF_8);
+    byte[] t = "café".getBytes(StandardCharsets.UTF_8);
+    RecordCodec.Builder b = new RecordCodec.Builder().addUtf8(n, 0, n.length, t, 0, t.length)
+        .addUtf8(new byte[] {'x'}, 0, 1, new byte[] {'y'}, 0, 1);
+    assertArrayEquals(a.toByteArray(), b.toByteArray());
+    assertEquals(2, b.fieldCount());
+  }
+
+  @Test
+  void longFieldUsesMultiByteVarint() throws Exception {
+    String big = "x".repeat(300); // 300 = 0xAC 0x02 as LEB128
+    byte[] b = RecordCodec.encode(Map.of("f", big));
+    assertEquals((byte) 0xAC, b[3]);
+    assertEquals((byte) 0x02, b[4]);
+    assertEquals(big, RecordCodec.decode(b).get("f"));
+  }
+
+  @Test
+  void builderResetStartsAFreshValue() throws Exception {
+    RecordCodec.Builder b = new RecordCodec.Builder();
+    b.add("a", "1");
+    b.reset().add("a", "2");
+    assertEquals(Map.of("a", "2"), RecordCodec.decode(b.toByteArray()));
+  }
+
+  @Test
+  void repeatedFieldNameIsRejectedWithItsName() {
+    ContractViolation e = assertThrows(ContractViolation.class,
+        () -> new RecordCodec.Builder().add("a", "1").add("b", "2").add("a", "3"));
+    assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+    assertTrue(e.getMessage().contains("'a'"), e.getMessage());
+  }
+
+  @Test
+  void oversizedValueNamesTheLimit() {
+    String huge = "v".repeat(Limits.MAX_VALUE_BYTES);
+    ContractViolation e = assertThrows(ContractViolation.class,
+        () -> RecordCodec.encode(Map.of("f", huge)));
+    assertEquals(ErrorCode.TOO_LARGE, e.code());
+    assertTrue(e.getMessage().contains("MAX_VALUE_BYTES"), e.getMessage());
+  }
+
+  @Test
+  void tooManyFieldsNamesTheLimit() {
+    RecordCodec.Builder b = new RecordCodec.Builder();
+    for (int i = 0; i < Limits.MAX_FIELDS; i++) {
+      b.add("f" + i, "");
+    }
+    ContractViolation e = assertThrows(ContractViolation.class, () -> b.add("one-more", ""));
+    assertTrue(e.getMessage().contains("MAX_FIELDS"), e.getMessage());
+  }
+
+  @Test
+  void nullFieldIsRejected() {
+    Map<String, String> v = new LinkedHashMap<>();
+    v.put("a", null);
+    assertThrows(ContractViolation.class, () -> RecordCodec.encode(v));
+  }
+
+  @Test
+  void corruptBytesAreReportedNotMisread() {
+    assertThrows(CorruptionException.class, () -> RecordCodec.decode(new byte[0]));
+    assertThrows(CorruptionException.class, () -> RecordCodec.decode(new byte[] {2, 0, 0}));
+    // name length 5 but only 2 bytes follow
+    assertThrows(CorruptionException.class, () -> RecordCodec.decode(new byte[] {1, 5, 'a', 'b'}));
+    // a varint that never ends
+    assertThrows(CorruptionException.class,
+        () -> RecordCodec.decode(new byte[] {1, (byte) 0x80, (byte) 0x80}));
+    // name without its text
+    assertThrows(CorruptionException.class, () -> RecordCodec.decode(new byte[] {1, 1, 'a'}));
+    // a repeated name
+    assertThrows(CorruptionException.class,
+        () -> RecordCodec.decode(new byte[] {1, 1, 'a', 0, 1, 'a', 0}));
+  }
+}
