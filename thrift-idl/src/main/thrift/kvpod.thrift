@@ -22,8 +22,9 @@ const i32 MAX_VALUE_BYTES = 1048576
 const i32 MAX_FIELDS = 4096
 /** Most records in one batchPut or keys in one multiGet. */
 const i32 MAX_BATCH = 100000
-/** Largest Thrift frame a pod accepts, in bytes. */
-const i32 MAX_FRAME_BYTES = 67108864
+/** Largest Thrift frame a pod accepts, in bytes (libthrift's default frame limit); a pod
+    closes a connection that announces a larger frame. */
+const i32 MAX_FRAME_BYTES = 16384000
 
 enum ErrorCode {
   /** The request broke a rule of the contract (empty key, unknown table, ...). Do not retry. */

@@ -194,9 +194,12 @@ public class LoaderJob extends Configured implements Tool {
       int par = LoaderConfig.DEF.values(conf::get).getInt(LoaderConfig.LOCAL_PARALLELISM);
       conf.setIfUnset("mapreduce.local.map.tasks.maximum", Integer.toString(par));
       conf.setIfUnset("mapreduce.local.reduce.tasks.maximum", Integer.toString(par));
-      // All local reducers share one heap; each must not claim the default 70% of it for shuffle.
-      conf.setIfUnset("mapreduce.reduce.shuffle.input.buffer.percent",
-          String.format("%.2f", Math.min(0.70, 0.45 / par)));
+      // All local reducers share one heap; each must not claim the default 70% of it for
+      // shuffle. What a reducer shuffled into memory stays there for the reduce, instead of
+      // being merged to disk first (the default, input.buffer.percent=0).
+      String share = String.format("%.2f", Math.min(0.70, 0.45 / par));
+      conf.setIfUnset("mapreduce.reduce.shuffle.input.buffer.percent", share);
+      conf.setIfUnset("mapreduce.reduce.input.buffer.percent", share);
     }
   }
 

@@ -149,6 +149,11 @@ public final class ConfigDef {
       return parse(k, text);
     }
 
+    /** Fails with "config X is required: doc" if the key has neither a value nor a default. */
+    public void require(String name) {
+      get(name);
+    }
+
     public String getString(String name) {
       return (String) get(name);
     }

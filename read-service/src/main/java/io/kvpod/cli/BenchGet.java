@@ -1,0 +1,163 @@
+package io.kvpod.cli;
+
+import io.kvpod.client.KvPodClient;
+import io.kvpod.config.Durations;
+import io.kvpod.loader.RecordGenerator;
+import io.kvpod.thrift.KvPodException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.HelpFormatter;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.apache.commons.cli.ParseException;
+
+/**
+ * {@code kvpod bench get}: measures, with the same threads in the same run, a no-op
+ * {@code ping} (the Thrift round-trip ceiling), then {@code get} of generated keys, and
+ * optionally {@code multiGet}. Prints ops/s and p50/p99/p999, with a progress line every
+ * 5 s. A benchmark: it asserts nothing. Keys are those of {@code kvpod gen} with the given
+ * --records and --seed, so every get should find its record; misses are counted.
+ */
+public final class BenchGet {
+  private BenchGet() {}
+
+  static Options options() {
+    return new Options()
+        .addOption(opt("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
+        .addOption(opt("pod", "I", "send every call to this pod (default: each key's owner)"))
+        .addOption(opt("threads", "T", "client threads (default: 16)"))
+        .addOption(opt("duration", "D", "time per phase, e.g. 30s (default: 30s)"))
+        .addOption(opt("records", "N", "records in the table, as generated (default: 100000)"))
+        .addOption(opt("seed", "S", "generator seed (default: 1)"))
+        .addOption(opt("multiget", "K", "also measure multiGet of K keys per call (default: off)"))
+        .addOption(Option.builder().longOpt("no-ping").desc("skip the ping phase").get())
+        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+  }
+
+  private static Option opt(String name, String arg, String desc) {
+    return Option.builder().longOpt(name).hasArg().argName(arg).desc(desc).get();
+  }
+
+  private interface Op {
+    int run(KvPodClient c, ThreadLocalRandom r) throws KvPodException;
+  }
+
+  public static int run(String[] args) throws Exception {
+    CommandLine cl;
+    try {
+      cl = new DefaultParser().parse(options(), args);
+    } catch (ParseException e) {
+      System.err.println("kvpod bench get: " + e.getMessage());
+      return 2;
+    }
+    if (cl.hasOption("help")) {
+      HelpFormatter.builder().get().printHelp("kvpod bench get [options]", "Measure get throughput and latency.",
+          options(), "", false);
+      return 0;
+    }
+    String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));
+    if (pods == null) {
+      System.err.println("kvpod bench get: --pods is required (or a running local cluster)");
+      return 2;
+    }
+    int threads = Integer.parseInt(cl.getOptionValue("threads", "16"));
+    long millis = Durations.parseMillis(cl.getOptionValue("duration", "30s"));
+    long records = Long.parseLong(cl.getOptionValue("records", "100000"));
+    RecordGenerator gen = new RecordGenerator(Long.parseLong(cl.getOptionValue("seed", "1")), 4, 100);
+    int fixedPod = cl.hasOption("pod") ? Integer.parseInt(cl.getOptionValue("pod")) : -1;
+    AtomicLong misses = new AtomicLong();
+    try (KvPodClient client = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
+      double pingRate = 0;
+      if (!cl.hasOption("no-ping")) {
+        pingRate = phase("ping", client, threads, millis, (c, r) -> {
+          c.ping(fixedPod >= 0 ? fixedPod : r.nextInt(c.pods()));
+          return 1;
+        });
+      }
+      double getRate = phase("get", client, threads, millis, (c, r) -> {
+        String k = gen.key(r.nextLong(records));
+        var v = fixedPod >= 0 ? c.getVia(fixedPod, k) : c.get(k);
+        if (v.isEmpty()) {
+          misses.incrementAndGet();
+        }
+        return 1;
+      });
+      if (pingRate > 0) {
+        System.out.printf("bench get: get throughput is %.0f%% of ping (%.0f vs %.0f calls/s)%n",
+            100 * getRate / pingRate, getRate, pingRate);
+      }
+      if (cl.hasOption("multiget")) {
+        int k = Integer.parseInt(cl.getOptionValue("multiget"));
+        double calls = phase("multiGet x" + k, client, threads, millis, (c, r) -> {
+          List<String> keys = new ArrayList<>(k);
+          for (int i = 0; i < k; i++) {
+            keys.add(gen.key(r.nextLong(records)));
+          }
+          c.multiGet(keys);
+          return 1;
+        });
+        System.out.printf("bench multiGet: %.0f keys/s%n", calls * k);
+      }
+      System.out.printf("bench get: %d misses%n", misses.get());
+    }
+    return 0;
+  }
+
+  /** Runs op on {@code threads} threads for {@code millis}; prints and returns calls/s. */
+  private static double phase(String name, KvPodClient client, int threads, long millis, Op op)
+      throws InterruptedException {
+    LatencyHistogram[] hists = new LatencyHistogram[threads];
+    AtomicLong done = new AtomicLong();
+    AtomicLong errors = new AtomicLong();
+    java.util.concurrent.atomic.AtomicReference<String> firstError = new java.util.concurrent.atomic.AtomicReference<>();
+    long warmupEnd = System.nanoTime() + Math.min(2_000, millis / 5) * 1_000_000L;
+    long end = warmupEnd + millis * 1_000_000L;
+    Thread[] ts = new Thread[threads];
+    for (int t = 0; t < threads; t++) {
+      LatencyHistogram h = hists[t] = new LatencyHistogram();
+      ts[t] = new Thread(() -> {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        long now;
+        while ((now = System.nanoTime()) < end) {
+          try {
+            op.run(client, r);
+            long after = System.nanoTime();
+            if (now >= warmupEnd) {
+              h.record((after - now) / 1000);
+              done.incrementAndGet();
+            }
+          } catch (KvPodException e) {
+            errors.incrementAndGet();
+            firstError.compareAndSet(null, e.getCode() + ": " + e.getMessage());
+          }
+        }
+      }, "bench-" + t);
+      ts[t].start();
+    }
+    long start = System.nanoTime();
+    while (ts[0].isAlive()) {
+      ts[0].join(5000);
+      if (ts[0].isAlive()) {
+        System.out.printf("  [%s] %,d calls, %.0f s%n", name, done.get(), (System.nanoTime() - start) / 1e9);
+      }
+    }
+    for (Thread t : ts) {
+      t.join();
+    }
+    LatencyHistogram all = new LatencyHistogram();
+    for (LatencyHistogram h : hists) {
+      all.add(h);
+    }
+    double rate = all.count() / (millis / 1000.0);
+    System.out.printf("bench %s: %,.0f calls/s with %d threads over %.0f s; %s; %d errors%n", name, rate, threads,
+        millis / 1000.0, all.summary(), errors.get());
+    if (firstError.get() != null) {
+      System.out.println("  first error: " + firstError.get());
+    }
+    return rate;
+  }
+}

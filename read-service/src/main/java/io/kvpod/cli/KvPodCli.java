@@ -1,0 +1,174 @@
+package io.kvpod.cli;
+
+import io.kvpod.client.KvPodClient;
+import io.kvpod.contract.PeerSigner;
+import io.kvpod.loader.RecordGenerator;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.thrift.internal.PeerResponse;
+import io.kvpod.thrift.internal.RefreshRequest;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.HelpFormatter;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.apache.commons.cli.ParseException;
+
+/**
+ * Client-side commands against running pods:
+ * {@code get KEY}, {@code put KEY field=value...}, {@code status}, {@code ping},
+ * {@code refresh}, {@code sample}. Pods come from {@code --pods} or {@code KVPOD_PODS};
+ * the cluster secret (for refresh) from {@code --secret} or {@code KVPOD_SECRET}.
+ */
+public final class KvPodCli {
+  private KvPodCli() {}
+
+  static Options options() {
+    return new Options()
+        .addOption(Option.builder().longOpt("pods").hasArg().argName("host:port,...")
+            .desc("the cluster's pods in id order (default: $KVPOD_PODS)").get())
+        .addOption(Option.builder().longOpt("pod").hasArg().argName("I")
+            .desc("status/ping/refresh: only this pod (default: all)").get())
+        .addOption(Option.builder().longOpt("secret").hasArg().argName("S")
+            .desc("cluster secret for refresh (default: $KVPOD_SECRET)").get())
+        .addOption(Option.builder().longOpt("count").hasArg().argName("N")
+            .desc("sample: keys to read (default: 10)").get())
+        .addOption(Option.builder().longOpt("records").hasArg().argName("N")
+            .desc("sample: records the generator made (default: 100000)").get())
+        .addOption(Option.builder().longOpt("seed").hasArg().argName("S")
+            .desc("sample: generator seed (default: 1)").get())
+        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+  }
+
+  static final String USAGE = "kvpod (get KEY | put KEY field=value... | status | ping | refresh | sample) [options]";
+
+  public static int run(String[] args) throws Exception {
+    CommandLine cl;
+    try {
+      cl = new DefaultParser().parse(options(), args);
+    } catch (ParseException e) {
+      System.err.println("kvpod: " + e.getMessage());
+      return 2;
+    }
+    if (cl.hasOption("help") || cl.getArgList().isEmpty()) {
+      HelpFormatter.builder().get().printHelp(USAGE, "Talk to running pods.", options(), "", false);
+      return cl.hasOption("help") ? 0 : 2;
+    }
+    String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));
+    if (pods == null || pods.isBlank()) {
+      System.err.println("kvpod: say which pods: --pods host:port,... (or start a local cluster: bin/kvpod cluster start)");
+      return 2;
+    }
+    String cmd = cl.getArgList().get(0);
+    String[] rest = cl.getArgList().subList(1, cl.getArgList().size()).toArray(new String[0]);
+    try (KvPodClient client = KvPodClient.builder(pods).build()) {
+      switch (cmd) {
+        case "get" -> {
+          if (rest.length != 1) {
+            System.err.println("usage: kvpod get KEY");
+            return 2;
+          }
+          long t0 = System.nanoTime();
+          Map<String, String> v = client.get(rest[0]);
+          System.out.printf("%s %s   (%.2f ms, owner pod %d)%n", rest[0], v.isEmpty() ? "(not found)" : v,
+              (System.nanoTime() - t0) / 1e6, client.ownerOf(rest[0]));
+          return v.isEmpty() ? 1 : 0;
+        }
+        case "put" -> {
+          if (rest.length < 1) {
+            System.err.println("usage: kvpod put KEY field=value...");
+            return 2;
+          }
+          Map<String, String> v = new LinkedHashMap<>();
+          for (String fv : Arrays.copyOfRange(rest, 1, rest.length)) {
+            int eq = fv.indexOf('=');
+            if (eq <= 0) {
+              System.err.println("kvpod put: '" + fv + "' is not field=value");
+              return 2;
+            }
+            v.put(fv.substring(0, eq), fv.substring(eq + 1));
+          }
+          client.put(rest[0], v);
+          System.out.println("ok");
+          return 0;
+        }
+        case "status", "ping", "refresh" -> {
+          return perPod(cmd, client, cl);
+        }
+        case "sample" -> {
+          return sample(client, cl);
+        }
+        default -> {
+          System.err.println("kvpod: unknown command '" + cmd + "'; " + USAGE);
+          return 2;
+        }
+      }
+    } catch (KvPodException e) {
+      System.err.println("kvpod " + cmd + ": " + e.getCode() + ": " + e.getMessage());
+      return 1;
+    }
+  }
+
+  private static int perPod(String cmd, KvPodClient client, CommandLine cl) throws Exception {
+    int from = cl.hasOption("pod") ? Integer.parseInt(cl.getOptionValue("pod")) : 0;
+    int to = cl.hasOption("pod") ? from + 1 : client.pods();
+    int failures = 0;
+    for (int p = from; p < to; p++) {
+      try {
+        switch (cmd) {
+          case "status" -> {
+            PodStatus s = client.status(p);
+            System.out.printf("pod %d: %s, table %s, %d layers, %d records, %d gets, cache hit %.1f%%, up %.0f s%n",
+                p, s.getState(), s.getTable(), s.getLayersSize(), s.getLayerRecords(), s.getGets(),
+                100 * s.getBlockCacheHitRatio(), s.getUptimeMillis() / 1000.0);
+          }
+          case "ping" -> {
+            long t0 = System.nanoTime();
+            client.ping(p);
+            System.out.printf("pod %d: ok (%.2f ms)%n", p, (System.nanoTime() - t0) / 1e6);
+          }
+          default -> {
+            String secret = cl.getOptionValue("secret", System.getenv("KVPOD_SECRET"));
+            PeerSigner signer = new PeerSigner(secret, -1);
+            PeerResponse r = PeerSigner.decode(client.process(p,
+                signer.seal(PeerRequest.refresh(new RefreshRequest()))));
+            System.out.printf("pod %d: serving %s%n", p, r.getRefresh().getLayerIds());
+          }
+        }
+      } catch (KvPodException e) {
+        failures++;
+        System.out.printf("pod %d: %s: %s%n", p, e.getCode(), e.getMessage());
+      }
+    }
+    return failures == 0 ? 0 : 1;
+  }
+
+  /** Reads generated keys, each through a random pod, and prints them with timings. */
+  private static int sample(KvPodClient client, CommandLine cl) throws KvPodException {
+    int count = Integer.parseInt(cl.getOptionValue("count", "10"));
+    long records = Long.parseLong(cl.getOptionValue("records", "100000"));
+    RecordGenerator gen = new RecordGenerator(Long.parseLong(cl.getOptionValue("seed", "1")), 4, 100);
+    Random rnd = new Random();
+    int wrong = 0;
+    for (int i = 0; i < count; i++) {
+      long idx = Math.floorMod(rnd.nextLong(), records);
+      String key = gen.key(idx);
+      int pod = rnd.nextInt(client.pods());
+      long t0 = System.nanoTime();
+      Map<String, String> v = client.getVia(pod, key);
+      double ms = (System.nanoTime() - t0) / 1e6;
+      boolean ok = v.equals(gen.value(idx));
+      wrong += ok ? 0 : 1;
+      String shown = v.toString();
+      System.out.printf("  pod %d: %s -> %s  %.2f ms%s%n", pod, key,
+          shown.length() > 60 ? shown.substring(0, 57) + "..." : shown, ms, ok ? "" : "  WRONG");
+    }
+    System.out.printf("read %d sampled keys, %d wrong%n", count, wrong);
+    return wrong == 0 ? 0 : 1;
+  }
+}

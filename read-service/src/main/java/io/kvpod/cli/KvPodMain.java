@@ -1,0 +1,32 @@
+package io.kvpod.cli;
+
+import io.kvpod.loader.LoaderMain;
+import io.kvpod.pod.PodMain;
+import java.util.Arrays;
+import org.apache.hadoop.util.Tool;
+
+/** The single entry point behind bin/kvpod: dispatches to the loader, the pod, or the client tools. */
+public final class KvPodMain {
+  private KvPodMain() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length == 0) {
+      System.err.println("usage: kvpod <command> ...; see bin/kvpod help");
+      System.exit(2);
+    }
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    switch (args[0]) {
+      case "pod" -> PodMain.main(rest);
+      case "bench-get" -> System.exit(BenchGet.run(rest));
+      case "get", "put", "status", "ping", "refresh", "sample" -> System.exit(KvPodCli.run(args));
+      default -> {
+        Tool tool = LoaderMain.tool(args[0]);
+        if (tool == null) {
+          System.err.println("kvpod: unknown command '" + args[0] + "'; see bin/kvpod help");
+          System.exit(2);
+        }
+        System.exit(LoaderMain.run(tool, rest));
+      }
+    }
+  }
+}

@@ -1,0 +1,380 @@
+package io.kvpod.client;
+
+import io.kvpod.contract.ContractViolation;
+import io.kvpod.contract.KeyPartitioner;
+import io.kvpod.contract.Limits;
+import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPod;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.PodStatus;
+import java.io.Closeable;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.thrift.TException;
+import org.apache.thrift.transport.TTransportException;
+
+/**
+ * The Java client of a kvpod cluster, with the seed's interface ({@code get}, {@code put},
+ * {@code batchPut}) plus {@code multiGet}.
+ *
+ * <ul>
+ *   <li><b>Routing.</b> A key's call goes first to its owner, {@code murmur3(key) mod pods};
+ *       on failure, to the next pods in order.</li>
+ *   <li><b>Retries</b> are decided by the failure: a transport failure (refused, reset,
+ *       timed out) or a {@code KvPodException} marked retriable is retried on the next pod;
+ *       any other {@code KvPodException} is thrown at once. Retries wait
+ *       {@link Backoff} and stop at {@code maxAttempts} or the call's {@code deadline},
+ *       whichever comes first; then a retriable {@code UNAVAILABLE} is thrown.</li>
+ *   <li><b>Hedged reads</b> (off unless {@code hedgeAfterMs > 0}): if a get has no answer
+ *       after that long, the same get goes to the next pod too, and the first answer wins.</li>
+ * </ul>
+ *
+ * Thread-safe; share one instance. Close it to release connections.
+ */
+public final class KvPodClient implements Closeable {
+  private final ConnectionPool pool;
+  private final int callTimeoutMs;
+  private final long deadlineMs;
+  private final int maxAttempts;
+  private final Backoff backoff;
+  private final long hedgeAfterMs;
+  private final ExecutorService hedgePool;
+  private final AtomicInteger hedges = new AtomicInteger();
+
+  private KvPodClient(Builder b) {
+    this.pool = new ConnectionPool(b.pods, b.maxIdlePerPod, b.connectTimeoutMs, b.callTimeoutMs);
+    this.callTimeoutMs = b.callTimeoutMs;
+    this.deadlineMs = b.deadlineMs;
+    this.maxAttempts = b.maxAttempts;
+    this.backoff = b.backoff;
+    this.hedgeAfterMs = b.hedgeAfterMs;
+    this.hedgePool = b.hedgeAfterMs > 0 ? Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "kvpod-client-hedge");
+      t.setDaemon(true);
+      return t;
+    }) : null;
+  }
+
+  public static Builder builder(List<InetSocketAddress> pods) {
+    return new Builder(pods);
+  }
+
+  /** {@code host:port,host:port,...} in pod-id order. */
+  public static Builder builder(String pods) {
+    List<InetSocketAddress> list = new ArrayList<>();
+    for (String s : pods.split(",")) {
+      String t = s.trim();
+      int c = t.lastIndexOf(':');
+      if (c <= 0) {
+        throw new IllegalArgumentException("bad pod address '" + t + "': expected host:port");
+      }
+      list.add(InetSocketAddress.createUnresolved(t.substring(0, c), Integer.parseInt(t.substring(c + 1))));
+    }
+    return new Builder(list);
+  }
+
+  /** Settings, each with its default. */
+  public static final class Builder {
+    private final List<InetSocketAddress> pods;
+    private int connectTimeoutMs = 1000;
+    private int callTimeoutMs = 5000;
+    private long deadlineMs = 15_000;
+    private int maxAttempts = 6;
+    private Backoff backoff = new Backoff(20, 1000);
+    private long hedgeAfterMs = -1;
+    private int maxIdlePerPod = 16;
+
+    private Builder(List<InetSocketAddress> pods) {
+      if (pods.isEmpty()) {
+        throw new IllegalArgumentException("no pods given");
+      }
+      this.pods = List.copyOf(pods);
+    }
+
+    /** Time to open a connection (default 1000 ms). */
+    public Builder connectTimeoutMs(int ms) {
+      this.connectTimeoutMs = ms;
+      return this;
+    }
+
+    /** Time one attempt may wait for its answer (default 5000 ms). */
+    public Builder callTimeoutMs(int ms) {
+      this.callTimeoutMs = ms;
+      return this;
+    }
+
+    /** Time a call may take over all its attempts (default 15000 ms). */
+    public Builder deadlineMs(long ms) {
+      this.deadlineMs = ms;
+      return this;
+    }
+
+    /** Attempts per call, the first included (default 6). */
+    public Builder maxAttempts(int n) {
+      this.maxAttempts = Math.max(1, n);
+      return this;
+    }
+
+    /** Backoff between attempts (default 20 ms base, 1 s cap). */
+    public Builder backoff(Backoff b) {
+      this.backoff = b;
+      return this;
+    }
+
+    /** Hedge a get after this long without an answer; <= 0 turns hedging off (default). */
+    public Builder hedgeAfterMs(long ms) {
+      this.hedgeAfterMs = ms;
+      return this;
+    }
+
+    /** Idle connections kept per pod (default 16). */
+    public Builder maxIdlePerPod(int n) {
+      this.maxIdlePerPod = n;
+      return this;
+    }
+
+    public KvPodClient build() {
+      return new KvPodClient(this);
+    }
+  }
+
+  @FunctionalInterface
+  private interface PodCall<T> {
+    T call(KvPod.Client c) throws TException;
+  }
+
+  public int pods() {
+    return pool.size();
+  }
+
+  /** How many gets were hedged so far. */
+  public int hedgedCalls() {
+    return hedges.get();
+  }
+
+  /** The pod that owns {@code key}. */
+  public int ownerOf(String key) {
+    return KeyPartitioner.bucket(key, pool.size());
+  }
+
+  /** The record of {@code key}, or an empty map if there is none. */
+  public Map<String, String> get(String key) throws KvPodException {
+    checkKey(key);
+    int owner = ownerOf(key);
+    if (hedgePool == null || pool.size() == 1) {
+      return call("get", owner, c -> c.get(key));
+    }
+    return hedged(owner, c -> c.get(key));
+  }
+
+  /** Asks one given pod for {@code key}, with no failover: for tools and tests. */
+  public Map<String, String> getVia(int pod, String key) throws KvPodException {
+    checkKey(key);
+    return callOne(pod, c -> c.get(key));
+  }
+
+  /** The records found for {@code keys}; keys without a record are absent. */
+  public Map<String, Map<String, String>> multiGet(List<String> keys) throws KvPodException {
+    guard(() -> Limits.checkBatchSize(keys.size()));
+    for (String k : keys) {
+      checkKey(k);
+    }
+    int first = keys.isEmpty() ? 0 : ownerOf(keys.get(0));
+    return call("multiGet", first, c -> c.multiGet(keys));
+  }
+
+  public boolean put(String key, Map<String, String> value) throws KvPodException {
+    checkKey(key);
+    return call("put", ownerOf(key), c -> c.put(key, value));
+  }
+
+  public boolean batchPut(Map<String, Map<String, String>> records) throws KvPodException {
+    guard(() -> Limits.checkBatchSize(records.size()));
+    records.keySet().forEach(k -> {
+      try {
+        checkKey(k);
+      } catch (KvPodException e) {
+        throw new CompletionException(e);
+      }
+    });
+    int first = records.isEmpty() ? 0 : ownerOf(records.keySet().iterator().next());
+    return call("batchPut", first, c -> c.batchPut(records));
+  }
+
+  /** The status of one pod (no failover: the caller asked for that pod). */
+  public PodStatus status(int pod) throws KvPodException {
+    return callOne(pod, KvPod.Client::status);
+  }
+
+  /** A round trip to one pod that does nothing. */
+  public void ping(int pod) throws KvPodException {
+    callOne(pod, c -> {
+      c.ping();
+      return null;
+    });
+  }
+
+  /** Sends a sealed internal message to one pod (see PeerSigner). */
+  public byte[] process(int pod, byte[] sealed) throws KvPodException {
+    ByteBuffer r = callOne(pod, c -> c.process(ByteBuffer.wrap(sealed)));
+    byte[] out = new byte[r.remaining()];
+    r.get(out);
+    return out;
+  }
+
+  private static void checkKey(String key) throws KvPodException {
+    if (key == null) {
+      throw error(ErrorCode.INVALID_ARGUMENT, "key is missing", false);
+    }
+    guard(() -> Limits.checkKeyLength(key.getBytes(StandardCharsets.UTF_8).length));
+  }
+
+  private static void guard(Runnable check) throws KvPodException {
+    try {
+      check.run();
+    } catch (ContractViolation v) {
+      throw error(v.code(), v.getMessage(), false);
+    } catch (CompletionException e) {
+      throw (KvPodException) e.getCause();
+    }
+  }
+
+  private static KvPodException error(ErrorCode code, String msg, boolean retriable) {
+    KvPodException e = new KvPodException(code, msg);
+    e.setRetriable(retriable);
+    return e;
+  }
+
+  private <T> T callOne(int pod, PodCall<T> op) throws KvPodException {
+    if (pod < 0 || pod >= pool.size()) {
+      throw error(ErrorCode.INVALID_ARGUMENT, "no pod " + pod + " (cluster has " + pool.size() + ")", false);
+    }
+    return attempt(pod, op, callTimeoutMs);
+  }
+
+  /** One attempt on one pod; transport failures come back as retriable UNAVAILABLE. */
+  private <T> T attempt(int pod, PodCall<T> op, int timeoutMs) throws KvPodException {
+    PodConnection c;
+    try {
+      c = pool.borrow(pod);
+    } catch (TTransportException e) {
+      pool.evict(pod);
+      throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") unreachable: "
+          + e.getMessage(), true);
+    }
+    try {
+      c.setTimeout(Math.max(1, timeoutMs));
+      T r = op.call(c.client);
+      pool.giveBack(c);
+      return r;
+    } catch (KvPodException e) {
+      pool.giveBack(c); // the pod answered; the connection is fine
+      throw e;
+    } catch (TTransportException e) {
+      c.close();
+      pool.evict(pod);
+      throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") failed: "
+          + e.getMessage(), true);
+    } catch (TException e) {
+      c.close();
+      throw error(ErrorCode.INTERNAL, "pod " + pod + " answered with a protocol error: " + e, false);
+    }
+  }
+
+  private <T> T call(String what, int firstPod, PodCall<T> op) throws KvPodException {
+    long deadline = System.currentTimeMillis() + deadlineMs;
+    KvPodException last = null;
+    int n = pool.size();
+    for (int i = 0; i < maxAttempts; i++) {
+      long left = deadline - System.currentTimeMillis();
+      if (left <= 0) {
+        break;
+      }
+      try {
+        return attempt((firstPod + i) % n, op, (int) Math.min(callTimeoutMs, left));
+      } catch (KvPodException e) {
+        if (!e.isRetriable()) {
+          throw e;
+        }
+        last = e;
+      }
+      long sleep = Math.min(backoff.delayMillis(i), deadline - System.currentTimeMillis());
+      if (sleep > 0) {
+        try {
+          Thread.sleep(sleep);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw error(ErrorCode.UNAVAILABLE, what + " interrupted", true);
+        }
+      }
+    }
+    throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (deadline " + deadlineMs
+        + " ms, at most " + maxAttempts + " attempts); last error: "
+        + (last == null ? "deadline passed" : last.getMessage()), true);
+  }
+
+  private <T> T hedged(int owner, PodCall<T> op) throws KvPodException {
+    CompletableFuture<T> primary = async(owner, op);
+    try {
+      return primary.get(hedgeAfterMs, TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      hedges.incrementAndGet();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw error(ErrorCode.UNAVAILABLE, "get interrupted", true);
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof KvPodException k ? k : error(ErrorCode.INTERNAL, String.valueOf(e.getCause()), false);
+    }
+    CompletableFuture<T> hedge = async((owner + 1) % pool.size(), op);
+    CompletableFuture<T> first = new CompletableFuture<>();
+    AtomicInteger failed = new AtomicInteger();
+    for (CompletableFuture<T> f : List.of(primary, hedge)) {
+      f.whenComplete((v, err) -> {
+        if (err == null) {
+          first.complete(v);
+        } else if (failed.incrementAndGet() == 2) {
+          first.completeExceptionally(err);
+        }
+      });
+    }
+    try {
+      return first.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw error(ErrorCode.UNAVAILABLE, "get interrupted", true);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause() instanceof CompletionException ce ? ce.getCause() : e.getCause();
+      throw cause instanceof KvPodException k ? k : error(ErrorCode.INTERNAL, String.valueOf(cause), false);
+    }
+  }
+
+  private <T> CompletableFuture<T> async(int pod, PodCall<T> op) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return call("get", pod, op);
+      } catch (KvPodException e) {
+        throw new CompletionException(e);
+      }
+    }, hedgePool);
+  }
+
+  @Override
+  public void close() {
+    pool.close();
+    if (hedgePool != null) {
+      hedgePool.shutdownNow();
+    }
+  }
+}

@@ -1,0 +1,41 @@
+package io.kvpod.client;
+
+import io.kvpod.contract.Limits;
+import io.kvpod.thrift.KvPod;
+import java.net.InetSocketAddress;
+import org.apache.thrift.TConfiguration;
+import org.apache.thrift.protocol.TBinaryProtocol;
+import org.apache.thrift.transport.TSocket;
+import org.apache.thrift.transport.TTransportException;
+import org.apache.thrift.transport.layered.TFramedTransport;
+
+/**
+ * One open connection to a pod: framed transport, binary protocol, as the pod serves.
+ * Used by one thread at a time (borrowed from a {@link ConnectionPool}).
+ */
+final class PodConnection implements AutoCloseable {
+  final int pod;
+  final KvPod.Client client;
+  private final TSocket socket;
+  private final TFramedTransport transport;
+
+  PodConnection(int pod, InetSocketAddress addr, int connectTimeoutMs, int callTimeoutMs)
+      throws TTransportException {
+    this.pod = pod;
+    TConfiguration cfg = TConfiguration.custom().setMaxFrameSize(Limits.MAX_FRAME_BYTES)
+        .setMaxMessageSize(Limits.MAX_FRAME_BYTES).build();
+    this.socket = new TSocket(cfg, addr.getHostString(), addr.getPort(), callTimeoutMs, connectTimeoutMs);
+    this.transport = new TFramedTransport(socket, Limits.MAX_FRAME_BYTES);
+    transport.open();
+    this.client = new KvPod.Client(new TBinaryProtocol(transport));
+  }
+
+  void setTimeout(int ms) {
+    socket.setTimeout(ms);
+  }
+
+  @Override
+  public void close() {
+    transport.close();
+  }
+}

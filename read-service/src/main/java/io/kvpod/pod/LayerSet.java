@@ -1,0 +1,58 @@
+package io.kvpod.pod;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An immutable snapshot of the live layers, newest first. A get runs against exactly one
+ * snapshot, so it sees the old set or the new one, never a mix.
+ *
+ * <p>Reference counted: the {@link LayerWatcher} holds one reference while the set is
+ * current, each get holds one while it runs. When the count reaches zero the set releases
+ * its layers, which close once no other set holds them. Thread-safe.
+ */
+final class LayerSet {
+  private final List<LayerReader> layers;
+  private final AtomicInteger refs = new AtomicInteger(1);
+
+  /** Takes over one reference to each layer from the caller. */
+  LayerSet(List<LayerReader> layers) {
+    this.layers = List.copyOf(layers);
+  }
+
+  List<LayerReader> layers() {
+    return layers;
+  }
+
+  long records() {
+    return layers.stream().mapToLong(l -> l.meta().records).sum();
+  }
+
+  /** The newest version of {@code key} across all layers, or null. Requires a retained set. */
+  Found get(byte[] key) throws IOException {
+    Found best = null;
+    for (LayerReader l : layers) {
+      best = Found.newer(best, l.get(key));
+    }
+    return best;
+  }
+
+  boolean retain() {
+    while (true) {
+      int n = refs.get();
+      if (n <= 0) {
+        return false;
+      }
+      if (refs.compareAndSet(n, n + 1)) {
+        return true;
+      }
+    }
+  }
+
+  void release() {
+    if (refs.decrementAndGet() == 0) {
+      layers.forEach(LayerReader::release);
+    }
+  }
+}

@@ -1,0 +1,155 @@
+package io.kvpod.pod;
+
+import io.kvpod.config.ConfigDef;
+import io.kvpod.config.ConfigDef.Type;
+import io.kvpod.config.ConfigDef.Validator;
+import io.kvpod.contract.Limits;
+import java.io.IOException;
+import java.io.Reader;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Every configuration key of a pod, declared once with its type, default and doc. Values
+ * come from a properties file ({@code --config}) overridden by {@code -D key=value}; the
+ * secret may also come from the environment ({@code KVPOD_SECRET}). Immutable.
+ */
+public final class PodConfig {
+  public static final String PODS = "kvpod.pods";
+  public static final String POD_ID = "kvpod.pod.id";
+  public static final String ROOT = "kvpod.root";
+  public static final String TABLE = "kvpod.table";
+  public static final String BIND_HOST = "kvpod.bind.host";
+  public static final String SECRET = "kvpod.secret";
+  public static final String AUTH_MAX_SKEW = "kvpod.auth.max.skew";
+  public static final String SELECTOR_THREADS = "kvpod.server.selector.threads";
+  public static final String WORKER_THREADS = "kvpod.server.worker.threads";
+  public static final String MAX_READ_BUFFER_BYTES = "kvpod.server.max.read.buffer.bytes";
+  public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
+  public static final String LAYERS_POLL = "kvpod.layers.poll.interval";
+  public static final String PEER_TIMEOUT = "kvpod.peer.timeout";
+
+  public static final ConfigDef DEF = new ConfigDef()
+      .define(PODS, Type.STRING, null,
+          "the cluster's pods, in order, as host:port,host:port,...; a pod's id is its index")
+      .define(POD_ID, Type.INT, null, Validator.atLeast(0), "this pod's index in kvpod.pods")
+      .define(ROOT, Type.STRING, null, "kvpod root URI, e.g. hdfs://nn:8020/kvpod or file:///tmp/kvpod")
+      .define(TABLE, Type.STRING, "default", "the table this pod serves")
+      .define(BIND_HOST, Type.STRING, null,
+          "address to listen on; default: the host of this pod's entry in kvpod.pods")
+      .define(SECRET, Type.STRING, null,
+          "cluster secret that signs pod-to-pod messages (or env KVPOD_SECRET); at least 8 characters")
+      .define(AUTH_MAX_SKEW, Type.DURATION_MS, "5m", "largest clock difference accepted on a signed message")
+      .define(SELECTOR_THREADS, Type.INT, "2", Validator.between(1, 64), "threads that do network I/O")
+      .define(WORKER_THREADS, Type.INT, "16", Validator.between(1, 1024),
+          "threads that run calls (gets block on HDFS reads, so more than cores)")
+      .define(MAX_READ_BUFFER_BYTES, Type.LONG, "268435456", Validator.atLeast(Limits.MAX_FRAME_BYTES),
+          "memory for requests being read, over all connections; one frame is at most "
+              + Limits.MAX_FRAME_BYTES + " bytes (MAX_FRAME_BYTES)")
+      .define(BLOCK_CACHE_BYTES, Type.LONG, "268435456", Validator.atLeast(0),
+          "on-heap HFile block cache shared by all layers, in bytes")
+      .define(LAYERS_POLL, Type.DURATION_MS, "5s", Validator.atLeast(100),
+          "how often to look for new, rolled-back or compacted layers")
+      .define(PEER_TIMEOUT, Type.DURATION_MS, "1s", Validator.atLeast(1), "timeout of one call to another pod");
+
+  private final Map<String, String> values;
+  private final ConfigDef.Values typed;
+
+  private PodConfig(Map<String, String> values) {
+    this.values = Map.copyOf(values);
+    this.typed = DEF.values(this.values::get);
+  }
+
+  /** Reads {@code file} (may be null), applies overrides, then checks every key. */
+  public static PodConfig load(Path file, Map<String, String> overrides) throws IOException {
+    Map<String, String> v = new HashMap<>();
+    if (file != null) {
+      Properties p = new Properties();
+      try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        p.load(r);
+      }
+      p.stringPropertyNames().forEach(k -> v.put(k, p.getProperty(k)));
+    }
+    v.putAll(overrides);
+    if (!v.containsKey(SECRET) && System.getenv("KVPOD_SECRET") != null) {
+      v.put(SECRET, System.getenv("KVPOD_SECRET"));
+    }
+    return of(v);
+  }
+
+  public static PodConfig of(Map<String, String> values) {
+    for (String k : values.keySet()) {
+      if (k.startsWith("kvpod.") && DEF.keys().stream().noneMatch(d -> d.name().equals(k))) {
+        throw new IllegalArgumentException("unknown config key " + k + " (see --help for the list)");
+      }
+    }
+    PodConfig c = new PodConfig(values);
+    c.typed.validateAll();
+    for (String required : List.of(PODS, POD_ID, ROOT, SECRET)) {
+      c.typed.require(required);
+    }
+    if (c.podId() >= c.pods().size()) {
+      throw new IllegalArgumentException("kvpod.pod.id=" + c.podId() + " but kvpod.pods lists only "
+          + c.pods().size() + " pods");
+    }
+    return c;
+  }
+
+  public ConfigDef.Values values() {
+    return typed;
+  }
+
+  /** The raw value of any key, for passing on to Hadoop (e.g. fs.* or dfs.* settings). */
+  public Map<String, String> raw() {
+    return values;
+  }
+
+  public List<InetSocketAddress> pods() {
+    return parsePods(typed.getString(PODS));
+  }
+
+  public int podId() {
+    return typed.getInt(POD_ID);
+  }
+
+  public InetSocketAddress self() {
+    return pods().get(podId());
+  }
+
+  public String bindHost() {
+    String h = values.get(BIND_HOST);
+    return h != null ? h : self().getHostString();
+  }
+
+  public static List<InetSocketAddress> parsePods(String csv) {
+    List<InetSocketAddress> out = new ArrayList<>();
+    for (String s : csv.split(",")) {
+      String t = s.trim();
+      int colon = t.lastIndexOf(':');
+      if (colon <= 0 || colon == t.length() - 1) {
+        throw new IllegalArgumentException("bad pod address '" + t + "' in kvpod.pods: expected host:port");
+      }
+      int port;
+      try {
+        port = Integer.parseInt(t.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("bad port in pod address '" + t + "'");
+      }
+      if (port < 1 || port > 65535) {
+        throw new IllegalArgumentException("port out of range in pod address '" + t + "'");
+      }
+      out.add(InetSocketAddress.createUnresolved(t.substring(0, colon), port));
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException("kvpod.pods lists no pods");
+    }
+    return out;
+  }
+}
