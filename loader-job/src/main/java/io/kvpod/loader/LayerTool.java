@@ -60,7 +60,8 @@ public class LayerTool extends Configured implements Tool {
         .addOption(Cli.flag("table", "NAME", "table (default: default)"));
     switch (mode) {
       case LIST -> o.addOption(Cli.flag("json", null, "print JSON instead of a table"));
-      case ROLLBACK -> o.addOption(Cli.flag("layer", "ID", "the layer to retire (default: the newest)"));
+      case ROLLBACK -> o.addOption(Cli.flag("layer", "ID", "the layer to retire (default: the newest)"))
+          .addOption(Cli.flag("notify", "PODS", "host:port,... of pods to tell at once (secret: KVPOD_SECRET)"));
       case GC -> o.addOption(Cli.flag("grace", "DURATION", "keep what was retired or staged more recently (default: 24h)"));
     }
     return Cli.withHelp(o);
@@ -85,7 +86,14 @@ public class LayerTool extends Configured implements Tool {
     FileSystem fs = layout.tableDir().getFileSystem(getConf());
     return switch (mode) {
       case LIST -> list(fs, layout, cl.hasOption("json"));
-      case ROLLBACK -> rollback(fs, layout, cl.getOptionValue("layer"));
+      case ROLLBACK -> {
+        int rc = rollback(fs, layout, cl.getOptionValue("layer"));
+        String secret = getConf().get(LoaderConfig.SECRET, System.getenv("KVPOD_SECRET"));
+        if (cl.hasOption("notify") && secret != null) {
+          PodNotifier.refresh(cl.getOptionValue("notify"), secret, layout.table(), 5000, out);
+        }
+        yield rc;
+      }
       case GC -> gc(fs, layout, Durations.parseMillis(cl.getOptionValue("grace", "24h")));
     };
   }

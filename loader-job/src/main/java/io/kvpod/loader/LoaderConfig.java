@@ -22,6 +22,8 @@ public final class LoaderConfig {
   public static final String LOCAL_PARALLELISM = "kvpod.load.local.parallelism";
   public static final String SORT_MB = "kvpod.load.sort.mb";
   public static final String BAD_RECORD_SAMPLES = "kvpod.load.bad.record.samples";
+  public static final String NOTIFY_PODS = "kvpod.load.notify.pods";
+  public static final String SECRET = "kvpod.secret";
   public static final String FAULT_REDUCE_AFTER = "kvpod.load.fault.reduce.after.records";
 
   /** Set by the driver for its tasks; not a user setting. */
@@ -51,6 +53,9 @@ public final class LoaderConfig {
           "map-side sort buffer per map task, in MB (mapreduce.task.io.sort.mb)")
       .define(BAD_RECORD_SAMPLES, Type.INT, "1000", Validator.atLeast(0),
           "bad lines each map task writes to the layer's _bad/ report")
+      .define(NOTIFY_PODS, Type.STRING, null,
+          "pods to tell about the new layer at once, host:port,...; they also find it by polling (--notify)")
+      .define(SECRET, Type.STRING, null, "cluster secret for --notify (default: env KVPOD_SECRET)")
       .define(FAULT_REDUCE_AFTER, Type.LONG, "-1",
           "fault injection for tests: each reducer fails after writing this many records (-1: off)");
 

@@ -39,7 +39,8 @@ public class LoaderJob extends Configured implements Tool {
       "root", LoaderConfig.ROOT, "table", LoaderConfig.TABLE, "input", LoaderConfig.INPUT,
       "format", LoaderConfig.FORMAT, "partitions", LoaderConfig.PARTITIONS,
       "compression", LoaderConfig.COMPRESSION, "block-size", LoaderConfig.BLOCK_SIZE,
-      "max-bad-records", LoaderConfig.MAX_BAD_RECORDS, "version", LoaderConfig.DEFAULT_VERSION);
+      "max-bad-records", LoaderConfig.MAX_BAD_RECORDS, "version", LoaderConfig.DEFAULT_VERSION,
+      "notify", LoaderConfig.NOTIFY_PODS);
 
   private final PrintStream out;
   private LoadResult result;
@@ -70,7 +71,8 @@ public class LoaderJob extends Configured implements Tool {
         .addOption(Cli.flag("compression", "CODEC", "none, gz or snappy (default: snappy)"))
         .addOption(Cli.flag("block-size", "BYTES", "HFile block size (default: 65536)"))
         .addOption(Cli.flag("max-bad-records", "N", "bad lines tolerated (default: 0)"))
-        .addOption(Cli.flag("version", "V", "version of records that carry none (default: now, in ms)"));
+        .addOption(Cli.flag("version", "V", "version of records that carry none (default: now, in ms)"))
+        .addOption(Cli.flag("notify", "PODS", "host:port,... of pods to tell about the new layer at once"));
     return Cli.withHelp(o);
   }
 
@@ -120,8 +122,22 @@ public class LoaderJob extends Configured implements Tool {
       long inBytes = inputBytes(conf, inputs);
       result = new LoadResult(layerId, target, meta, secs, inBytes);
       printSummary(result, layout);
+      notifyPods(conf, layout);
       return 0;
     }
+  }
+
+  private void notifyPods(Configuration conf, TableLayout layout) {
+    String pods = conf.get(LoaderConfig.NOTIFY_PODS);
+    if (pods == null || pods.isBlank()) {
+      return;
+    }
+    String secret = conf.get(LoaderConfig.SECRET, System.getenv("KVPOD_SECRET"));
+    if (secret == null) {
+      out.println("[notify] no kvpod.secret or KVPOD_SECRET set; pods will find the layer at their next poll");
+      return;
+    }
+    PodNotifier.refresh(pods, secret, layout.table(), 5000, out);
   }
 
   private static void requireSet(Configuration conf, String key, String flag) throws UsageException {

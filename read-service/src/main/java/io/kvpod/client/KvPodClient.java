@@ -52,6 +52,7 @@ public final class KvPodClient implements Closeable {
   private final long hedgeAfterMs;
   private final ExecutorService hedgePool;
   private final AtomicInteger hedges = new AtomicInteger();
+  private final PodHealth health;
 
   private KvPodClient(Builder b) {
     this.pool = new ConnectionPool(b.pods, b.maxIdlePerPod, b.connectTimeoutMs, b.callTimeoutMs);
@@ -60,6 +61,7 @@ public final class KvPodClient implements Closeable {
     this.maxAttempts = b.maxAttempts;
     this.backoff = b.backoff;
     this.hedgeAfterMs = b.hedgeAfterMs;
+    this.health = new PodHealth(b.pods.size(), b.backoff);
     this.hedgePool = b.hedgeAfterMs > 0 ? Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "kvpod-client-hedge");
       t.setDaemon(true);
@@ -293,36 +295,62 @@ public final class KvPodClient implements Closeable {
     }
   }
 
+  /**
+   * Tries pods in order from {@code firstPod}, skipping pods that recently failed to answer
+   * (unless every pod has); moves to the next pod at once after a retriable failure, and
+   * waits {@link Backoff} only when a call comes back round to a pod it already tried.
+   */
   private <T> T call(String what, int firstPod, PodCall<T> op) throws KvPodException {
     long deadline = System.currentTimeMillis() + deadlineMs;
     KvPodException last = null;
     int n = pool.size();
+    int next = firstPod;
+    int rounds = 0;
+    boolean[] tried = new boolean[n];
     for (int i = 0; i < maxAttempts; i++) {
+      int pod = health.pick(next, tried);
+      if (tried[pod]) {
+        java.util.Arrays.fill(tried, false);
+        if (!sleep(backoff.delayMillis(rounds++), deadline)) {
+          break;
+        }
+      }
       long left = deadline - System.currentTimeMillis();
       if (left <= 0) {
         break;
       }
+      tried[pod] = true;
       try {
-        return attempt((firstPod + i) % n, op, (int) Math.min(callTimeoutMs, left));
+        T r = attempt(pod, op, (int) Math.min(callTimeoutMs, left));
+        health.succeeded(pod);
+        return r;
       } catch (KvPodException e) {
         if (!e.isRetriable()) {
           throw e;
         }
+        health.failed(pod);
         last = e;
       }
-      long sleep = Math.min(backoff.delayMillis(i), deadline - System.currentTimeMillis());
-      if (sleep > 0) {
-        try {
-          Thread.sleep(sleep);
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          throw error(ErrorCode.UNAVAILABLE, what + " interrupted", true);
-        }
-      }
+      next = (pod + 1) % n;
     }
     throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (deadline " + deadlineMs
         + " ms, at most " + maxAttempts + " attempts); last error: "
         + (last == null ? "deadline passed" : last.getMessage()), true);
+  }
+
+  /** Sleeps up to the deadline; false if the deadline has passed. */
+  private static boolean sleep(long millis, long deadline) throws KvPodException {
+    long ms = Math.min(millis, deadline - System.currentTimeMillis());
+    if (ms < 0) {
+      return false;
+    }
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      throw error(ErrorCode.UNAVAILABLE, "call interrupted", true);
+    }
+    return System.currentTimeMillis() < deadline;
   }
 
   private <T> T hedged(int owner, PodCall<T> op) throws KvPodException {

@@ -4,6 +4,8 @@ import io.kvpod.contract.CorruptionException;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.LayerFormat;
 import io.kvpod.contract.LayerMeta;
+import io.kvpod.contract.TableLayout;
+import java.nio.charset.StandardCharsets;
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.hadoop.conf.Configuration;
@@ -14,7 +16,12 @@ import org.apache.hadoop.hbase.CellUtil;
 import org.apache.hadoop.hbase.HConstants;
 import org.apache.hadoop.hbase.KeyValueUtil;
 import org.apache.hadoop.hbase.io.hfile.CacheConfig;
+import org.apache.hadoop.hbase.io.FSDataInputStreamWrapper;
+import org.apache.hadoop.hbase.io.FileLink;
 import org.apache.hadoop.hbase.io.hfile.HFile;
+import org.apache.hadoop.hbase.io.hfile.HFileInfo;
+import org.apache.hadoop.hbase.io.hfile.ReaderContext;
+import org.apache.hadoop.hbase.io.hfile.ReaderContextBuilder;
 import org.apache.hadoop.hbase.io.hfile.HFileScanner;
 import org.apache.hadoop.hbase.util.BloomFilter;
 import org.apache.hadoop.hbase.util.BloomFilterFactory;
@@ -45,17 +52,25 @@ final class LayerReader {
     this.blooms = blooms;
   }
 
-  /** Opens every data file of the layer; checks each file's partition against the metadata. */
-  static LayerReader open(FileSystem fs, Path layerDir, LayerMeta meta, CacheConfig cache, Configuration conf)
-      throws IOException {
+  /**
+   * Opens every data file of the layer; checks each file's partition against the metadata.
+   *
+   * <p>Each file is opened through an HBase {@link FileLink} over its two possible homes,
+   * {@code layers/<id>/} and {@code retired/<id>/}: a rollback renames the layer while gets
+   * may still be reading it, and a plain stream would fail once the filesystem looks the
+   * path up again. The link re-opens the file where it now lives.
+   */
+  static LayerReader open(FileSystem fs, TableLayout layout, LayerMeta meta, CacheConfig cache,
+                          Configuration conf) throws IOException {
     HFile.Reader[] readers = new HFile.Reader[meta.partitions];
     BloomFilter[] blooms = new BloomFilter[meta.partitions];
     try {
       for (LayerMeta.FileMeta f : meta.files) {
-        HFile.Reader r = HFile.createReader(fs, new Path(layerDir, f.name), cache, true, conf);
+        HFile.Reader r = openLinked(fs, new Path(layout.layerDir(meta.layerId), f.name),
+            new Path(layout.retiredDir(meta.layerId), f.name), cache, conf);
         readers[f.partition] = r;
         byte[] p = r.getHFileInfo().get(LayerFormat.INFO_PARTITION);
-        if (p == null || !Integer.toString(f.partition).equals(new String(p, java.nio.charset.StandardCharsets.UTF_8))) {
+        if (p == null || !Integer.toString(f.partition).equals(new String(p, StandardCharsets.UTF_8))) {
           throw new CorruptionException(f.name + " does not hold partition " + f.partition);
         }
         var bloomMeta = r.getGeneralBloomFilterMetadata();
@@ -71,6 +86,29 @@ final class LayerReader {
       throw e;
     }
     return new LayerReader(meta, conf, readers, blooms);
+  }
+
+  private static HFile.Reader openLinked(FileSystem fs, Path live, Path retired, CacheConfig cache,
+                                         Configuration conf) throws IOException {
+    FileLink link = new FileLink(live, retired);
+    FSDataInputStreamWrapper in = new FSDataInputStreamWrapper(fs, link, false, -1L);
+    try {
+      ReaderContext ctx = new ReaderContextBuilder()
+          .withFilePath(live)
+          .withInputStreamWrapper(in)
+          .withFileSize(link.getFileStatus(fs).getLen())
+          .withFileSystem(fs)
+          .withPrimaryReplicaReader(true)
+          .withReaderType(ReaderContext.ReaderType.PREAD)
+          .build();
+      HFileInfo info = new HFileInfo(ctx, conf);
+      HFile.Reader r = HFile.createReader(ctx, info, cache, conf);
+      info.initMetaAndIndex(r);
+      return r;
+    } catch (IOException | RuntimeException e) {
+      in.close();
+      throw e;
+    }
   }
 
   LayerMeta meta() {

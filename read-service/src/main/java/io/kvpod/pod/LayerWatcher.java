@@ -86,7 +86,7 @@ final class LayerWatcher implements Closeable {
         if (r != null && r.retain()) {
           next.add(r);
         } else {
-          next.add(LayerReader.open(fs, layout.layerDir(m.layerId), m, cache, conf));
+          next.add(LayerReader.open(fs, layout, m, cache, conf));
           LOG.info("opened layer {} ({} partitions, {} records)", m.layerId, m.partitions, m.records);
         }
       }

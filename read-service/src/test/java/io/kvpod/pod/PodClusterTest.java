@@ -1,0 +1,359 @@
+package io.kvpod.pod;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvpod.client.KvPodClient;
+import io.kvpod.contract.Limits;
+import io.kvpod.contract.PeerSigner;
+import io.kvpod.loader.GenTool;
+import io.kvpod.loader.LayerTool;
+import io.kvpod.loader.LoaderConfig;
+import io.kvpod.loader.LoaderJob;
+import io.kvpod.loader.MiniHdfs;
+import io.kvpod.loader.RecordGenerator;
+import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.thrift.internal.PingRequest;
+import io.kvpod.thrift.internal.RefreshRequest;
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.util.ToolRunner;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three pods as separate OS processes, serving a table on real HDFS (MiniDFSCluster), over
+ * Thrift on loopback. The tests run in order against the same cluster; the last one kills
+ * a pod with SIGKILL.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class PodClusterTest {
+  private static final int RECORDS = 30_000;
+  private static final long SEED = 3;
+  private static final String SECRET = "test-cluster-secret";
+  private static final String TABLE = "users";
+
+  @TempDir
+  File tmp;
+  private MiniHdfs hdfs;
+  private String root;
+  private final List<PodProcess> pods = new ArrayList<>();
+  private String podList;
+  private KvPodClient client;
+  private final RecordGenerator gen = new RecordGenerator(SEED, 4, 100);
+  /** What every key must read as, after the loads so far. */
+  private final Map<String, Map<String, String>> expected = new ConcurrentHashMap<>();
+  private final ByteArrayOutputStream toolOutput = new ByteArrayOutputStream();
+
+  @BeforeAll
+  void startCluster() throws Exception {
+    hdfs = new MiniHdfs(new File(tmp, "dfs"), 1);
+    root = hdfs.uri() + "/kvpod";
+    assertEquals(0, ToolRunner.run(hdfs.conf(), new GenTool(new PrintStream(toolOutput, true)), new String[] {
+        "--records", Integer.toString(RECORDS), "--out", hdfs.uri() + "/in/first", "--seed", Long.toString(SEED)}));
+    load(hdfs.uri() + "/in/first", null);
+    for (long i = 0; i < RECORDS; i++) {
+      expected.put(gen.key(i), gen.value(i));
+    }
+    int[] ports = {PodProcess.freePort(), PodProcess.freePort(), PodProcess.freePort()};
+    podList = "127.0.0.1:" + ports[0] + ",127.0.0.1:" + ports[1] + ",127.0.0.1:" + ports[2];
+    for (int id = 0; id < 3; id++) {
+      pods.add(PodProcess.start(id, podConfig(id), new File("target/pod-logs/" + getClass().getSimpleName())));
+    }
+    client = KvPodClient.builder(podList).callTimeoutMs(5000).deadlineMs(20_000).build();
+  }
+
+  /** Pods 0 and 1 effectively never poll (they learn of changes by refresh); pod 2 polls every 500 ms. */
+  private Map<String, String> podConfig(int id) {
+    Map<String, String> c = new HashMap<>();
+    c.put(PodConfig.PODS, podList);
+    c.put(PodConfig.POD_ID, Integer.toString(id));
+    c.put(PodConfig.ROOT, root);
+    c.put(PodConfig.TABLE, TABLE);
+    c.put(PodConfig.SECRET, SECRET);
+    c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(32L << 20));
+    c.put(PodConfig.WORKER_THREADS, "8");
+    c.put(PodConfig.LAYERS_POLL, id == 2 ? "500ms" : "1h");
+    return c;
+  }
+
+  @AfterAll
+  void stopCluster() throws Exception {
+    if (client != null) {
+      client.close();
+    }
+    for (PodProcess p : pods) {
+      p.stop();
+    }
+    if (hdfs != null) {
+      hdfs.close();
+    }
+  }
+
+  private LoaderJob.LoadResult load(String input, String notify, String... extra) throws Exception {
+    Configuration conf = hdfs.conf();
+    conf.set("mapreduce.framework.name", "local");
+    conf.set(LoaderConfig.SORT_MB, "32");
+    conf.set(LoaderConfig.SECRET, SECRET);
+    List<String> args = new ArrayList<>(List.of("--root", root, "--table", TABLE, "--input", input,
+        "--partitions", "3"));
+    if (notify != null) {
+      args.addAll(List.of("--notify", notify));
+    }
+    args.addAll(List.of(extra));
+    LoaderJob job = new LoaderJob(new PrintStream(toolOutput, true));
+    assertEquals(0, ToolRunner.run(conf, job, args.toArray(new String[0])));
+    return job.result();
+  }
+
+  /** Reads every expected key, each through a random pod; returns the keys that read wrong. */
+  private List<String> wrongThroughRandomPods(int[] allowedPods) throws Exception {
+    List<String> keys = new ArrayList<>(expected.keySet());
+    List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    try {
+      List<Future<?>> fs = new ArrayList<>();
+      int slice = keys.size() / 4 + 1;
+      for (int t = 0; t < 4; t++) {
+        List<String> mine = keys.subList(Math.min(keys.size(), t * slice), Math.min(keys.size(), (t + 1) * slice));
+        int seed = t;
+        fs.add(pool.submit(() -> {
+          Random r = new Random(seed);
+          for (String k : mine) {
+            int pod = allowedPods[r.nextInt(allowedPods.length)];
+            if (!expected.get(k).equals(client.getVia(pod, k))) {
+              wrong.add(k + "@pod" + pod);
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : fs) {
+        f.get();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    return wrong;
+  }
+
+  @Test
+  @Order(1)
+  void everyKeyReadsBackThroughRandomPods() throws Exception {
+    List<String> wrong = wrongThroughRandomPods(new int[] {0, 1, 2});
+    assertTrue(wrong.isEmpty(), wrong.size() + " keys read wrong, e.g. " + wrong.subList(0, Math.min(5, wrong.size())));
+    assertEquals(Map.of(), client.get("no-such-key"));
+    // multiGet: found keys present, missing keys absent
+    List<String> some = new ArrayList<>(List.of(gen.key(1), gen.key(2), "missing-1"));
+    Map<String, Map<String, String>> got = client.multiGet(some);
+    assertEquals(Map.of(gen.key(1), gen.value(1), gen.key(2), gen.value(2)), got);
+    PodStatus st = client.status(0);
+    assertEquals(1, st.getLayersSize());
+    assertEquals(RECORDS, st.getLayerRecords());
+  }
+
+  @Test
+  @Order(2)
+  void secondLoadIsVisibleOnEveryPodAtOnceWhenNotified() throws Exception {
+    // Overwrite 500 keys with an explicit higher version, and add 200 new ones.
+    StringBuilder sb = new StringBuilder();
+    Map<String, Map<String, String>> changes = new HashMap<>();
+    for (int i = 0; i < 500; i++) {
+      changes.put(gen.key(i), Map.of("v", "second-" + i));
+    }
+    for (int i = 0; i < 200; i++) {
+      changes.put("new-" + i, Map.of("v", "added-" + i));
+    }
+    changes.forEach((k, v) -> sb.append("{\"key\":\"").append(k).append("\",\"value\":{\"v\":\"")
+        .append(v.get("v")).append("\"}}\n"));
+    try (OutputStream o = hdfs.fs().create(new Path(hdfs.uri() + "/in/second/a.jsonl"))) {
+      o.write(sb.toString().getBytes(StandardCharsets.UTF_8));
+    }
+    load(hdfs.uri() + "/in/second", podList);
+    expected.putAll(changes);
+    for (int pod = 0; pod < 3; pod++) {
+      for (String k : List.of(gen.key(7), "new-13", gen.key(499))) {
+        assertEquals(expected.get(k), client.getVia(pod, k), "pod " + pod + " key " + k);
+      }
+      assertEquals(2, client.status(pod).getLayersSize());
+    }
+    assertEquals(gen.value(500), client.get(gen.key(500)), "untouched keys still read from the first layer");
+  }
+
+  @Test
+  @Order(3)
+  void rollbackIsNoticedByPollingAndByRefresh() throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    assertEquals(0, ToolRunner.run(hdfs.conf(), new LayerTool(LayerTool.Mode.ROLLBACK, new PrintStream(out, true)),
+        new String[] {"--root", root, "--table", TABLE}));
+    // Pod 2 polls: it drops the rolled-back layer by itself.
+    long deadline = System.currentTimeMillis() + 15_000;
+    while (client.status(2).getLayersSize() != 1) {
+      assertTrue(System.currentTimeMillis() < deadline, "pod 2 did not notice the rollback by polling");
+      Thread.sleep(100);
+    }
+    assertEquals(gen.value(7), client.getVia(2, gen.key(7)));
+    assertEquals(Map.of(), client.getVia(2, "new-13"));
+    // Pods 0 and 1 do not poll (interval 1h): they still serve both layers until told.
+    assertEquals(2, client.status(0).getLayersSize());
+    PeerSigner tool = new PeerSigner(SECRET, -1);
+    for (int pod : new int[] {0, 1}) {
+      client.process(pod, tool.seal(PeerRequest.refresh(new RefreshRequest().setTable(TABLE))));
+      assertEquals(1, client.status(pod).getLayersSize());
+      assertEquals(gen.value(7), client.getVia(pod, gen.key(7)));
+    }
+    for (int i = 0; i < 500; i++) {
+      expected.put(gen.key(i), gen.value(i));
+    }
+    for (int i = 0; i < 200; i++) {
+      expected.remove("new-" + i);
+    }
+    List<String> wrong = wrongThroughRandomPods(new int[] {0, 1, 2});
+    assertTrue(wrong.isEmpty(), wrong.size() + " keys read wrong after rollback, e.g. "
+        + wrong.subList(0, Math.min(5, wrong.size())));
+  }
+
+  @Test
+  @Order(4)
+  void badRequestsGetClearErrorsAndThePodKeepsServing() throws Exception {
+    KvPodException e = assertThrows(KvPodException.class, () -> client.getVia(0, ""));
+    assertEquals(ErrorCode.INVALID_ARGUMENT, e.getCode());
+    assertTrue(e.getMessage().contains("key is empty"), e.getMessage());
+    String longKey = "k".repeat(Limits.MAX_KEY_BYTES + 1);
+    e = assertThrows(KvPodException.class, () -> client.getVia(0, longKey));
+    assertEquals(ErrorCode.TOO_LARGE, e.getCode());
+
+    // The same checks on the server, bypassing the client's own validation.
+    try (RawThrift raw = new RawThrift(port(0))) {
+      KvPodException se = assertThrows(KvPodException.class, () -> raw.client().get(longKey));
+      assertEquals(ErrorCode.TOO_LARGE, se.getCode());
+      assertTrue(se.getMessage().contains("MAX_KEY_BYTES"), se.getMessage());
+      se = assertThrows(KvPodException.class, () -> raw.client().get(""));
+      assertEquals(ErrorCode.INVALID_ARGUMENT, se.getCode());
+      // process() without a valid signature
+      se = assertThrows(KvPodException.class,
+          () -> raw.client().process(ByteBuffer.wrap("hello".getBytes(StandardCharsets.UTF_8))));
+      assertEquals(ErrorCode.UNAUTHENTICATED, se.getCode());
+      byte[] forged = new PeerSigner("not-the-cluster-secret", 1).seal(PeerRequest.ping(new PingRequest()));
+      se = assertThrows(KvPodException.class, () -> raw.client().process(ByteBuffer.wrap(forged)));
+      assertEquals(ErrorCode.UNAUTHENTICATED, se.getCode());
+      assertTrue(se.getMessage().contains("bad signature"), se.getMessage());
+      // online writes are declared but not served yet
+      se = assertThrows(KvPodException.class, () -> raw.client().put("k", Map.of("a", "b")));
+      assertEquals(ErrorCode.UNSUPPORTED, se.getCode());
+    }
+
+    // Garbage bytes, an oversized frame, a half-sent frame, a bad message in a good frame.
+    assertClosedByPod(new byte[] {0x47, 0x45, 0x54, 0x20, 0x2f, 0x20, 0x48, 0x54, 0x54, 0x50, 0x2f}, false);
+    assertClosedByPod(ByteBuffer.allocate(8).putInt(100_000_000).putInt(0).array(), false);
+    assertClosedByPod(ByteBuffer.allocate(14).putInt(100).put(new byte[10]).array(), true);
+    assertClosedByPod(ByteBuffer.allocate(24).putInt(20).put(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+        11, 12, 13, 14, 15, 16, 17, 18, 19, 20}).array(), false);
+    String log = pods.get(0).logText();
+    assertTrue(log.contains("bigger than the maximum allowable frame size"), "the pod logs why it closed");
+
+    assertTrue(pods.get(0).alive());
+    client.ping(0);
+    assertEquals(gen.value(600), client.getVia(0, gen.key(600)));
+  }
+
+  private int port(int pod) {
+    return Integer.parseInt(podList.split(",")[pod].split(":")[1]);
+  }
+
+  /** Sends bytes to pod 0 and expects the pod to close the connection without harm. */
+  private void assertClosedByPod(byte[] bytes, boolean halfClose) throws Exception {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port(0)), 2000);
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(bytes);
+      s.getOutputStream().flush();
+      if (halfClose) {
+        s.shutdownOutput();
+      }
+      InputStream in = s.getInputStream();
+      int r;
+      try {
+        do {
+          r = in.read();
+        } while (r >= 0);
+      } catch (java.net.SocketException reset) {
+        r = -1; // a reset is a close too
+      }
+      assertEquals(-1, r, "the pod should close the connection");
+    }
+    client.ping(0);
+  }
+
+  @Test
+  @Order(5)
+  void killedPodDoesNotFailReads() throws Exception {
+    pods.get(1).kill9();
+    assertFalse(pods.get(1).alive());
+    AtomicInteger wrong = new AtomicInteger();
+    List<String> keys = new ArrayList<>(expected.keySet());
+    for (String k : keys) {
+      if (!expected.get(k).equals(client.get(k))) {
+        wrong.incrementAndGet();
+      }
+    }
+    assertEquals(0, wrong.get(), "reads answered wrong with pod 1 dead");
+    Map<String, Map<String, String>> batch = client.multiGet(keys.subList(0, 500));
+    assertEquals(500, batch.size());
+    KvPodException e = assertThrows(KvPodException.class, () -> client.status(1));
+    assertTrue(e.isRetriable());
+  }
+
+  /** A bare Thrift client to pod N that skips KvPodClient's checks. */
+  private static final class RawThrift implements AutoCloseable {
+    private final org.apache.thrift.transport.TTransport t;
+    private final io.kvpod.thrift.KvPod.Client c;
+
+    RawThrift(int port) throws Exception {
+      t = new org.apache.thrift.transport.layered.TFramedTransport(
+          new org.apache.thrift.transport.TSocket("127.0.0.1", port, 5000));
+      t.open();
+      c = new io.kvpod.thrift.KvPod.Client(new org.apache.thrift.protocol.TBinaryProtocol(t));
+    }
+
+    io.kvpod.thrift.KvPod.Client client() {
+      return c;
+    }
+
+    @Override
+    public void close() {
+      t.close();
+    }
+  }
+}

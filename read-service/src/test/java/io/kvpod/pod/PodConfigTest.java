@@ -1,0 +1,65 @@
+package io.kvpod.pod;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class PodConfigTest {
+  private Map<String, String> base() {
+    Map<String, String> m = new HashMap<>();
+    m.put(PodConfig.PODS, "127.0.0.1:7000,127.0.0.1:7001");
+    m.put(PodConfig.POD_ID, "1");
+    m.put(PodConfig.ROOT, "file:///tmp/x");
+    m.put(PodConfig.SECRET, "0123456789");
+    return m;
+  }
+
+  private String failure(Map<String, String> m) {
+    return assertThrows(IllegalArgumentException.class, () -> PodConfig.of(m)).getMessage();
+  }
+
+  @Test
+  void validConfigGivesPodsAndDefaults() {
+    PodConfig c = PodConfig.of(base());
+    assertEquals(2, c.pods().size());
+    assertEquals(7001, c.self().getPort());
+    assertEquals("127.0.0.1", c.bindHost());
+    assertEquals(5000, c.values().getMillis(PodConfig.LAYERS_POLL));
+    assertEquals("default", c.values().getString(PodConfig.TABLE));
+  }
+
+  @Test
+  void errorsNameTheKeyAndTheProblem() {
+    Map<String, String> m = base();
+    m.remove(PodConfig.ROOT);
+    assertTrue(failure(m).contains("kvpod.root is required"));
+    m = base();
+    m.put(PodConfig.POD_ID, "2");
+    assertTrue(failure(m).contains("lists only 2 pods"));
+    m = base();
+    m.put(PodConfig.PODS, "nohostport");
+    assertTrue(failure(m).contains("expected host:port"));
+    m = base();
+    m.put(PodConfig.LAYERS_POLL, "soon");
+    assertTrue(failure(m).contains("kvpod.layers.poll.interval"));
+    m = base();
+    m.put("kvpod.layer.pol", "1s");
+    assertTrue(failure(m).contains("unknown config key kvpod.layer.pol"));
+    m = base();
+    m.put(PodConfig.WORKER_THREADS, "0");
+    assertTrue(failure(m).contains("must be in [1, 1024]"));
+  }
+
+  @Test
+  void usageListsEveryKeyWithItsDefault() {
+    String u = PodConfig.DEF.usage();
+    for (var k : PodConfig.DEF.keys()) {
+      assertTrue(u.contains(k.name()), k.name());
+    }
+    assertTrue(u.contains("kvpod.layers.poll.interval (duration_ms, default '5s')"), u);
+  }
+}

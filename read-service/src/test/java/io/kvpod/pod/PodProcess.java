@@ -1,0 +1,113 @@
+package io.kvpod.pod;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A pod running as a separate OS process (its own JVM), started from the test classpath,
+ * with its output in a log file. {@link #kill9()} sends SIGKILL; {@link #stop()} SIGTERM.
+ * Every started process is also killed by a JVM shutdown hook, so a failing test leaves
+ * none behind.
+ */
+final class PodProcess {
+  private static final List<Process> ALL = new ArrayList<>();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      synchronized (ALL) {
+        ALL.forEach(Process::destroyForcibly);
+      }
+    }));
+  }
+
+  final int id;
+  final File log;
+  private Process process;
+
+  private PodProcess(int id, File log) {
+    this.id = id;
+    this.log = log;
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  static String classpath() {
+    String cp = System.getProperty("surefire.test.class.path");
+    return cp != null ? cp : System.getProperty("java.class.path");
+  }
+
+  /** Starts pod {@code id} with the given settings and waits until it serves. */
+  static PodProcess start(int id, Map<String, String> config, File logDir) throws IOException, InterruptedException {
+    logDir.mkdirs();
+    PodProcess p = new PodProcess(id, new File(logDir, "pod-" + id + ".log"));
+    p.launch(config);
+    return p;
+  }
+
+  void launch(Map<String, String> config) throws IOException, InterruptedException {
+    if (log.exists()) {
+      log.renameTo(new File(log.getPath() + "." + System.nanoTime()));
+    }
+    List<String> cmd = new ArrayList<>(List.of(
+        new File(System.getProperty("java.home"), "bin/java").getPath(), "-Xmx384m",
+        "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
+        "-Djava.net.preferIPv4Stack=true", "-cp", classpath(), "io.kvpod.cli.KvPodMain", "pod"));
+    config.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.to(log));
+    pb.environment().remove("KVPOD_SECRET");
+    process = pb.start();
+    synchronized (ALL) {
+      ALL.add(process);
+    }
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (!Files.readString(log.toPath(), StandardCharsets.UTF_8).contains("READY ")) {
+      if (!process.isAlive()) {
+        throw new IOException("pod " + id + " exited during start:\n" + Files.readString(log.toPath()));
+      }
+      if (System.currentTimeMillis() > deadline) {
+        throw new IOException("pod " + id + " not ready in 60 s:\n" + Files.readString(log.toPath()));
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  boolean alive() {
+    return process != null && process.isAlive();
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  /** SIGKILL: no shutdown hook runs, nothing is flushed. */
+  void kill9() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(30, TimeUnit.SECONDS);
+  }
+
+  void stop() throws InterruptedException {
+    if (process != null && process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(20, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  String logText() throws IOException {
+    return Files.readString(log.toPath(), StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,109 @@
+package io.kvpod.pod;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvpod.contract.TableLayout;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A non-Java client: Python bindings generated from kvpod.thrift by Debian's thrift
+ * compiler, used by thrift-idl/examples/python/kvpod_get.py against a running pod process.
+ * Needs {@code thrift} and {@code python3-thrift} (.ci/run installs them); without them the
+ * test is skipped locally and fails under CI.
+ */
+class PythonClientTest {
+  private static final String PYTHON = "/usr/bin/python3";
+
+  @TempDir
+  File tmp;
+
+  private static int run(List<String> cmd, Map<String, String> env, StringBuilder out) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    out.append(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("timed out: " + cmd);
+    }
+    return p.exitValue();
+  }
+
+  private static boolean available() {
+    try {
+      return run(List.of("thrift", "-version"), Map.of(), new StringBuilder()) == 0
+          && run(List.of(PYTHON, "-c", "import thrift"), Map.of(), new StringBuilder()) == 0;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  @Test
+  void pythonClientGeneratedFromTheIdlReadsFromAPod() throws Exception {
+    boolean ci = "true".equals(System.getenv("CI"));
+    if (!available()) {
+      if (ci) {
+        throw new AssertionError("CI must have thrift and python3-thrift (see .ci/run)");
+      }
+      Assumptions.abort("thrift compiler or python3-thrift not installed");
+    }
+    File repo = new File(System.getProperty("user.dir")).getParentFile();
+    File idl = new File(repo, "thrift-idl/src/main/thrift/kvpod.thrift");
+    File script = new File(repo, "thrift-idl/examples/python/kvpod_get.py");
+    File gen = new File(tmp, "gen-py");
+    gen.mkdirs();
+    StringBuilder out = new StringBuilder();
+    assertEquals(0, run(List.of("thrift", "--gen", "py", "-out", gen.getPath(), idl.getPath()), Map.of(), out),
+        out.toString());
+
+    Configuration conf = new Configuration();
+    FileSystem fs = FileSystem.getLocal(conf);
+    String root = new Path(new File(tmp, "root").toURI().toString()).toString();
+    TableLayout layout = new TableLayout(root, "py");
+    Map<String, TestLayers.Rec> recs = new HashMap<>();
+    recs.put("user:1", new TestLayers.Rec(1, Map.of("name", "choke", "age", "18")));
+    recs.put("城市", new TestLayers.Rec(1, Map.of("name", "上海")));
+    TestLayers.write(conf, fs, layout, "1000000000000-load-0000aa", 2, recs);
+
+    int port = PodProcess.freePort();
+    Map<String, String> cfg = new HashMap<>();
+    cfg.put(PodConfig.PODS, "127.0.0.1:" + port);
+    cfg.put(PodConfig.POD_ID, "0");
+    cfg.put(PodConfig.ROOT, root);
+    cfg.put(PodConfig.TABLE, "py");
+    cfg.put(PodConfig.SECRET, "python-test-secret");
+    PodProcess pod = PodProcess.start(0, cfg, new File("target/pod-logs/PythonClientTest"));
+    try {
+      List<String> cmd = new ArrayList<>(List.of(PYTHON, script.getPath(), "--pod", "127.0.0.1:" + port,
+          "user:1", "城市"));
+      out.setLength(0);
+      int rc = run(cmd, Map.of("PYTHONPATH", gen.getPath()), out);
+      String text = out.toString();
+      assertEquals(0, rc, text);
+      assertTrue(text.contains("user:1\t{'age': '18', 'name': 'choke'}"), text);
+      assertTrue(text.contains("城市\t{'name': '上海'}"), text);
+      assertTrue(text.contains("pod 0 of 1 serves table py: 1 layers, 2 records"), text);
+
+      out.setLength(0);
+      rc = run(List.of(PYTHON, script.getPath(), "--pod", "127.0.0.1:" + port, "nobody"),
+          Map.of("PYTHONPATH", gen.getPath()), out);
+      assertEquals(1, rc, out.toString());
+      assertTrue(out.toString().contains("nobody\t(not found)"), out.toString());
+    } finally {
+      pod.stop();
+    }
+  }
+}

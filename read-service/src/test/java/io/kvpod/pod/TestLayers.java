@@ -1,0 +1,62 @@
+package io.kvpod.pod;
+
+import io.kvpod.contract.KeyPartitioner;
+import io.kvpod.contract.LayerFormat;
+import io.kvpod.contract.LayerMeta;
+import io.kvpod.contract.RecordCodec;
+import io.kvpod.contract.TableLayout;
+import io.kvpod.loader.HFileOptions;
+import io.kvpod.loader.LayerFileWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/** Writes published layers directly with the loader's file writer, for tests that need no MapReduce. */
+final class TestLayers {
+  private TestLayers() {}
+
+  /** A record for {@link #write}: its version and its value. */
+  record Rec(long version, Map<String, String> value) {
+    static Rec of(long version, String v) {
+      return new Rec(version, Map.of("v", v));
+    }
+  }
+
+  static LayerMeta write(Configuration conf, FileSystem fs, TableLayout layout, String layerId, int partitions,
+                         Map<String, Rec> records) throws Exception {
+    Path dir = layout.layerDir(layerId);
+    fs.mkdirs(dir);
+    List<TreeMap<String, Rec>> byPart = new ArrayList<>();
+    for (int p = 0; p < partitions; p++) {
+      byPart.add(new TreeMap<>((a, b) -> java.util.Arrays.compareUnsigned(
+          a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8))));
+    }
+    records.forEach((k, v) -> byPart.get(KeyPartitioner.bucket(k, partitions)).put(k, v));
+    LayerMeta meta = new LayerMeta();
+    meta.layerId = layerId;
+    meta.table = layout.table();
+    meta.kind = "load";
+    meta.partitions = partitions;
+    for (int p = 0; p < partitions; p++) {
+      Path f = new Path(dir, LayerFormat.dataFileName(p, layerId));
+      try (LayerFileWriter w = new LayerFileWriter(conf, fs, f, new HFileOptions("none", 4096), layerId, p,
+          partitions)) {
+        for (var e : byPart.get(p).entrySet()) {
+          byte[] k = e.getKey().getBytes(StandardCharsets.UTF_8);
+          byte[] v = RecordCodec.encode(e.getValue().value());
+          w.append(k, 0, k.length, e.getValue().version(), v, 0, v.length);
+        }
+        w.close();
+        meta.files.add(w.fileMeta());
+      }
+      meta.records += byPart.get(p).size();
+    }
+    meta.write(fs, dir);
+    return meta;
+  }
+}
