@@ -24,7 +24,9 @@ import org.apache.hadoop.fs.Path;
  *
  * Line numbers are found only on this error path, by counting newlines from the start
  * of the input file up to the bad line's byte offset (incrementally, so each task reads
- * a prefix of its file at most once). Owned by one map task; not thread-safe.
+ * a prefix of its file at most once). A compressed input is read whole by one task and its
+ * offsets are positions in the compressed stream, so there the line number is the count
+ * of lines the task has read. Owned by one map task; not thread-safe.
  */
 final class BadRecordLog implements Closeable {
   static final String DIR = "_bad";
@@ -33,6 +35,7 @@ final class BadRecordLog implements Closeable {
   private final Path reportFile;
   private final Path input;
   private final int samples;
+  private final boolean compressed;
   private OutputStream out;
   private int written;
 
@@ -40,16 +43,20 @@ final class BadRecordLog implements Closeable {
   private long scanOffset;
   private long scanLine = 1;
 
-  BadRecordLog(FileSystem fs, Path outputDir, String taskName, Path input, int samples) {
+  BadRecordLog(FileSystem fs, Path outputDir, String taskName, Path input, int samples, boolean compressed) {
     this.fs = fs;
+    this.compressed = compressed;
     this.reportFile = new Path(new Path(outputDir, DIR), taskName + ".txt");
     this.input = input;
     this.samples = samples;
   }
 
-  /** Records one bad line and returns its location, {@code file:line}. */
-  String report(long offset, byte[] line, int length, String reason) throws IOException {
-    String where = input + ":" + lineNumber(offset);
+  /**
+   * Records one bad line and returns its location, {@code file:line}. {@code linesRead}
+   * counts the lines this task has read, this one included.
+   */
+  String report(long offset, long linesRead, byte[] line, int length, String reason) throws IOException {
+    String where = input + ":" + (compressed ? linesRead : lineNumber(offset));
     if (written < samples) {
       if (out == null) {
         out = fs.create(reportFile, true);

@@ -56,8 +56,10 @@ public record HFileOptions(String compression, int blockSize) {
         out.write("kvpod codec check".getBytes(java.nio.charset.StandardCharsets.UTF_8));
       }
     } catch (IOException | RuntimeException | LinkageError e) {
-      throw new IOException("HFile compression '" + compression + "' does not work here ("
-          + e + "); choose none, gz or snappy", e);
+      String others = String.join(" or ", java.util.List.of("none", "gz", "snappy").stream()
+          .filter(name -> !name.equals(compression)).toList());
+      throw new IOException("HFile compression '" + compression + "' does not work here (" + e
+          + "); choose " + others + " with --compression", e);
     } finally {
       if (c != null) {
         algo.returnCompressor(c);

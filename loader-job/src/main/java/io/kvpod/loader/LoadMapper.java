@@ -7,6 +7,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.io.BytesWritable;
 import org.apache.hadoop.io.LongWritable;
 import org.apache.hadoop.io.Text;
+import org.apache.hadoop.io.compress.CompressionCodecFactory;
 import org.apache.hadoop.mapreduce.Mapper;
 import org.apache.hadoop.mapreduce.lib.input.FileSplit;
 import org.apache.hadoop.mapreduce.lib.output.FileOutputFormat;
@@ -28,6 +29,7 @@ public class LoadMapper extends Mapper<LongWritable, Text, LoadKey, BytesWritabl
   private long defaultVersion;
   private long maxBad;
   private long bad;
+  private long linesRead;
   private BadRecordLog badLog;
 
   @Override
@@ -38,14 +40,16 @@ public class LoadMapper extends Mapper<LongWritable, Text, LoadKey, BytesWritabl
     defaultVersion = cfg.getLong(LoaderConfig.DEFAULT_VERSION);
     maxBad = cfg.getLong(LoaderConfig.MAX_BAD_RECORDS);
     Path input = ((FileSplit) ctx.getInputSplit()).getPath();
+    boolean compressed = new CompressionCodecFactory(conf).getCodec(input) != null;
     badLog = new BadRecordLog(input.getFileSystem(conf), FileOutputFormat.getOutputPath(ctx),
-        ctx.getTaskAttemptID().toString(), input, cfg.getInt(LoaderConfig.BAD_RECORD_SAMPLES));
+        ctx.getTaskAttemptID().toString(), input, cfg.getInt(LoaderConfig.BAD_RECORD_SAMPLES), compressed);
   }
 
   @Override
   protected void map(LongWritable offset, Text line, Context ctx) throws IOException, InterruptedException {
     byte[] b = line.getBytes();
     int n = line.getLength();
+    linesRead++;
     if (isBlank(b, n)) {
       ctx.getCounter(LoadCounters.BLANK_LINES).increment(1);
       return;
@@ -66,7 +70,7 @@ public class LoadMapper extends Mapper<LongWritable, Text, LoadKey, BytesWritabl
   private void reportBad(long offset, byte[] b, int n, String reason, Context ctx) throws IOException {
     bad++;
     ctx.getCounter(LoadCounters.BAD_RECORDS).increment(1);
-    String where = badLog.report(offset, b, n, reason);
+    String where = badLog.report(offset, linesRead, b, n, reason);
     if (bad <= 10) {
       LOG.warn("bad record at {}: {}", where, reason);
     }

@@ -231,6 +231,18 @@ class LoaderOnHdfsTest {
   }
 
   @Test
+  void badLineInACompressedInputIsReportedWithItsLineNumber() throws Exception {
+    String text = "{\"key\":\"a\",\"value\":{}}\n{\"key\":\"b\",\"value\":{}}\n{\"key\":\"c\",\"value\":{\"f\":[]}}\n";
+    try (OutputStream o = new java.util.zip.GZIPOutputStream(fs.create(new Path(hdfs.uri() + "/in/gz/x.jsonl.gz")))) {
+      o.write(text.getBytes(StandardCharsets.UTF_8));
+    }
+    LoaderJob job = new LoaderJob(new PrintStream(log, true));
+    IOException e = assertThrows(IOException.class, () -> ToolRunner.run(jobConf(), job, new String[] {
+        "--root", root, "--table", "gz", "--input", hdfs.uri() + "/in/gz"}));
+    assertTrue(e.getMessage().contains("/in/gz/x.jsonl.gz:3: value field \"f\" must be a string"), e.getMessage());
+  }
+
+  @Test
   void badRecordsWithinTheLimitAreSkippedCountedAndReported() throws Exception {
     write(hdfs.uri() + "/in/some-bad/x.jsonl", String.join("\n",
         "{\"key\":\"a\",\"value\":{}}", "garbage", "", "{\"key\":\"b\",\"value\":{}}", "{\"key\":\"\",\"value\":{}}", ""));

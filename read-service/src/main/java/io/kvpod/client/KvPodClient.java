@@ -204,13 +204,9 @@ public final class KvPodClient implements Closeable {
 
   public boolean batchPut(Map<String, Map<String, String>> records) throws KvPodException {
     guard(() -> Limits.checkBatchSize(records.size()));
-    records.keySet().forEach(k -> {
-      try {
-        checkKey(k);
-      } catch (KvPodException e) {
-        throw new CompletionException(e);
-      }
-    });
+    for (String k : records.keySet()) {
+      checkKey(k);
+    }
     int first = records.isEmpty() ? 0 : ownerOf(records.keySet().iterator().next());
     return call("batchPut", first, c -> c.batchPut(records));
   }
@@ -248,8 +244,6 @@ public final class KvPodClient implements Closeable {
       check.run();
     } catch (ContractViolation v) {
       throw error(v.code(), v.getMessage(), false);
-    } catch (CompletionException e) {
-      throw (KvPodException) e.getCause();
     }
   }
 

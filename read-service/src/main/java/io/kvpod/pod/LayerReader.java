@@ -7,7 +7,6 @@ import io.kvpod.contract.LayerMeta;
 import io.kvpod.contract.TableLayout;
 import java.nio.charset.StandardCharsets;
 import java.io.IOException;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -43,7 +42,7 @@ final class LayerReader {
   private final Configuration conf;
   private final HFile.Reader[] readers;
   private final BloomFilter[] blooms;
-  private final AtomicInteger refs = new AtomicInteger(1);
+  private final RefCount refs = new RefCount();
 
   private LayerReader(LayerMeta meta, Configuration conf, HFile.Reader[] readers, BloomFilter[] blooms) {
     this.meta = meta;
@@ -144,6 +143,84 @@ final class LayerReader {
   }
 
   /**
+   * Looks up many keys at once, merging into {@code best[i]} the record this layer holds for
+   * {@code keys[i]} ({@link Found#newer}; the caller visits newer layers first). Keys are
+   * grouped by partition and visited in ascending order, so each partition needs one
+   * scanner that only moves forward ({@code reseekTo}) instead of one seek from the index
+   * root per key. Requires a retained reader.
+   */
+  void getAll(byte[][] keys, Found[] best) throws IOException {
+    int n = keys.length;
+    Integer[] order = new Integer[n];
+    int[] part = new int[n];
+    for (int i = 0; i < n; i++) {
+      order[i] = i;
+      part[i] = KeyPartitioner.bucket(keys[i], readers.length);
+    }
+    java.util.Arrays.sort(order, (a, b) -> part[a] != part[b] ? Integer.compare(part[a], part[b])
+        : java.util.Arrays.compareUnsigned(keys[a], keys[b]));
+    int i = 0;
+    while (i < n) {
+      int p = part[order[i]];
+      int end = i;
+      while (end < n && part[order[end]] == p) {
+        end++;
+      }
+      lookupSorted(p, keys, order, i, end, best);
+      i = end;
+    }
+  }
+
+  private void lookupSorted(int p, byte[][] keys, Integer[] order, int from, int to, Found[] best)
+      throws IOException {
+    HFile.Reader r = readers[p];
+    if (r.getEntries() == 0) {
+      return;
+    }
+    BloomFilter bloom = blooms[p];
+    HFileScanner s = null;
+    try {
+      for (int j = from; j < to; j++) {
+        byte[] key = keys[order[j]];
+        if (bloom != null && !bloom.contains(key, 0, key.length, null)) {
+          continue;
+        }
+        Cell probe = KeyValueUtil.createFirstOnRow(key, LayerFormat.FAMILY, LayerFormat.QUALIFIER);
+        boolean positioned;
+        if (s == null) {
+          s = r.getScanner(conf, true, true);
+          positioned = seekAtOrAfter(s, probe);
+        } else {
+          positioned = reseekAtOrAfter(s, probe);
+        }
+        if (!positioned) {
+          return; // past the last cell: no later key of this partition is here
+        }
+        Cell c = s.getCell();
+        if (CellUtil.matchingRows(c, key)) {
+          best[order[j]] = Found.newer(best[order[j]], new Found(c.getTimestamp(), CellUtil.cloneValue(c)));
+        }
+      }
+    } finally {
+      if (s != null) {
+        s.close();
+      }
+    }
+  }
+
+  /** Like {@link #seekAtOrAfter}, but only forward from the scanner's position (HBase's reseek). */
+  static boolean reseekAtOrAfter(HFileScanner s, Cell probe) throws IOException {
+    int at = s.reseekTo(probe);
+    if (at <= 0) {
+      if (at == HConstants.INDEX_KEY_MAGIC) {
+        return true;
+      }
+      return s.isSeeked() || s.seekTo();
+    }
+    return s.next();
+  }
+
+  /**
    * Positions {@code s} at the first cell at or after {@code probe}; false if there is none.
    * {@code seekTo(cell)} answers -1 when the probe is before the file's first cell,
    * {@link HConstants#INDEX_KEY_MAGIC} when it is before the first cell of the block the
@@ -162,23 +239,16 @@ final class LayerReader {
   }
 
   boolean retain() {
-    while (true) {
-      int n = refs.get();
-      if (n <= 0) {
-        return false;
-      }
-      if (refs.compareAndSet(n, n + 1)) {
-        return true;
-      }
-    }
+    return refs.tryRetain();
   }
 
   void release() {
-    if (refs.decrementAndGet() == 0) {
+    if (refs.release()) {
       LOG.info("closing layer {}", meta.layerId);
       closeAll(readers);
     }
   }
+
 
   private static void closeAll(HFile.Reader[] readers) {
     for (HFile.Reader r : readers) {

@@ -2,7 +2,6 @@ package io.kvpod.pod;
 
 import java.io.IOException;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An immutable snapshot of the live layers, newest first. A get runs against exactly one
@@ -14,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class LayerSet {
   private final List<LayerReader> layers;
-  private final AtomicInteger refs = new AtomicInteger(1);
+  private final RefCount refs = new RefCount();
 
   /** Takes over one reference to each layer from the caller. */
   LayerSet(List<LayerReader> layers) {
@@ -38,21 +37,23 @@ final class LayerSet {
     return best;
   }
 
-  boolean retain() {
-    while (true) {
-      int n = refs.get();
-      if (n <= 0) {
-        return false;
-      }
-      if (refs.compareAndSet(n, n + 1)) {
-        return true;
-      }
+  /** The newest version of each key across all layers (null where none). Requires a retained set. */
+  Found[] getAll(byte[][] keys) throws IOException {
+    Found[] best = new Found[keys.length];
+    for (LayerReader l : layers) {
+      l.getAll(keys, best);
     }
+    return best;
+  }
+
+  boolean retain() {
+    return refs.tryRetain();
   }
 
   void release() {
-    if (refs.decrementAndGet() == 0) {
+    if (refs.release()) {
       layers.forEach(LayerReader::release);
     }
   }
+
 }

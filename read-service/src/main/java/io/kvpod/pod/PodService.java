@@ -90,10 +90,10 @@ final class PodService implements KvPod.Iface {
       Map<String, Map<String, String>> out = new HashMap<>();
       LayerSet s = layers.acquire();
       try {
+        Found[] found = s.getAll(ks);
         for (int i = 0; i < ks.length; i++) {
-          Found f = s.get(ks[i]);
-          if (f != null) {
-            out.put(keys.get(i), RecordCodec.decode(f.value()));
+          if (found[i] != null) {
+            out.put(keys.get(i), RecordCodec.decode(found[i].value()));
           }
         }
       } finally {

@@ -43,6 +43,12 @@ class LayerSetTest {
     return TestLayers.write(conf, FileSystem.getLocal(conf), layout(), layerId, partitions, records);
   }
 
+  /** A watcher over the test table with its own block cache; not started (tests call refresh). */
+  private LayerWatcher watcher() throws Exception {
+    return new LayerWatcher(FileSystem.getLocal(conf), layout(),
+        new CacheConfig(conf, BlockCacheFactory.createBlockCache(conf)), conf);
+  }
+
   private static TestLayers.Rec rec(long version, String text) {
     return TestLayers.Rec.of(version, text);
   }
@@ -65,9 +71,7 @@ class LayerSetTest {
     writeLayer("1000000000000-load-000001", 3, older);
     writeLayer("1000000000001-load-000002", 2, newer);
 
-    FileSystem fs = FileSystem.getLocal(conf);
-    CacheConfig cache = new CacheConfig(conf, BlockCacheFactory.createBlockCache(conf));
-    try (LayerWatcher w = new LayerWatcher(fs, layout(), cache, conf)) {
+    try (LayerWatcher w = watcher()) {
       assertEquals(List.of("1000000000001-load-000002", "1000000000000-load-000001"), w.refresh());
       LayerSet s = w.acquire();
       try {
@@ -87,11 +91,55 @@ class LayerSetTest {
   }
 
   @Test
+  void batchedLookupAgreesWithSingleLookupsOnEveryKey() throws Exception {
+    Map<String, TestLayers.Rec> older = new TreeMap<>();
+    Map<String, TestLayers.Rec> newer = new TreeMap<>();
+    for (int i = 0; i < 3000; i += 2) {
+      older.put("key-" + i, rec(10, "old" + i));         // even keys, 3 partitions
+    }
+    for (int i = 0; i < 3000; i += 3) {
+      newer.put("key-" + i, rec(i % 2 == 0 ? 5 : 20, "new" + i)); // multiples of 3, 2 partitions
+    }
+    writeLayer("1000000000000-load-000001", 3, older);
+    writeLayer("1000000000001-load-000002", 2, newer);
+    try (LayerWatcher w = watcher()) {
+      w.refresh();
+      LayerSet s = w.acquire();
+      try {
+        java.util.Random rnd = new java.util.Random(1);
+        for (int round = 0; round < 20; round++) {
+          byte[][] keys = new byte[1 + rnd.nextInt(300)][];
+          for (int i = 0; i < keys.length; i++) {
+            keys[i] = bytes(rnd.nextInt(10) == 0 ? "absent-" + rnd.nextInt(100) : "key-" + rnd.nextInt(3200));
+          }
+          Found[] all = s.getAll(keys);
+          for (int i = 0; i < keys.length; i++) {
+            Found one = s.get(keys[i]);
+            String k = new String(keys[i], StandardCharsets.UTF_8);
+            if (one == null) {
+              assertNull(all[i], k);
+            } else {
+              assertEquals(one.version(), all[i].version(), k);
+              assertArrayEquals(one.value(), all[i].value(), k);
+            }
+          }
+        }
+        Found[] some = s.getAll(new byte[][] {bytes("key-6"), bytes("key-3"), bytes("key-4"), bytes("nope")});
+        assertEquals("old6", text(some[0]), "older layer, higher version");
+        assertEquals("new3", text(some[1]));
+        assertEquals("old4", text(some[2]));
+        assertNull(some[3]);
+      } finally {
+        s.release();
+      }
+    }
+  }
+
+  @Test
   void retiredLayerClosesOnlyAfterItsLastReaderReleases() throws Exception {
     writeLayer("1000000000000-load-000001", 1, Map.of("a", rec(1, "first")));
     FileSystem fs = FileSystem.getLocal(conf);
-    CacheConfig cache = new CacheConfig(conf, BlockCacheFactory.createBlockCache(conf));
-    try (LayerWatcher w = new LayerWatcher(fs, layout(), cache, conf)) {
+    try (LayerWatcher w = watcher()) {
       w.refresh();
       LayerSet inFlight = w.acquire();                   // a get in progress on the old set
       LayerReader first = inFlight.layers().get(0);
@@ -122,8 +170,7 @@ class LayerSetTest {
   void aCorruptLayerFailsTheRefreshAndKeepsTheCurrentSet() throws Exception {
     writeLayer("1000000000000-load-000001", 1, Map.of("a", rec(1, "ok")));
     FileSystem fs = FileSystem.getLocal(conf);
-    CacheConfig cache = new CacheConfig(conf, BlockCacheFactory.createBlockCache(conf));
-    try (LayerWatcher w = new LayerWatcher(fs, layout(), cache, conf)) {
+    try (LayerWatcher w = watcher()) {
       w.refresh();
       Path bad = layout().layerDir("1000000000001-load-000002");
       fs.mkdirs(bad);

@@ -318,6 +318,33 @@ class PodClusterTest {
 
   @Test
   @Order(5)
+  void hedgedReadsAnswerWhileTheOwnerIsFrozen() throws Exception {
+    PodProcess owner = pods.get(2);
+    signal("STOP", owner.pid());
+    try (KvPodClient hedging = KvPodClient.builder(podList).callTimeoutMs(10_000).deadlineMs(30_000)
+        .hedgeAfterMs(50).build()) {
+      int asked = 0;
+      for (long i = 600; asked < 30; i++) {
+        String k = gen.key(i);
+        if (hedging.ownerOf(k) == 2) {
+          assertEquals(expected.get(k), hedging.get(k), k);
+          asked++;
+        }
+      }
+      assertEquals(30, hedging.hedgedCalls(), "every get to the frozen owner was hedged to another pod");
+    } finally {
+      signal("CONT", owner.pid());
+    }
+    client.ping(2);
+  }
+
+  private static void signal(String sig, long pid) throws Exception {
+    Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).inheritIO().start();
+    assertEquals(0, p.waitFor());
+  }
+
+  @Test
+  @Order(6)
   void killedPodDoesNotFailReads() throws Exception {
     pods.get(1).kill9();
     assertFalse(pods.get(1).alive());
