@@ -49,8 +49,8 @@ public final class LoaderConfig {
       .define(LOCAL_PARALLELISM, Type.INT,
           Integer.toString(Math.max(1, Runtime.getRuntime().availableProcessors())), Validator.atLeast(1),
           "map and reduce tasks run at once by the local job runner (local mode only)")
-      .define(SORT_MB, Type.INT, "256", Validator.between(16, 2047),
-          "map-side sort buffer per map task, in MB (mapreduce.task.io.sort.mb)")
+      .define(SORT_MB, Type.INT, null, Validator.between(16, 2047),
+          "map-side sort buffer per map task, in MB (mapreduce.task.io.sort.mb); default: Hadoop's")
       .define(BAD_RECORD_SAMPLES, Type.INT, "1000", Validator.atLeast(0),
           "bad lines each map task writes to the layer's _bad/ report")
       .define(NOTIFY_PODS, Type.STRING, null,

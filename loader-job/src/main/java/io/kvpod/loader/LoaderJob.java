@@ -197,31 +197,42 @@ public class LoaderJob extends Configured implements Tool {
     return job;
   }
 
-  /** Settings that matter for speed and safety; a user's explicit -D still wins where noted. */
+  /**
+   * Settings that matter for speed and safety. Each is a default: a value the user set
+   * (-D, a site file) wins. Hadoop's own *-default.xml values do not count as set, which
+   * is why this does not use {@link Configuration#setIfUnset}.
+   */
   static void tune(Configuration conf) {
     conf.setBoolean("mapreduce.map.speculative", false);
     conf.setBoolean("mapreduce.reduce.speculative", false);
     conf.setBoolean("mapreduce.fileoutputcommitter.marksuccessfuljobs", false);
-    conf.setIfUnset("mapreduce.task.io.sort.mb", conf.get(LoaderConfig.SORT_MB,
-        LoaderConfig.DEF.key(LoaderConfig.SORT_MB).defaultValue()));
-    conf.setIfUnset("mapreduce.map.sort.spill.percent", "0.90");
-    conf.setIfUnset("mapreduce.task.io.sort.factor", "64");
+    if (conf.get(LoaderConfig.SORT_MB) != null) {
+      conf.set("mapreduce.task.io.sort.mb", conf.get(LoaderConfig.SORT_MB));
+    }
+    setDefault(conf, "mapreduce.map.sort.spill.percent", "0.90");
+    setDefault(conf, "mapreduce.task.io.sort.factor", "100");
     if ("local".equals(conf.get("mapreduce.framework.name", "local"))) {
       int par = LoaderConfig.DEF.values(conf::get).getInt(LoaderConfig.LOCAL_PARALLELISM);
-      conf.setIfUnset("mapreduce.local.map.tasks.maximum", Integer.toString(par));
-      conf.setIfUnset("mapreduce.local.reduce.tasks.maximum", Integer.toString(par));
-      // The local runner keeps every finished map task's state until the job ends, and each
-      // map output is one more segment for every reducer to merge: fewer, larger splits.
-      conf.setIfUnset("mapreduce.input.fileinputformat.split.minsize", Long.toString(256L << 20));
-      // All local reducers share one heap; each must not claim the default 70% of it for
-      // shuffle: together they may use 20% (at 100M records, 45% of 3 GB and 30% of 4 GB ran
-      // out of memory; a reducer that dies in its shuffle leaves its buffers behind). (Keeping shuffled data in memory through the reduce,
-      // mapreduce.reduce.input.buffer.percent > 0, was no faster at 10M records and ran a
-      // 3 GB heap out of memory at 100M, so it stays at Hadoop's default of 0.)
-      conf.setIfUnset("mapreduce.reduce.shuffle.input.buffer.percent",
-          String.format("%.2f", Math.min(0.70, 0.20 / par)));
+      setDefault(conf, "mapreduce.local.map.tasks.maximum", Integer.toString(par));
+      setDefault(conf, "mapreduce.local.reduce.tasks.maximum", Integer.toString(par));
+      // Shuffle through local disk, not memory. The local runner's reducers share this one
+      // heap and each would claim 70% of it for its in-memory shuffle, which ran 1.5-4 GB
+      // heaps out of memory from 30M records up; the map outputs are on the same local disk.
+      setDefault(conf, "mapreduce.reduce.shuffle.memory.limit.percent", "0");
+      setDefault(conf, "mapreduce.reduce.shuffle.input.buffer.percent", "0.10");
     }
   }
+
+  /** Sets {@code key} unless a user set it; values from Hadoop's *-default.xml files do not count. */
+  static void setDefault(Configuration conf, String key, String value) {
+    String[] sources = conf.getPropertySources(key);
+    boolean userSet = sources != null
+        && java.util.Arrays.stream(sources).anyMatch(src -> !src.endsWith("-default.xml"));
+    if (!userSet) {
+      conf.set(key, value);
+    }
+  }
+
 
   private void runWithProgress(Job job, long start, FileSystem fs, Path stage)
       throws IOException, InterruptedException {

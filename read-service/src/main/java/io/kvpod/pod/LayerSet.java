@@ -37,15 +37,6 @@ final class LayerSet {
     return best;
   }
 
-  /** The newest version of each key across all layers (null where none). Requires a retained set. */
-  Found[] getAll(byte[][] keys) throws IOException {
-    Found[] best = new Found[keys.length];
-    for (LayerReader l : layers) {
-      l.getAll(keys, best);
-    }
-    return best;
-  }
-
   boolean retain() {
     return refs.tryRetain();
   }

@@ -91,51 +91,6 @@ class LayerSetTest {
   }
 
   @Test
-  void batchedLookupAgreesWithSingleLookupsOnEveryKey() throws Exception {
-    Map<String, TestLayers.Rec> older = new TreeMap<>();
-    Map<String, TestLayers.Rec> newer = new TreeMap<>();
-    for (int i = 0; i < 3000; i += 2) {
-      older.put("key-" + i, rec(10, "old" + i));         // even keys, 3 partitions
-    }
-    for (int i = 0; i < 3000; i += 3) {
-      newer.put("key-" + i, rec(i % 2 == 0 ? 5 : 20, "new" + i)); // multiples of 3, 2 partitions
-    }
-    writeLayer("1000000000000-load-000001", 3, older);
-    writeLayer("1000000000001-load-000002", 2, newer);
-    try (LayerWatcher w = watcher()) {
-      w.refresh();
-      LayerSet s = w.acquire();
-      try {
-        java.util.Random rnd = new java.util.Random(1);
-        for (int round = 0; round < 20; round++) {
-          byte[][] keys = new byte[1 + rnd.nextInt(300)][];
-          for (int i = 0; i < keys.length; i++) {
-            keys[i] = bytes(rnd.nextInt(10) == 0 ? "absent-" + rnd.nextInt(100) : "key-" + rnd.nextInt(3200));
-          }
-          Found[] all = s.getAll(keys);
-          for (int i = 0; i < keys.length; i++) {
-            Found one = s.get(keys[i]);
-            String k = new String(keys[i], StandardCharsets.UTF_8);
-            if (one == null) {
-              assertNull(all[i], k);
-            } else {
-              assertEquals(one.version(), all[i].version(), k);
-              assertArrayEquals(one.value(), all[i].value(), k);
-            }
-          }
-        }
-        Found[] some = s.getAll(new byte[][] {bytes("key-6"), bytes("key-3"), bytes("key-4"), bytes("nope")});
-        assertEquals("old6", text(some[0]), "older layer, higher version");
-        assertEquals("new3", text(some[1]));
-        assertEquals("old4", text(some[2]));
-        assertNull(some[3]);
-      } finally {
-        s.release();
-      }
-    }
-  }
-
-  @Test
   void retiredLayerClosesOnlyAfterItsLastReaderReleases() throws Exception {
     writeLayer("1000000000000-load-000001", 1, Map.of("a", rec(1, "first")));
     FileSystem fs = FileSystem.getLocal(conf);
