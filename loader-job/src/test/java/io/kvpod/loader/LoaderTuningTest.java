@@ -11,10 +11,9 @@ class LoaderTuningTest {
   @Test
   void tuningOverridesHadoopsDefaultFilesButNotTheUser() {
     JobConf conf = new JobConf(); // loads mapred-default.xml, which sets all of these keys
-    assertEquals("0.25", conf.get("mapreduce.reduce.shuffle.memory.limit.percent"));
+    assertEquals("0.70", conf.get("mapreduce.reduce.shuffle.input.buffer.percent"));
     conf.set("mapreduce.task.io.sort.factor", "7"); // the user's choice
     LoaderJob.tune(conf);
-    assertEquals("0", conf.get("mapreduce.reduce.shuffle.memory.limit.percent"));
     assertEquals("0.10", conf.get("mapreduce.reduce.shuffle.input.buffer.percent"));
     assertEquals("100", conf.get("mapreduce.task.io.sort.mb"), "Hadoop's sort buffer unless kvpod.load.sort.mb");
     assertEquals("0.90", conf.get("mapreduce.map.sort.spill.percent"));
@@ -34,7 +33,7 @@ class LoaderTuningTest {
     Configuration conf = new JobConf();
     conf.set("mapreduce.framework.name", "yarn");
     LoaderJob.tune(conf);
-    assertEquals("0.25", conf.get("mapreduce.reduce.shuffle.memory.limit.percent"));
+    assertEquals("0.70", conf.get("mapreduce.reduce.shuffle.input.buffer.percent"));
     assertEquals(null, conf.get("mapreduce.local.map.tasks.maximum"));
   }
 }
