@@ -173,8 +173,7 @@ public final class KvPodClient implements Closeable {
 
   /** The record of {@code key}, or an empty map if there is none. */
   public Map<String, String> get(String key) throws KvPodException {
-    checkKey(key);
-    int owner = ownerOf(key);
+    int owner = KeyPartitioner.bucket(checkKey(key), pool.size());
     if (hedgePool == null || pool.size() == 1) {
       return call("get", owner, c -> c.get(key));
     }
@@ -198,8 +197,8 @@ public final class KvPodClient implements Closeable {
   }
 
   public boolean put(String key, Map<String, String> value) throws KvPodException {
-    checkKey(key);
-    return call("put", ownerOf(key), c -> c.put(key, value));
+    int owner = KeyPartitioner.bucket(checkKey(key), pool.size());
+    return call("put", owner, c -> c.put(key, value));
   }
 
   public boolean batchPut(Map<String, Map<String, String>> records) throws KvPodException {
@@ -232,11 +231,14 @@ public final class KvPodClient implements Closeable {
     return out;
   }
 
-  private static void checkKey(String key) throws KvPodException {
+  /** Checks the key against the limits; returns its UTF-8 bytes, for routing without encoding twice. */
+  private static byte[] checkKey(String key) throws KvPodException {
     if (key == null) {
       throw error(ErrorCode.INVALID_ARGUMENT, "key is missing", false);
     }
-    guard(() -> Limits.checkKeyLength(key.getBytes(StandardCharsets.UTF_8).length));
+    byte[] bytes = key.getBytes(StandardCharsets.UTF_8);
+    guard(() -> Limits.checkKeyLength(bytes.length));
+    return bytes;
   }
 
   private static void guard(Runnable check) throws KvPodException {
