@@ -77,7 +77,13 @@ struct PodStatus {
   7: optional double blockCacheHitRatio,
   8: optional i64 gets,
   9: optional i64 memtableRecords,
-  10: optional string state
+  10: optional string state,
+  11: optional i64 puts,
+  /** The last WAL sequence number known durable on this pod. */
+  12: optional i64 walDurableSeq,
+  13: optional i32 walSegments,
+  14: optional i64 flushes,
+  15: optional i64 compactions
 }
 
 service KvPod {

@@ -31,9 +31,34 @@ struct RefreshRequest {
   1: optional string table
 }
 
+/** One record as stored: key and value bytes (value in RecordCodec form). */
+struct KeyValue {
+  1: required binary key,
+  2: required binary value
+}
+
+/**
+ * Writes forwarded to the keys' owner by a pod that received them. The owner logs them in
+ * its WAL, applies them, and answers only once they are durable. Every key must be owned
+ * by the receiver; otherwise it answers INVALID_ARGUMENT and writes nothing.
+ */
+struct WriteRequest {
+  1: required list<KeyValue> records
+}
+
+/**
+ * Reads forwarded to the keys' owner: it answers from its memtables and its own view of
+ * the layers, one consistent snapshot, so a flush in progress cannot hide a record.
+ */
+struct ReadRequest {
+  1: required list<binary> keys
+}
+
 union PeerRequest {
   1: PingRequest ping,
-  2: RefreshRequest refresh
+  2: RefreshRequest refresh,
+  3: WriteRequest write,
+  4: ReadRequest read
 }
 
 struct PingReply {
@@ -46,7 +71,27 @@ struct RefreshReply {
   1: required list<string> layerIds
 }
 
+struct WriteReply {
+  /** The WAL sequence number of the entry that holds the records. */
+  1: required i64 seq,
+  /** The version every record of the write was given. */
+  2: required i64 version
+}
+
+/** The answer for one key of a ReadRequest: both fields set, or neither if there is no record. */
+struct FoundRecord {
+  1: optional i64 version,
+  2: optional binary value
+}
+
+struct ReadReply {
+  /** One entry per requested key, in order. */
+  1: required list<FoundRecord> found
+}
+
 union PeerResponse {
   1: PingReply ping,
-  2: RefreshReply refresh
+  2: RefreshReply refresh,
+  3: WriteReply write,
+  4: ReadReply read
 }

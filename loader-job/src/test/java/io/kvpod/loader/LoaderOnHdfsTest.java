@@ -46,7 +46,7 @@ class LoaderOnHdfsTest {
   private static final long SEED = 11;
 
   @TempDir
-  File tmp;
+  static File tmp; // static: injected before @BeforeAll (an instance field was still null there)
   private MiniHdfs hdfs;
   private FileSystem fs;
   private String root;

@@ -38,11 +38,11 @@ public final class BenchGet {
         .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
   }
 
-  private static Option opt(String name, String arg, String desc) {
+  static Option opt(String name, String arg, String desc) {
     return Option.builder().longOpt(name).hasArg().argName(arg).desc(desc).get();
   }
 
-  private interface Op {
+  interface Op {
     int run(KvPodClient c, ThreadLocalRandom r) throws KvPodException;
   }
 
@@ -108,7 +108,7 @@ public final class BenchGet {
   }
 
   /** Runs op on {@code threads} threads for {@code millis}; prints and returns calls/s. */
-  private static double phase(String name, KvPodClient client, int threads, long millis, Op op)
+  static double phase(String name, KvPodClient client, int threads, long millis, Op op)
       throws InterruptedException {
     LatencyHistogram[] hists = new LatencyHistogram[threads];
     AtomicLong done = new AtomicLong();

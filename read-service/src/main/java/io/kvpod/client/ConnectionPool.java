@@ -49,6 +49,7 @@ final class ConnectionPool implements AutoCloseable {
     PodConnection c = idle[pod].pollFirst();
     if (c != null) {
       idleCount[pod].decrementAndGet();
+      c.reused = true;
       return c;
     }
     return new PodConnection(pod, pods.get(pod), connectTimeoutMs, callTimeoutMs);

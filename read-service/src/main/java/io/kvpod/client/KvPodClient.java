@@ -31,7 +31,8 @@ import org.apache.thrift.transport.TTransportException;
  *
  * <ul>
  *   <li><b>Routing.</b> A key's call goes first to its owner, {@code murmur3(key) mod pods};
- *       on failure, to the next pods in order.</li>
+ *       on failure, to the next pods in order (any pod forwards to the owner).
+ *       {@code batchPut} splits the batch by owner and sends the shares in parallel.</li>
  *   <li><b>Retries</b> are decided by the failure: a transport failure (refused, reset,
  *       timed out) or a {@code KvPodException} marked retriable is retried on the next pod;
  *       any other {@code KvPodException} is thrown at once. Retries wait
@@ -53,6 +54,11 @@ public final class KvPodClient implements Closeable {
   private final ExecutorService hedgePool;
   private final AtomicInteger hedges = new AtomicInteger();
   private final PodHealth health;
+  private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "kvpod-client-fan-out");
+    t.setDaemon(true);
+    return t;
+  });
 
   private KvPodClient(Builder b) {
     this.pool = new ConnectionPool(b.pods, b.maxIdlePerPod, b.connectTimeoutMs, b.callTimeoutMs);
@@ -201,13 +207,70 @@ public final class KvPodClient implements Closeable {
     return call("put", owner, c -> c.put(key, value));
   }
 
+  /**
+   * Stores many records: split by owner, and each owner's share sent to it in parallel
+   * (with the usual failover and retries). Returns once every share is acknowledged; if one
+   * fails, its error is thrown, and the other shares may have been stored (sending the
+   * batch again is safe: a record written twice holds the same value).
+   */
   public boolean batchPut(Map<String, Map<String, String>> records) throws KvPodException {
     guard(() -> Limits.checkBatchSize(records.size()));
-    for (String k : records.keySet()) {
-      checkKey(k);
+    int n = pool.size();
+    List<Map<String, Map<String, String>>> shares = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      shares.add(new java.util.HashMap<>());
     }
-    int first = records.isEmpty() ? 0 : ownerOf(records.keySet().iterator().next());
-    return call("batchPut", first, c -> c.batchPut(records));
+    for (Map.Entry<String, Map<String, String>> e : records.entrySet()) {
+      shares.get(KeyPartitioner.bucket(checkKey(e.getKey()), n)).put(e.getKey(), e.getValue());
+    }
+    List<CompletableFuture<Boolean>> sent = new ArrayList<>();
+    for (int owner = 0; owner < n; owner++) {
+      Map<String, Map<String, String>> share = shares.get(owner);
+      if (share.isEmpty()) {
+        continue;
+      }
+      int o = owner;
+      sent.add(CompletableFuture.supplyAsync(() -> {
+        try {
+          return call("batchPut", o, c -> c.batchPut(share));
+        } catch (KvPodException e) {
+          throw new CompletionException(e);
+        }
+      }, fanOut));
+    }
+    KvPodException first = null;
+    for (CompletableFuture<Boolean> f : sent) {
+      try {
+        f.join();
+      } catch (CompletionException e) {
+        if (first == null) {
+          first = e.getCause() instanceof KvPodException k ? k
+              : error(ErrorCode.INTERNAL, String.valueOf(e.getCause()), false);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+    return true;
+  }
+
+  /** Asks one given pod for many keys, with no failover: for tools and tests. */
+  public Map<String, Map<String, String>> multiGetVia(int pod, List<String> keys) throws KvPodException {
+    guard(() -> Limits.checkBatchSize(keys.size()));
+    return callOne(pod, c -> c.multiGet(keys));
+  }
+
+  /** Sends a put to one given pod, which forwards it to the owner; no failover: for tools and tests. */
+  public boolean putVia(int pod, String key, Map<String, String> value) throws KvPodException {
+    checkKey(key);
+    return callOne(pod, c -> c.put(key, value));
+  }
+
+  /** Sends a whole batch to one given pod, which splits it among the owners; no failover. */
+  public boolean batchPutVia(int pod, Map<String, Map<String, String>> records) throws KvPodException {
+    guard(() -> Limits.checkBatchSize(records.size()));
+    return callOne(pod, c -> c.batchPut(records));
   }
 
   /** The status of one pod (no failover: the caller asked for that pod). */
@@ -262,32 +325,41 @@ public final class KvPodClient implements Closeable {
     return attempt(pod, op, callTimeoutMs);
   }
 
-  /** One attempt on one pod; transport failures come back as retriable UNAVAILABLE. */
+  /**
+   * One attempt on one pod; transport failures come back as retriable UNAVAILABLE. A pooled
+   * connection that fails is replaced once by a new one within the same attempt: after a
+   * pod restarts, every idle connection to it is dead, and that is no reason to fail a call.
+   */
   private <T> T attempt(int pod, PodCall<T> op, int timeoutMs) throws KvPodException {
-    PodConnection c;
-    try {
-      c = pool.borrow(pod);
-    } catch (TTransportException e) {
-      pool.evict(pod);
-      throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") unreachable: "
-          + e.getMessage(), true);
-    }
-    try {
-      c.setTimeout(Math.max(1, timeoutMs));
-      T r = op.call(c.client);
-      pool.giveBack(c);
-      return r;
-    } catch (KvPodException e) {
-      pool.giveBack(c); // the pod answered; the connection is fine
-      throw e;
-    } catch (TTransportException e) {
-      c.close();
-      pool.evict(pod);
-      throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") failed: "
-          + e.getMessage(), true);
-    } catch (TException e) {
-      c.close();
-      throw error(ErrorCode.INTERNAL, "pod " + pod + " answered with a protocol error: " + e, false);
+    for (int round = 0; ; round++) {
+      PodConnection c;
+      try {
+        c = pool.borrow(pod);
+      } catch (TTransportException e) {
+        pool.evict(pod);
+        throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") unreachable: "
+            + e.getMessage(), true);
+      }
+      try {
+        c.setTimeout(Math.max(1, timeoutMs));
+        T r = op.call(c.client);
+        pool.giveBack(c);
+        return r;
+      } catch (KvPodException e) {
+        pool.giveBack(c); // the pod answered; the connection is fine
+        throw e;
+      } catch (TTransportException e) {
+        c.close();
+        pool.evict(pod);
+        if (c.reused && round == 0 && e.getType() != TTransportException.TIMED_OUT) {
+          continue;
+        }
+        throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") failed: "
+            + e.getMessage(), true);
+      } catch (TException e) {
+        c.close();
+        throw error(ErrorCode.INTERNAL, "pod " + pod + " answered with a protocol error: " + e, false);
+      }
     }
   }
 
@@ -396,6 +468,7 @@ public final class KvPodClient implements Closeable {
 
   @Override
   public void close() {
+    fanOut.shutdownNow();
     pool.close();
     if (hedgePool != null) {
       hedgePool.shutdownNow();

@@ -18,6 +18,8 @@ final class PodConnection implements AutoCloseable {
   final KvPod.Client client;
   private final TSocket socket;
   private final TFramedTransport transport;
+  /** True if this connection served an earlier call: the pod may have restarted since. */
+  boolean reused;
 
   PodConnection(int pod, InetSocketAddress addr, int connectTimeoutMs, int callTimeoutMs)
       throws TTransportException {

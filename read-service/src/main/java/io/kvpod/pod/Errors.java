@@ -23,6 +23,9 @@ final class Errors {
     if (e instanceof ContractViolation v) {
       return of(v.code(), v.getMessage(), false);
     }
+    if (e instanceof PodUnavailable u) {
+      return of(u.code(), u.getMessage(), true);
+    }
     if (e instanceof CorruptionException) {
       return of(ErrorCode.CORRUPTION, "stored data is corrupt: " + e.getMessage(), false);
     }

@@ -160,6 +160,19 @@ final class LayerReader {
     return at == 0 || s.next();
   }
 
+  int partitions() {
+    return readers.length;
+  }
+
+  /**
+   * A scanner for one pass over a partition's file in key order (compaction). It does not
+   * fill the block cache, so a pass does not evict the blocks gets need. Requires a retained
+   * reader; the caller closes the scanner.
+   */
+  HFileScanner scan(int partition) {
+    return readers[partition].getScanner(conf, false, false);
+  }
+
   boolean retain() {
     return refs.tryRetain();
   }

@@ -37,6 +37,32 @@ final class LayerSet {
     return best;
   }
 
+  /**
+   * The highest WAL sequence number of pod {@code podId} that these layers hold, or 0:
+   * the pod's log entries up to it need not be read.
+   */
+  long walThrough(int podId) {
+    long through = 0;
+    for (LayerReader l : layers) {
+      Long t = l.meta().walThrough.get(podId);
+      if (t != null && t > through) {
+        through = t;
+      }
+    }
+    return through;
+  }
+
+  /** The highest record version these layers record for flushes and compactions, or 0. */
+  long maxKnownVersion() {
+    long v = 0;
+    for (LayerReader l : layers) {
+      if (l.meta().maxVersion != null) {
+        v = Math.max(v, l.meta().maxVersion);
+      }
+    }
+    return v;
+  }
+
   boolean retain() {
     return refs.tryRetain();
   }

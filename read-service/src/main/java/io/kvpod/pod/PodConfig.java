@@ -35,6 +35,23 @@ public final class PodConfig {
   public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
   public static final String LAYERS_POLL = "kvpod.layers.poll.interval";
   public static final String PEER_TIMEOUT = "kvpod.peer.timeout";
+  public static final String PEER_READ_TIMEOUT = "kvpod.peer.read.timeout";
+  public static final String PEER_DOWN_WINDOW = "kvpod.peer.down.window";
+  public static final String FORWARD_DEADLINE = "kvpod.write.forward.deadline";
+  public static final String WRITE_TIMEOUT = "kvpod.write.timeout";
+  public static final String WAL_DURABILITY = "kvpod.wal.durability";
+  public static final String WAL_SEGMENT_BYTES = "kvpod.wal.segment.bytes";
+  public static final String WAL_LEASE_TIMEOUT = "kvpod.wal.lease.recovery.timeout";
+  public static final String WAL_GROUP_BYTES = "kvpod.wal.group.bytes";
+  public static final String FLUSH_BYTES = "kvpod.memtable.flush.bytes";
+  public static final String FLUSH_AGE = "kvpod.memtable.flush.age";
+  public static final String MEMTABLE_MAX_BYTES = "kvpod.memtable.max.bytes";
+  public static final String FLUSH_PARTITIONS = "kvpod.flush.partitions";
+  public static final String FLUSH_COMPRESSION = "kvpod.flush.compression";
+  public static final String FLUSH_CHECK = "kvpod.flush.check.interval";
+  public static final String COMPACTION_POD = "kvpod.compaction.pod";
+  public static final String COMPACTION_MAX_LAYERS = "kvpod.compaction.max.layers";
+  public static final String COMPACTION_MAX_RECORDS = "kvpod.compaction.max.records";
 
   public static final ConfigDef DEF = new ConfigDef()
       .define(PODS, Type.STRING, null,
@@ -57,7 +74,42 @@ public final class PodConfig {
           "on-heap HFile block cache shared by all layers, in bytes")
       .define(LAYERS_POLL, Type.DURATION_MS, "5s", Validator.atLeast(100),
           "how often to look for new, rolled-back or compacted layers")
-      .define(PEER_TIMEOUT, Type.DURATION_MS, "1s", Validator.atLeast(1), "timeout of one call to another pod");
+      .define(PEER_TIMEOUT, Type.DURATION_MS, "5s", Validator.atLeast(1),
+          "timeout of one forwarded write (or other message) to another pod")
+      .define(PEER_READ_TIMEOUT, Type.DURATION_MS, "300ms", Validator.atLeast(1),
+          "how long a forwarded read waits for the key's owner before answering from the owner's WAL")
+      .define(PEER_DOWN_WINDOW, Type.DURATION_MS, "2s", Validator.atLeast(0),
+          "after an owner failed to answer a read, how long reads skip it and use its WAL directly")
+      .define(FORWARD_DEADLINE, Type.DURATION_MS, "10s", Validator.atLeast(1),
+          "how long a forwarded write keeps retrying an unreachable owner before OWNER_UNREACHABLE")
+      .define(WRITE_TIMEOUT, Type.DURATION_MS, "30s", Validator.atLeast(1),
+          "how long a write waits to become durable before it fails with TIMEOUT")
+      .define(WAL_DURABILITY, Type.STRING, "hflush", Validator.oneOf("hflush", "hsync"),
+          "when a write is acknowledged: hflush (in every DataNode's memory) or hsync (on their disks)")
+      .define(WAL_SEGMENT_BYTES, Type.LONG, "134217728", Validator.atLeast(4096),
+          "size at which the WAL starts a new segment")
+      .define(WAL_LEASE_TIMEOUT, Type.DURATION_MS, "60s", Validator.atLeast(1),
+          "how long recovery waits for the HDFS lease on the last WAL segment")
+      .define(WAL_GROUP_BYTES, Type.LONG, "4194304", Validator.atLeast(1),
+          "most bytes of entries that share one sync (group commit)")
+      .define(FLUSH_BYTES, Type.LONG, "67108864", Validator.atLeast(1),
+          "memtable size (approximate heap bytes) that triggers a flush to a layer")
+      .define(FLUSH_AGE, Type.DURATION_MS, "10m", Validator.atLeast(1),
+          "a memtable holding records this old is flushed even if small")
+      .define(MEMTABLE_MAX_BYTES, Type.LONG, "268435456", Validator.atLeast(1),
+          "when active and frozen memtables hold more than this, writes wait for flushes")
+      .define(FLUSH_PARTITIONS, Type.INT, "1", Validator.between(1, 4096),
+          "partitions (files) of a flushed layer")
+      .define(FLUSH_COMPRESSION, Type.STRING, "snappy", Validator.oneOf("none", "gz", "snappy"),
+          "HFile compression of flushed and compacted layers")
+      .define(FLUSH_CHECK, Type.DURATION_MS, "1s", Validator.atLeast(10),
+          "how often the flusher (and the compactor) checks whether there is work")
+      .define(COMPACTION_POD, Type.INT, "0", Validator.atLeast(-1),
+          "the pod that compacts the table's layers; -1: no pod compacts")
+      .define(COMPACTION_MAX_LAYERS, Type.INT, "8", Validator.atLeast(1),
+          "compact when the table has more live layers than this")
+      .define(COMPACTION_MAX_RECORDS, Type.LONG, "20000000", Validator.atLeast(1),
+          "largest merge (in records) a pod runs; larger ones are left for a MapReduce job");
 
   private final Map<String, String> values;
   private final ConfigDef.Values typed;

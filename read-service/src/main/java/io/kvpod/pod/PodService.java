@@ -14,12 +14,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The public KvPod API of one pod. Reads come from the published layers; every failure
+ * The public KvPod API of one pod. Keys are served by their owners through the
+ * {@link OwnerRouter}: this pod's own keys from its memtables and layers, others through
+ * their owners (or, when an owner is out of reach, its WAL); every failure
  * leaves as a {@link KvPodException} with a numbered code, and a bad request never harms
  * the pod. Thread-safe: called concurrently by the server's worker threads.
  */
@@ -30,18 +33,27 @@ final class PodService implements KvPod.Iface {
   private final int pods;
   private final String table;
   private final LayerWatcher layers;
+  private final OwnerRouter router;
   private final PeerDispatcher peers;
+  private final Consumer<PodStatus> writeStatus;
   private final DoubleSupplier cacheHitRatio;
   private final long startedAt = System.currentTimeMillis();
   private final LongAdder gets = new LongAdder();
+  private final LongAdder puts = new LongAdder();
 
-  PodService(int podId, int pods, String table, LayerWatcher layers, PeerDispatcher peers,
-             DoubleSupplier cacheHitRatio) {
+  /**
+   * {@code writeStatus} adds the write path's figures to a status answer and sets its
+   * state when writes are refused.
+   */
+  PodService(int podId, int pods, String table, LayerWatcher layers, OwnerRouter router, PeerDispatcher peers,
+             Consumer<PodStatus> writeStatus, DoubleSupplier cacheHitRatio) {
     this.podId = podId;
     this.pods = pods;
     this.table = table;
     this.layers = layers;
+    this.router = router;
     this.peers = peers;
+    this.writeStatus = writeStatus;
     this.cacheHitRatio = cacheHitRatio;
   }
 
@@ -63,13 +75,8 @@ final class PodService implements KvPod.Iface {
     try {
       byte[] k = checkedKey(key);
       gets.increment();
-      LayerSet s = layers.acquire();
-      try {
-        Found f = s.get(k);
-        return f == null ? Map.of() : RecordCodec.decode(f.value());
-      } finally {
-        s.release();
-      }
+      Found f = router.get(new byte[][] {k})[0];
+      return f == null ? Map.of() : RecordCodec.decode(f.value());
     } catch (Exception e) {
       throw fail("get", e);
     }
@@ -87,19 +94,14 @@ final class PodService implements KvPod.Iface {
         ks[i] = checkedKey(keys.get(i));
       }
       gets.add(ks.length);
+      // One seek per key: with blocks cached this measured faster than sorting the keys
+      // and walking each partition with a forward-only scanner (120K vs 103K keys/s).
+      Found[] found = router.get(ks);
       Map<String, Map<String, String>> out = new HashMap<>();
-      LayerSet s = layers.acquire();
-      try {
-        // One seek per key: with blocks cached this measured faster than sorting the keys
-        // and walking each partition with a forward-only scanner (120K vs 103K keys/s).
-        for (int i = 0; i < ks.length; i++) {
-          Found f = s.get(ks[i]);
-          if (f != null) {
-            out.put(keys.get(i), RecordCodec.decode(f.value()));
-          }
+      for (int i = 0; i < ks.length; i++) {
+        if (found[i] != null) {
+          out.put(keys.get(i), RecordCodec.decode(found[i].value()));
         }
-      } finally {
-        s.release();
       }
       return out;
     } catch (Exception e) {
@@ -109,14 +111,53 @@ final class PodService implements KvPod.Iface {
 
   @Override
   public boolean put(String key, Map<String, String> value) throws KvPodException {
-    throw Errors.of(ErrorCode.UNSUPPORTED, "online writes are not supported by this pod version yet; "
-        + "use bulk loads (kvpod load)", false);
+    try {
+      byte[][] k = {checkedKey(key)};
+      byte[][] v = {checkedValue(key, value)};
+      router.put(k, v);
+      puts.increment();
+      return true;
+    } catch (Exception e) {
+      throw fail("put", e);
+    }
   }
 
   @Override
   public boolean batchPut(Map<String, Map<String, String>> records) throws KvPodException {
-    throw Errors.of(ErrorCode.UNSUPPORTED, "online writes are not supported by this pod version yet; "
-        + "use bulk loads (kvpod load)", false);
+    try {
+      if (records == null) {
+        throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "records are missing");
+      }
+      Limits.checkBatchSize(records.size());
+      byte[][] keys = new byte[records.size()][];
+      byte[][] values = new byte[records.size()][];
+      int i = 0;
+      for (Map.Entry<String, Map<String, String>> e : records.entrySet()) {
+        keys[i] = checkedKey(e.getKey());
+        values[i] = checkedValue(e.getKey(), e.getValue());
+        i++;
+      }
+      router.put(keys, values); // every record was checked first: a bad one writes nothing
+      puts.add(keys.length);
+      return true;
+    } catch (Exception e) {
+      throw fail("batchPut", e);
+    }
+  }
+
+  private static byte[] checkedValue(String key, Map<String, String> value) {
+    if (value == null) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "value of key '" + key + "' is missing");
+    }
+    try {
+      return RecordCodec.encode(value);
+    } catch (ContractViolation v) {
+      throw new ContractViolation(v.code(), "value of key '" + abbreviate(key) + "': " + v.getMessage());
+    }
+  }
+
+  private static String abbreviate(String key) {
+    return key.length() <= 64 ? key : key.substring(0, 64) + "...";
   }
 
   @Override
@@ -143,8 +184,10 @@ final class PodService implements KvPod.Iface {
       st.setLayerRecords(s.records());
       st.setBlockCacheHitRatio(cacheHitRatio.getAsDouble());
       st.setGets(gets.sum());
+      st.setPuts(puts.sum());
       st.setState(layers.lastError() == null ? "SERVING" : "SERVING (last layer refresh failed: "
           + layers.lastError() + ")");
+      writeStatus.accept(st);
       return st;
     } finally {
       s.release();
@@ -157,10 +200,15 @@ final class PodService implements KvPod.Iface {
   }
 
   private KvPodException fail(String call, Exception e) {
+    if (e instanceof InterruptedException) {
+      Thread.currentThread().interrupt();
+      return Errors.of(ErrorCode.UNAVAILABLE, call + " interrupted: the pod is stopping", true);
+    }
     KvPodException k = Errors.from(e);
-    if (k.getCode() == ErrorCode.INTERNAL || k.getCode() == ErrorCode.CORRUPTION
-        || k.getCode() == ErrorCode.UNAVAILABLE) {
+    if (k.getCode() == ErrorCode.INTERNAL || k.getCode() == ErrorCode.CORRUPTION) {
       LOG.error("{} failed", call, e);
+    } else if (k.isRetriable()) {
+      LOG.warn("{} failed: {}", call, k.getMessage());
     } else {
       LOG.debug("{} refused: {}", call, k.getMessage());
     }

@@ -65,7 +65,7 @@ class PodClusterTest {
   private static final String TABLE = "users";
 
   @TempDir
-  File tmp;
+  static File tmp; // static: injected before @BeforeAll (an instance field was still null there)
   private MiniHdfs hdfs;
   private String root;
   private final List<PodProcess> pods = new ArrayList<>();
@@ -211,6 +211,16 @@ class PodClusterTest {
     assertEquals(gen.value(500), client.get(gen.key(500)), "untouched keys still read from the first layer");
   }
 
+  /** One of the keys the second load added, owned by {@code pod}. */
+  private static String addedKeyOwnedBy(int pod) {
+    for (int i = 0; i < 200; i++) {
+      if (io.kvpod.contract.KeyPartitioner.bucket("new-" + i, 3) == pod) {
+        return "new-" + i;
+      }
+    }
+    throw new IllegalStateException("no added key is owned by pod " + pod);
+  }
+
   @Test
   @Order(3)
   void rollbackIsNoticedByPollingAndByRefresh() throws Exception {
@@ -223,9 +233,14 @@ class PodClusterTest {
       assertTrue(System.currentTimeMillis() < deadline, "pod 2 did not notice the rollback by polling");
       Thread.sleep(100);
     }
-    assertEquals(gen.value(7), client.getVia(2, gen.key(7)));
-    assertEquals(Map.of(), client.getVia(2, "new-13"));
-    // Pods 0 and 1 do not poll (interval 1h): they still serve both layers until told.
+    // A key is answered by its owner's view: pod 2's own keys show the rollback through any
+    // pod, while pods 0 and 1 (which do not poll: interval 1h) still serve both layers.
+    String ownedBy2 = addedKeyOwnedBy(2);
+    String ownedBy0 = addedKeyOwnedBy(0);
+    for (int via = 0; via < 3; via++) {
+      assertEquals(Map.of(), client.getVia(via, ownedBy2), "via pod " + via);
+      assertEquals(expected.get(ownedBy0), client.getVia(via, ownedBy0), "via pod " + via);
+    }
     assertEquals(2, client.status(0).getLayersSize());
     PeerSigner tool = new PeerSigner(SECRET, -1);
     for (int pod : new int[] {0, 1}) {
@@ -233,6 +248,7 @@ class PodClusterTest {
       assertEquals(1, client.status(pod).getLayersSize());
       assertEquals(gen.value(7), client.getVia(pod, gen.key(7)));
     }
+    assertEquals(Map.of(), client.getVia(2, ownedBy0));
     for (int i = 0; i < 500; i++) {
       expected.put(gen.key(i), gen.value(i));
     }
@@ -269,9 +285,12 @@ class PodClusterTest {
       se = assertThrows(KvPodException.class, () -> raw.client().process(ByteBuffer.wrap(forged)));
       assertEquals(ErrorCode.UNAUTHENTICATED, se.getCode());
       assertTrue(se.getMessage().contains("bad signature"), se.getMessage());
-      // online writes are declared but not served yet
-      se = assertThrows(KvPodException.class, () -> raw.client().put("k", Map.of("a", "b")));
-      assertEquals(ErrorCode.UNSUPPORTED, se.getCode());
+      // writes are checked like reads: an empty key, a null value
+      se = assertThrows(KvPodException.class, () -> raw.client().put("", Map.of("a", "b")));
+      assertEquals(ErrorCode.INVALID_ARGUMENT, se.getCode());
+      se = assertThrows(KvPodException.class, () -> raw.client().batchPut(Map.of("k", Map.of("a",
+          "x".repeat(Limits.MAX_VALUE_BYTES)))));
+      assertEquals(ErrorCode.TOO_LARGE, se.getCode());
     }
 
     // Garbage bytes, an oversized frame, a half-sent frame, a bad message in a good frame.
@@ -320,7 +339,7 @@ class PodClusterTest {
   @Order(5)
   void hedgedReadsAnswerWhileTheOwnerIsFrozen() throws Exception {
     PodProcess owner = pods.get(2);
-    signal("STOP", owner.pid());
+    owner.signal("STOP");
     try (KvPodClient hedging = KvPodClient.builder(podList).callTimeoutMs(10_000).deadlineMs(30_000)
         .hedgeAfterMs(50).build()) {
       int asked = 0;
@@ -333,14 +352,9 @@ class PodClusterTest {
       }
       assertEquals(30, hedging.hedgedCalls(), "every get to the frozen owner was hedged to another pod");
     } finally {
-      signal("CONT", owner.pid());
+      owner.signal("CONT");
     }
     client.ping(2);
-  }
-
-  private static void signal(String sig, long pid) throws Exception {
-    Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).inheritIO().start();
-    assertEquals(0, p.waitFor());
   }
 
   @Test
@@ -350,10 +364,25 @@ class PodClusterTest {
     assertFalse(pods.get(1).alive());
     AtomicInteger wrong = new AtomicInteger();
     List<String> keys = new ArrayList<>(expected.keySet());
-    for (String k : keys) {
-      if (!expected.get(k).equals(client.get(k))) {
-        wrong.incrementAndGet();
+    ExecutorService readers = Executors.newFixedThreadPool(8); // pod 1's keys come from its WAL: 8 readers share each catch-up
+    try {
+      List<Future<?>> parts = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int first = t;
+        parts.add(readers.submit(() -> {
+          for (int i = first; i < keys.size(); i += 8) {
+            if (!expected.get(keys.get(i)).equals(client.get(keys.get(i)))) {
+              wrong.incrementAndGet();
+            }
+          }
+          return null;
+        }));
       }
+      for (Future<?> f : parts) {
+        f.get();
+      }
+    } finally {
+      readers.shutdownNow();
     }
     assertEquals(0, wrong.get(), "reads answered wrong with pod 1 dead");
     Map<String, Map<String, String>> batch = client.multiGet(keys.subList(0, 500));

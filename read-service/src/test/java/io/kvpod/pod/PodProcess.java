@@ -91,6 +91,14 @@ final class PodProcess {
     return process.pid();
   }
 
+  /** Sends a signal to the pod's process, e.g. STOP (freeze it) or CONT (resume it). */
+  void signal(String sig) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(pid())).inheritIO().start();
+    if (p.waitFor() != 0) {
+      throw new IOException("kill -" + sig + " " + pid() + " failed");
+    }
+  }
+
   /** SIGKILL: no shutdown hook runs, nothing is flushed. */
   void kill9() throws InterruptedException {
     process.destroyForcibly();

@@ -21,7 +21,25 @@ import org.apache.hadoop.fs.Path;
 public final class LayerCatalog {
   private LayerCatalog() {}
 
+  /**
+   * The live layers, newest first. A layer directory that vanishes between the listing and
+   * the read of its metadata was retired meanwhile (a compaction or rollback); the listing
+   * is then taken again, because a compaction's merged layer may be missing from it.
+   */
   public static List<LayerMeta> liveLayers(FileSystem fs, TableLayout layout) throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      List<LayerMeta> live = list(fs, layout);
+      if (live != null) {
+        return live;
+      }
+      if (attempt >= 5) {
+        throw new IOException("layers of " + layout + " keep changing while being listed; try again");
+      }
+    }
+  }
+
+  /** The live layers, or null if a listed layer directory vanished while being read. */
+  private static List<LayerMeta> list(FileSystem fs, TableLayout layout) throws IOException {
     FileStatus[] dirs;
     try {
       dirs = fs.listStatus(layout.layersDir());
@@ -31,7 +49,15 @@ public final class LayerCatalog {
     List<LayerMeta> all = new ArrayList<>();
     for (FileStatus st : dirs) {
       if (st.isDirectory() && LayerId.isValid(st.getPath().getName())) {
-        LayerMeta m = LayerMeta.read(fs, st.getPath());
+        LayerMeta m;
+        try {
+          m = LayerMeta.read(fs, st.getPath());
+        } catch (CorruptionException e) {
+          if (e.getCause() instanceof FileNotFoundException && !fs.exists(st.getPath())) {
+            return null; // retired meanwhile
+          }
+          throw e;
+        }
         if (!m.layerId.equals(st.getPath().getName())) {
           throw new CorruptionException(st.getPath() + " holds metadata of layer " + m.layerId);
         }

@@ -9,6 +9,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -47,6 +49,14 @@ public final class LayerMeta {
   public Long defaultVersion;
   /** What the layer was made from: input paths, a pod id, ... */
   public String source;
+  /**
+   * For layers made from pods' write-ahead logs (flushes, and compactions of them): per pod
+   * id, the highest WAL sequence number whose records this layer holds. A pod replaying
+   * its log skips entries at or below the highest such number among the live layers.
+   */
+  public Map<Integer, Long> walThrough = new TreeMap<>();
+  /** The highest record version in the layer, when known (flushes and compactions). */
+  public Long maxVersion;
   /** Layers this one supersedes (compaction); readers ignore those once this is live. */
   public List<String> replaces = new ArrayList<>();
   public List<FileMeta> files = new ArrayList<>();

@@ -1,0 +1,96 @@
+package io.kvpod.cli;
+
+import io.kvpod.client.KvPodClient;
+import io.kvpod.config.Durations;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.HelpFormatter;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.apache.commons.cli.ParseException;
+
+/**
+ * {@code kvpod bench put}: writes new records for a while, with {@code put} (--batch 1) or
+ * {@code batchPut} of --batch records, and prints records/s and the latency of each call,
+ * with a progress line every 5 s. Keys are {@code bench-<run>-<n>}, so runs never overwrite
+ * each other. The Java client sends each record to its owner; {@code --random-pod} sends
+ * each call to a random pod instead, which forwards, as a harness without a smart client
+ * would. A benchmark: it asserts nothing.
+ */
+public final class BenchPut {
+  private BenchPut() {}
+
+  static Options options() {
+    return new Options()
+        .addOption(BenchGet.opt("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
+        .addOption(BenchGet.opt("threads", "T", "client threads (default: 8)"))
+        .addOption(BenchGet.opt("duration", "D", "time to write, e.g. 30s (default: 20s)"))
+        .addOption(BenchGet.opt("batch", "B", "records per call; 1 uses put (default: 1000)"))
+        .addOption(BenchGet.opt("value-bytes", "N", "bytes of text per value (default: 100)"))
+        .addOption(Option.builder().longOpt("random-pod")
+            .desc("send each call to a random pod, which forwards to the owners").get())
+        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+  }
+
+  public static int run(String[] args) throws Exception {
+    CommandLine cl;
+    try {
+      cl = new DefaultParser().parse(options(), args);
+    } catch (ParseException e) {
+      System.err.println("kvpod bench put: " + e.getMessage());
+      return 2;
+    }
+    if (cl.hasOption("help")) {
+      HelpFormatter.builder().get().printHelp("kvpod bench put [options]",
+          "Measure put and batchPut throughput and latency.", options(), "", false);
+      return 0;
+    }
+    String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));
+    if (pods == null) {
+      System.err.println("kvpod bench put: --pods is required (or a running local cluster)");
+      return 2;
+    }
+    int threads = Integer.parseInt(cl.getOptionValue("threads", "8"));
+    long millis = Durations.parseMillis(cl.getOptionValue("duration", "20s"));
+    int batch = Integer.parseInt(cl.getOptionValue("batch", "1000"));
+    int valueBytes = Integer.parseInt(cl.getOptionValue("value-bytes", "100"));
+    boolean randomPod = cl.hasOption("random-pod");
+    if (batch < 1 || threads < 1 || valueBytes < 0) {
+      System.err.println("kvpod bench put: --batch and --threads must be >= 1, --value-bytes >= 0");
+      return 2;
+    }
+    String run = Long.toString(System.currentTimeMillis(), 36);
+    Map<String, String> value = Map.of("payload", "x".repeat(valueBytes));
+    AtomicLong next = new AtomicLong();
+    try (KvPodClient client = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
+      double calls = BenchGet.phase(batch == 1 ? "put" : "batchPut x" + batch, client, threads, millis, (c, r) -> {
+        long first = next.getAndAdd(batch);
+        if (batch == 1) {
+          String k = "bench-" + run + "-" + first;
+          if (randomPod) {
+            c.putVia(r.nextInt(c.pods()), k, value);
+          } else {
+            c.put(k, value);
+          }
+          return 1;
+        }
+        Map<String, Map<String, String>> records = new HashMap<>(batch * 2);
+        for (int i = 0; i < batch; i++) {
+          records.put("bench-" + run + "-" + (first + i), value);
+        }
+        if (randomPod) {
+          c.batchPutVia(r.nextInt(c.pods()), records);
+        } else {
+          c.batchPut(records);
+        }
+        return 1;
+      });
+      System.out.printf("bench put: %,.0f records/s (%d records per call, %d threads, %d-byte values)%n",
+          calls * batch, batch, threads, valueBytes);
+    }
+    return 0;
+  }
+}

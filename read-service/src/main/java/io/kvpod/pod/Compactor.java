@@ -1,0 +1,182 @@
+package io.kvpod.pod;
+
+import io.kvpod.contract.LayerId;
+import io.kvpod.contract.LayerMeta;
+import io.kvpod.contract.TableLayout;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.PriorityQueue;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.hbase.Cell;
+import org.apache.hadoop.hbase.CellUtil;
+import org.apache.hadoop.hbase.io.hfile.HFileScanner;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Merges layers so that reads check few bloom filters. When the table has more than
+ * {@code maxLayers} live layers, it picks the run of adjacent layers (in age order) that
+ * brings the count back to {@code maxLayers} with the fewest records, merges them into one
+ * layer, and publishes it with {@code replaces} naming its inputs: one atomic rename makes
+ * the merged layer live and its inputs dead for every reader at once. The inputs then move
+ * to {@code retired/}, like rolled-back layers; gets still running on them finish through
+ * their file links.
+ *
+ * <p>Merge rule, the same as reads: per key the highest version wins, and on equal versions
+ * the newer layer. The merged layer's id carries the time of its newest input, so it keeps
+ * its inputs' place among the other layers. Runs over more than {@code maxRecords} records
+ * are left alone (a bulk-load-sized merge belongs in a MapReduce job).
+ *
+ * <p>One pod per table compacts (configured), so two merges of the same layers never race.
+ * Not thread-safe; called from the flusher's thread.
+ */
+final class Compactor {
+  private static final Logger LOG = LoggerFactory.getLogger(Compactor.class);
+
+  private final FileSystem fs;
+  private final TableLayout layout;
+  private final LayerWatcher layers;
+  private final Flusher.LayerSink sink;
+  private final int maxLayers;
+  private final long maxRecords;
+  private long compactions;
+
+  Compactor(FileSystem fs, TableLayout layout, LayerWatcher layers, Flusher.LayerSink sink, int maxLayers,
+            long maxRecords) {
+    this.fs = fs;
+    this.layout = layout;
+    this.layers = layers;
+    this.sink = sink;
+    this.maxLayers = maxLayers;
+    this.maxRecords = maxRecords;
+  }
+
+  /** Merges once if there are too many layers; returns the merged layer's id, or null. */
+  String maybeCompact() throws IOException, InterruptedException {
+    LayerSet set = layers.acquire(); // the pod's current view; polling and refreshes keep it fresh
+    try {
+      List<LayerReader> live = set.layers(); // newest first
+      if (live.size() <= maxLayers) {
+        return null;
+      }
+      int k = live.size() - maxLayers + 1;
+      int best = -1;
+      long bestRecords = Long.MAX_VALUE;
+      for (int i = 0; i + k <= live.size(); i++) {
+        long r = 0;
+        for (int j = i; j < i + k; j++) {
+          r += live.get(j).meta().records;
+        }
+        if (r < bestRecords) {
+          best = i;
+          bestRecords = r;
+        }
+      }
+      if (bestRecords > maxRecords) {
+        LOG.info("{} live layers, but merging {} of them would rewrite {} records (limit {}); left alone",
+            live.size(), k, bestRecords, maxRecords);
+        return null;
+      }
+      return merge(live.subList(best, best + k));
+    } finally {
+      set.release();
+    }
+  }
+
+  /** One input file's position in the merge. */
+  private static final class Cursor {
+    final HFileScanner scanner;
+    final int age; // 0 = newest input
+    byte[] key;
+    long version;
+    byte[] value;
+
+    Cursor(HFileScanner scanner, int age) {
+      this.scanner = scanner;
+      this.age = age;
+    }
+
+    /** Copies the current cell out, since the scanner may reuse its buffers once it moves. */
+    boolean load() {
+      Cell cell = scanner.getCell();
+      key = CellUtil.cloneRow(cell);
+      version = cell.getTimestamp();
+      value = CellUtil.cloneValue(cell);
+      return true;
+    }
+  }
+
+  private String merge(List<LayerReader> inputs) throws IOException, InterruptedException {
+    long start = System.currentTimeMillis();
+    String id = LayerId.next(LayerId.COMPACT, LayerId.createdAtMillis(inputs.get(0).id()));
+    int partitions = inputs.stream().mapToInt(LayerReader::partitions).max().orElse(1);
+    LayerMeta meta = new LayerMeta();
+    meta.kind = LayerId.COMPACT;
+    meta.source = "compaction of " + inputs.size() + " layers";
+    List<Cursor> all = new ArrayList<>();
+    PriorityQueue<Cursor> heap = new PriorityQueue<>((a, b) -> {
+      int c = Arrays.compareUnsigned(a.key, b.key);
+      return c != 0 ? c : Integer.compare(a.age, b.age);
+    });
+    long maxVersion = 0;
+    try (LayerBuilder out = sink.open(id, partitions)) {
+      for (int age = 0; age < inputs.size(); age++) {
+        LayerReader in = inputs.get(age);
+        meta.replaces.add(in.id());
+        in.meta().walThrough.forEach((pod, seq) -> meta.walThrough.merge(pod, seq, Math::max));
+        for (int p = 0; p < in.partitions(); p++) {
+          Cursor c = new Cursor(in.scan(p), age);
+          all.add(c);
+          if (c.scanner.seekTo() && c.load()) {
+            heap.add(c);
+          }
+        }
+      }
+      while (!heap.isEmpty()) {
+        Cursor first = heap.poll();
+        byte[] key = first.key;
+        long version = first.version;
+        byte[] value = first.value;
+        advance(first, heap);
+        while (!heap.isEmpty() && Arrays.equals(heap.peek().key, key)) {
+          Cursor same = heap.poll(); // an older layer's record of the same key
+          if (same.version > version) {
+            version = same.version;
+            value = same.value;
+          }
+          advance(same, heap);
+        }
+        maxVersion = Math.max(maxVersion, version);
+        out.append(key, version, value);
+      }
+      meta.maxVersion = maxVersion;
+      out.publish(meta);
+    } finally {
+      all.forEach(c -> c.scanner.close());
+    }
+    layers.refresh();
+    for (String old : meta.replaces) {
+      fs.mkdirs(layout.retiredDir());
+      if (!fs.rename(layout.layerDir(old), layout.retiredDir(old))) {
+        LOG.warn("could not move compacted layer {} to retired/; it stays, replaced by {}", old, id);
+      }
+    }
+    compactions++;
+    LOG.info("compacted {} layers ({} records) into {} in {} ms", inputs.size(), meta.records, id,
+        System.currentTimeMillis() - start);
+    return id;
+  }
+
+  /** Moves a cursor to its next cell, back into the heap unless its file is done. */
+  private static void advance(Cursor c, PriorityQueue<Cursor> heap) throws IOException {
+    if (c.scanner.next() && c.load()) {
+      heap.add(c);
+    }
+  }
+
+  long compactions() {
+    return compactions;
+  }
+}

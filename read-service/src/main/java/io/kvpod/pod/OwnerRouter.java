@@ -1,0 +1,278 @@
+package io.kvpod.pod;
+
+import io.kvpod.client.Backoff;
+import io.kvpod.contract.KeyPartitioner;
+import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.internal.FoundRecord;
+import io.kvpod.thrift.internal.KeyValue;
+import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.thrift.internal.PeerResponse;
+import io.kvpod.thrift.internal.ReadRequest;
+import io.kvpod.thrift.internal.WriteRequest;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Sends each key's reads and writes to its owner, {@code murmur3(key) mod pods}: this pod's
+ * own keys to the {@link LocalStore}, the others through {@code process()}, grouped by owner
+ * and sent in parallel.
+ *
+ * <p><b>Reads</b> of another pod's keys are forwarded to the owner, which answers from one
+ * consistent view (its memtables, then its layers), so a flush in progress there cannot
+ * hide a record between two sources. The alternative, looking up the layers here while
+ * asking the owner only for its memtable, races with the owner's flush: the owner may drop
+ * a flushed memtable before this pod sees the new layer. If the owner does not answer
+ * within the short read timeout, or was recently unreachable ({@link PeerClient}), the read
+ * is answered from the owner's WAL and the layers ({@link PeerWalReader}), so a read never
+ * waits on an unreachable owner for more than one timeout per window.
+ *
+ * <p><b>Writes</b> for another pod's keys are forwarded to it; retriable failures are
+ * retried with {@link Backoff} until {@code forwardDeadlineMillis}, then fail with a
+ * retriable {@code OWNER_UNREACHABLE}. Thread-safe.
+ */
+final class OwnerRouter implements Closeable {
+  private final int self;
+  private final int pods;
+  private final LocalStore store;
+  private final PeerClient peers;
+  private final PeerWalReader peerWals;
+  private final long forwardDeadlineMillis;
+  private final Backoff backoff = new Backoff(20, 500);
+  private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "owner-fan-out");
+    t.setDaemon(true);
+    return t;
+  });
+
+  OwnerRouter(int self, int pods, LocalStore store, PeerClient peers, PeerWalReader peerWals,
+              long forwardDeadlineMillis) {
+    this.self = self;
+    this.pods = pods;
+    this.store = store;
+    this.peers = peers;
+    this.peerWals = peerWals;
+    this.forwardDeadlineMillis = forwardDeadlineMillis;
+  }
+
+  int ownerOf(byte[] key) {
+    return KeyPartitioner.bucket(key, pods);
+  }
+
+  /** The newest record of each key, null where there is none. */
+  Found[] get(byte[][] keys) throws IOException, KvPodException, InterruptedException {
+    List<List<Integer>> byOwner = groupByOwner(keys);
+    Found[] out = new Found[keys.length];
+    List<Future<Found[]>> remote = new ArrayList<>();
+    List<List<Integer>> remoteIdx = new ArrayList<>();
+    for (int owner = 0; owner < pods; owner++) {
+      List<Integer> idx = byOwner.get(owner);
+      if (idx.isEmpty() || owner == self) {
+        continue;
+      }
+      byte[][] ks = pick(keys, idx);
+      int o = owner;
+      remote.add(submitOrRun(remote.isEmpty() && byOwner.get(self).isEmpty() && lastNonEmpty(byOwner, owner),
+          () -> readFromOwner(o, ks)));
+      remoteIdx.add(idx);
+    }
+    List<Integer> mine = byOwner.get(self);
+    if (!mine.isEmpty()) {
+      Found[] f = store.get(pick(keys, mine));
+      for (int i = 0; i < f.length; i++) {
+        out[mine.get(i)] = f[i];
+      }
+    }
+    for (int r = 0; r < remote.size(); r++) {
+      Found[] f = await(remote.get(r));
+      List<Integer> idx = remoteIdx.get(r);
+      for (int i = 0; i < f.length; i++) {
+        out[idx.get(i)] = f[i];
+      }
+    }
+    return out;
+  }
+
+  /** Durably stores records (keys and values pair by index) at their owners. */
+  void put(byte[][] keys, byte[][] values) throws IOException, KvPodException, InterruptedException {
+    List<List<Integer>> byOwner = groupByOwner(keys);
+    List<Future<Void>> remote = new ArrayList<>();
+    for (int owner = 0; owner < pods; owner++) {
+      List<Integer> idx = byOwner.get(owner);
+      if (idx.isEmpty() || owner == self) {
+        continue;
+      }
+      byte[][] ks = pick(keys, idx);
+      byte[][] vs = pick(values, idx);
+      int o = owner;
+      remote.add(submitOrRun(remote.isEmpty() && byOwner.get(self).isEmpty() && lastNonEmpty(byOwner, owner),
+          () -> {
+            writeToOwner(o, ks, vs);
+            return null;
+          }));
+    }
+    List<Integer> mine = byOwner.get(self);
+    Exception first = null;
+    if (!mine.isEmpty()) {
+      try {
+        store.write(pick(keys, mine), pick(values, mine));
+      } catch (IOException e) {
+        first = e;
+      }
+    }
+    for (Future<Void> f : remote) {
+      try {
+        await(f);
+      } catch (IOException | KvPodException e) {
+        first = first == null ? e : first;
+      }
+    }
+    if (first instanceof IOException io) {
+      throw io;
+    }
+    if (first instanceof KvPodException k) {
+      throw k;
+    }
+  }
+
+  private Found[] readFromOwner(int owner, byte[][] keys) throws IOException, KvPodException {
+    if (!peers.readsSkip(owner)) {
+      List<ByteBuffer> ks = new ArrayList<>(keys.length);
+      for (byte[] k : keys) {
+        ks.add(ByteBuffer.wrap(k));
+      }
+      try {
+        PeerResponse r = peers.read(owner, PeerRequest.read(new ReadRequest(ks)));
+        List<FoundRecord> found = r.getRead().getFound();
+        Found[] out = new Found[keys.length];
+        for (int i = 0; i < out.length; i++) {
+          FoundRecord f = found.get(i);
+          out[i] = f.isSetValue() ? new Found(f.getVersion(), f.getValue()) : null;
+        }
+        return out;
+      } catch (KvPodException e) {
+        if (!e.isRetriable()) {
+          throw e;
+        }
+        // the owner is out of reach or not serving yet: its WAL has every acknowledged write
+      }
+    }
+    return peerWals.get(owner, keys);
+  }
+
+  private void writeToOwner(int owner, byte[][] keys, byte[][] values)
+      throws KvPodException, InterruptedException {
+    List<KeyValue> records = new ArrayList<>(keys.length);
+    for (int i = 0; i < keys.length; i++) {
+      records.add(new KeyValue(ByteBuffer.wrap(keys[i]), ByteBuffer.wrap(values[i])));
+    }
+    PeerRequest req = PeerRequest.write(new WriteRequest(records));
+    long deadline = System.currentTimeMillis() + forwardDeadlineMillis;
+    KvPodException last;
+    int attempt = 0;
+    while (true) {
+      try {
+        peers.write(owner, req);
+        return;
+      } catch (KvPodException e) {
+        if (!e.isRetriable()) {
+          throw e;
+        }
+        last = e;
+      }
+      long pause = backoff.delayMillis(attempt++);
+      if (System.currentTimeMillis() + pause >= deadline) {
+        break;
+      }
+      Thread.sleep(pause);
+    }
+    throw Errors.of(ErrorCode.OWNER_UNREACHABLE, "pod " + owner + ", the owner of " + keys.length
+        + " of the keys, could not take the write within " + forwardDeadlineMillis + " ms (" + attempt
+        + " attempts); last error: " + last.getMessage(), true);
+  }
+
+  private List<List<Integer>> groupByOwner(byte[][] keys) {
+    List<List<Integer>> byOwner = new ArrayList<>(pods);
+    for (int i = 0; i < pods; i++) {
+      byOwner.add(new ArrayList<>());
+    }
+    for (int i = 0; i < keys.length; i++) {
+      byOwner.get(ownerOf(keys[i])).add(i);
+    }
+    return byOwner;
+  }
+
+  /** True if no owner after {@code owner} has keys: then this group may run on the caller's thread. */
+  private boolean lastNonEmpty(List<List<Integer>> byOwner, int owner) {
+    for (int o = owner + 1; o < pods; o++) {
+      if (o != self && !byOwner.get(o).isEmpty()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @FunctionalInterface
+  private interface Call<T> {
+    T run() throws Exception;
+  }
+
+  /** Runs a lone remote group on the calling thread; fans out only when there is more than one. */
+  private <T> Future<T> submitOrRun(boolean alone, Call<T> call) {
+    if (alone) {
+      java.util.concurrent.CompletableFuture<T> f = new java.util.concurrent.CompletableFuture<>();
+      try {
+        f.complete(call.run());
+      } catch (Exception e) {
+        if (e instanceof InterruptedException) {
+          Thread.currentThread().interrupt();
+        }
+        f.completeExceptionally(e);
+      }
+      return f;
+    }
+    return fanOut.submit(call::run);
+  }
+
+  private static <T> T await(Future<T> f) throws IOException, KvPodException, InterruptedException {
+    try {
+      return f.get();
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof KvPodException k) {
+        throw k;
+      }
+      if (c instanceof InterruptedException ie) {
+        throw new InterruptedIOException(ie.getMessage());
+      }
+      if (c instanceof IOException io) {
+        throw io;
+      }
+      if (c instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IOException(c);
+    }
+  }
+
+  private static byte[][] pick(byte[][] all, List<Integer> idx) {
+    byte[][] out = new byte[idx.size()][];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = all[idx.get(i)];
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    fanOut.shutdownNow();
+  }
+}

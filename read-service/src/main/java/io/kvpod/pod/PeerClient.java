@@ -1,0 +1,94 @@
+package io.kvpod.pod;
+
+import io.kvpod.client.Backoff;
+import io.kvpod.client.KvPodClient;
+import io.kvpod.contract.PeerSigner;
+import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.thrift.internal.PeerResponse;
+import java.io.Closeable;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
+import org.apache.thrift.TException;
+
+/**
+ * Calls other pods' {@code process()} with signed internal messages. Reads use a short
+ * timeout, because a reader has somewhere else to go (the owner's WAL on HDFS); writes use
+ * the normal peer timeout.
+ *
+ * <p>A peer that failed to answer a read is <em>skipped</em> for {@code downWindowMillis}:
+ * reads go straight to the fallback instead of each waiting out the timeout, so a blocked
+ * link slows one read per window, not every read. Thread-safe.
+ */
+final class PeerClient implements Closeable {
+  private final PeerSigner signer;
+  private final int self;
+  private final KvPodClient readCalls;
+  private final KvPodClient writeCalls;
+  private final long downWindowMillis;
+  private final AtomicLongArray skipReadsUntil;
+
+  PeerClient(List<InetSocketAddress> pods, int self, PeerSigner signer, int readTimeoutMillis,
+             int writeTimeoutMillis, long downWindowMillis) {
+    this.signer = signer;
+    this.self = self;
+    this.readCalls = KvPodClient.builder(pods).connectTimeoutMs(readTimeoutMillis)
+        .callTimeoutMs(readTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).build();
+    this.writeCalls = KvPodClient.builder(pods).connectTimeoutMs(Math.min(writeTimeoutMillis, 1000))
+        .callTimeoutMs(writeTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).build();
+    this.downWindowMillis = downWindowMillis;
+    this.skipReadsUntil = new AtomicLongArray(pods.size());
+  }
+
+  int self() {
+    return self;
+  }
+
+  int pods() {
+    return skipReadsUntil.length();
+  }
+
+  /** True while reads should not try {@code pod} directly. */
+  boolean readsSkip(int pod) {
+    return skipReadsUntil.get(pod) > System.currentTimeMillis();
+  }
+
+  /**
+   * Sends a read to {@code pod}. A failure to reach it marks it skipped for reads and comes
+   * back as a retriable {@code UNAVAILABLE}; the pod's own refusals come back unchanged.
+   */
+  PeerResponse read(int pod, PeerRequest req) throws KvPodException {
+    try {
+      PeerResponse r = send(readCalls, pod, req);
+      skipReadsUntil.set(pod, 0);
+      return r;
+    } catch (KvPodException e) {
+      if (e.isRetriable()) {
+        skipReadsUntil.set(pod, System.currentTimeMillis() + downWindowMillis);
+      }
+      throw e;
+    }
+  }
+
+  /** Sends a write (or any other message) to {@code pod}, one attempt. */
+  PeerResponse write(int pod, PeerRequest req) throws KvPodException {
+    return send(writeCalls, pod, req);
+  }
+
+  private PeerResponse send(KvPodClient via, int pod, PeerRequest req) throws KvPodException {
+    byte[] answer = via.process(pod, signer.seal(req));
+    try {
+      return PeerSigner.decode(answer);
+    } catch (TException e) {
+      throw Errors.of(ErrorCode.INTERNAL, "pod " + pod + " sent a malformed internal answer: " + e, false);
+    }
+  }
+
+  @Override
+  public void close() {
+    readCalls.close();
+    writeCalls.close();
+  }
+}

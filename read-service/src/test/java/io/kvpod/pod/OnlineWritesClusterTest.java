@@ -1,0 +1,426 @@
+package io.kvpod.pod;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.kvpod.client.KvPodClient;
+import io.kvpod.contract.KeyPartitioner;
+import io.kvpod.contract.LayerCatalog;
+import io.kvpod.contract.LayerMeta;
+import io.kvpod.contract.TableLayout;
+import io.kvpod.loader.MiniHdfs;
+import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.PodStatus;
+import io.kvpod.wal.WalReplay;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Online writes on three pod processes over real HDFS (MiniDFSCluster): read-your-write
+ * through every pod, reads of a frozen owner's keys from its WAL, flushes and compactions
+ * under load, a torn tail and a flipped byte in a WAL on HDFS, and a crash loop of 20
+ * {@code kill -9}s while writes stream in. Every acknowledged write is checked through
+ * every pod. The tests run in order on one cluster.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class OnlineWritesClusterTest {
+  private static final String SECRET = "online-writes-secret";
+  private static final String TABLE = "events";
+  private static final int PODS = 3;
+
+  @TempDir
+  static File tmp; // static: injected before @BeforeAll (an instance field was still null there)
+  private MiniHdfs hdfs;
+  private String root;
+  private String podList;
+  private final List<PodProcess> pods = new ArrayList<>();
+  private KvPodClient client;
+  private final File logDir = new File("target/pod-logs/" + getClass().getSimpleName());
+  /** Every acknowledged write: key to the values it may read as (one, unless a later write was not acknowledged). */
+  private final Map<String, Set<Map<String, String>>> acked = new ConcurrentHashMap<>();
+
+  @BeforeAll
+  void startCluster() throws Exception {
+    hdfs = new MiniHdfs(new File(tmp, "dfs"), 1);
+    root = hdfs.uri() + "/kvpod";
+    int[] ports = {PodProcess.freePort(), PodProcess.freePort(), PodProcess.freePort()};
+    podList = "127.0.0.1:" + ports[0] + ",127.0.0.1:" + ports[1] + ",127.0.0.1:" + ports[2];
+    for (int id = 0; id < PODS; id++) {
+      pods.add(PodProcess.start(id, podConfig(id), logDir));
+    }
+    client = KvPodClient.builder(podList).callTimeoutMs(10_000).deadlineMs(30_000).build();
+  }
+
+  private Map<String, String> podConfig(int id) {
+    Map<String, String> c = new HashMap<>();
+    c.put(PodConfig.PODS, podList);
+    c.put(PodConfig.POD_ID, Integer.toString(id));
+    c.put(PodConfig.ROOT, root);
+    c.put(PodConfig.TABLE, TABLE);
+    c.put(PodConfig.SECRET, SECRET);
+    c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(16L << 20));
+    c.put(PodConfig.WORKER_THREADS, "8");
+    c.put(PodConfig.LAYERS_POLL, "1s");
+    c.put(PodConfig.MEMTABLE_MAX_BYTES, Long.toString(64L << 20));
+    c.put(PodConfig.FLUSH_BYTES, Long.toString(512L << 10));
+    c.put(PodConfig.FLUSH_CHECK, "200ms");
+    c.put(PodConfig.WAL_SEGMENT_BYTES, Long.toString(256L << 10));
+    c.put(PodConfig.COMPACTION_MAX_LAYERS, "4");
+    c.put(PodConfig.PEER_TIMEOUT, "2s");
+    c.put(PodConfig.FORWARD_DEADLINE, "2s");
+    c.put(PodConfig.WAL_LEASE_TIMEOUT, "30s");
+    return c;
+  }
+
+  @AfterAll
+  void stopCluster() throws Exception {
+    if (client != null) {
+      client.close();
+    }
+    for (PodProcess p : pods) {
+      p.stop();
+    }
+    if (hdfs != null) {
+      hdfs.close();
+    }
+  }
+
+  private static Map<String, String> value(String key, int generation) {
+    return Map.of("key", key, "gen", Integer.toString(generation), "pad", "p".repeat(40));
+  }
+
+  private static String keyOwnedBy(int owner, String prefix, int n) {
+    for (int i = 0; ; i++) {
+      String k = prefix + "-" + n + "-" + i;
+      if (KeyPartitioner.bucket(k, PODS) == owner) {
+        return k;
+      }
+    }
+  }
+
+  private void ack(String key, Map<String, String> v) {
+    acked.put(key, Set.of(v));
+  }
+
+  /** Reads every acknowledged key through every pod; returns how many reads were checked. */
+  private long verifyAllThroughEveryPod() throws KvPodException {
+    List<String> keys = new ArrayList<>(acked.keySet());
+    long checked = 0;
+    List<String> wrong = new ArrayList<>();
+    for (int pod = 0; pod < PODS; pod++) {
+      for (int from = 0; from < keys.size(); from += 1000) {
+        List<String> chunk = keys.subList(from, Math.min(keys.size(), from + 1000));
+        Map<String, Map<String, String>> got = client.multiGetVia(pod, chunk);
+        for (String k : chunk) {
+          checked++;
+          if (!acked.get(k).contains(got.get(k)) && wrong.size() < 10) {
+            wrong.add("pod " + pod + ": " + k + " read as " + got.get(k) + ", expected one of " + acked.get(k));
+          }
+        }
+      }
+    }
+    assertTrue(wrong.isEmpty(), "wrong reads: " + wrong);
+    return checked;
+  }
+
+  @Test
+  @Order(1)
+  void aPutIsReadableAtOnceThroughEveryPod() throws Exception {
+    Random r = new Random(1);
+    for (int i = 0; i < 60; i++) {
+      String k = "ryw-" + i;
+      Map<String, String> v = value(k, 1);
+      assertTrue(client.putVia(r.nextInt(PODS), k, v));
+      for (int pod = 0; pod < PODS; pod++) {
+        assertEquals(v, client.getVia(pod, k), "key " + k + " through pod " + pod);
+      }
+      ack(k, v);
+    }
+    Map<String, Map<String, String>> batch = new HashMap<>();
+    for (int i = 0; i < 500; i++) {
+      batch.put("ryw-batch-" + i, value("ryw-batch-" + i, 1));
+    }
+    assertTrue(client.batchPutVia(2, batch)); // pod 2 splits it among the owners
+    batch.forEach(this::ack);
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(batch, client.multiGetVia(pod, new ArrayList<>(batch.keySet())));
+    }
+    Map<String, String> newer = value("ryw-0", 2);
+    client.putVia(1, "ryw-0", newer);
+    ack("ryw-0", newer);
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(newer, client.getVia(pod, "ryw-0"), "the later write wins through pod " + pod);
+    }
+  }
+
+  @Test
+  @Order(2)
+  void aBatchWithOneBadRecordIsRefusedAndWritesNothing() throws Exception {
+    Map<String, Map<String, String>> batch = new HashMap<>();
+    for (int i = 0; i < 20; i++) {
+      batch.put("bad-batch-" + i, value("bad-batch-" + i, 1));
+    }
+    batch.put("bad-batch-big", Map.of("f", "x".repeat(io.kvpod.contract.Limits.MAX_VALUE_BYTES)));
+    KvPodException e = assertThrows(KvPodException.class, () -> client.batchPutVia(0, batch));
+    assertEquals(ErrorCode.TOO_LARGE, e.getCode());
+    assertTrue(e.getMessage().contains("bad-batch-big"), e.getMessage());
+    batch.remove("bad-batch-big");
+    batch.put("", value("empty", 1));
+    assertEquals(ErrorCode.INVALID_ARGUMENT,
+        assertThrows(KvPodException.class, () -> client.batchPutVia(1, batch)).getCode());
+    batch.remove("");
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(Map.of(), client.multiGetVia(pod, new ArrayList<>(batch.keySet())), "nothing written, pod " + pod);
+    }
+  }
+
+  @Test
+  @Order(3)
+  void aFrozenOwnersAcknowledgedWritesAreReadFromItsWal() throws Exception {
+    PodProcess owner = pods.get(1);
+    Map<String, Map<String, String>> mine = new HashMap<>();
+    for (int i = 0; i < 100; i++) {
+      String k = keyOwnedBy(1, "frozen", i);
+      mine.put(k, value(k, 1));
+    }
+    client.batchPut(mine);
+    mine.forEach(this::ack);
+    owner.signal("STOP");
+    try {
+      long start = System.nanoTime();
+      for (int pod : new int[] {0, 2}) {
+        for (Map.Entry<String, Map<String, String>> e : mine.entrySet()) {
+          assertEquals(e.getValue(), client.getVia(pod, e.getKey()), e.getKey() + " through pod " + pod);
+        }
+      }
+      System.out.printf("[frozen owner] %d gets of its keys through pods 0 and 2 took %.0f ms%n",
+          2 * mine.size(), (System.nanoTime() - start) / 1e6);
+      String k = keyOwnedBy(1, "frozen-write", 0);
+      KvPodException e = assertThrows(KvPodException.class, () -> client.putVia(0, k, value(k, 1)));
+      assertEquals(ErrorCode.OWNER_UNREACHABLE, e.getCode(), e.getMessage());
+      assertTrue(e.isRetriable());
+    } finally {
+      owner.signal("CONT");
+    }
+    String after = keyOwnedBy(1, "thawed", 0);
+    client.putVia(0, after, value(after, 1));
+    ack(after, value(after, 1));
+    verifyAllThroughEveryPod();
+  }
+
+  /** Writes batches through random pods until {@code stop}; records what was acknowledged. */
+  private Thread writer(String name, AtomicBoolean stop, AtomicLong ackedRecords, AtomicLong failedCalls,
+                        List<Throwable> errors) {
+    Thread t = new Thread(() -> {
+      ThreadLocalRandom r = ThreadLocalRandom.current();
+      List<String> mineAcked = new ArrayList<>();
+      int n = 0;
+      int gen = 0;
+      while (!stop.get()) {
+        Map<String, Map<String, String>> batch = new HashMap<>();
+        for (int i = 0; i < 40; i++) {
+          String k = name + "-" + n++;
+          batch.put(k, value(k, 1));
+        }
+        gen++;
+        for (int i = 0; i < 4 && !mineAcked.isEmpty(); i++) {
+          String k = mineAcked.get(r.nextInt(mineAcked.size()));
+          batch.put(k, value(k, 1000 + gen));
+        }
+        boolean ok = false;
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (!ok && System.currentTimeMillis() < deadline) {
+          try {
+            client.batchPutVia(r.nextInt(PODS), batch);
+            ok = true;
+          } catch (KvPodException e) {
+            if (!e.isRetriable()) {
+              errors.add(e);
+              return;
+            }
+            failedCalls.incrementAndGet();
+            try {
+              Thread.sleep(50);
+            } catch (InterruptedException ie) {
+              Thread.currentThread().interrupt();
+              return;
+            }
+          }
+        }
+        for (Map.Entry<String, Map<String, String>> e : batch.entrySet()) {
+          Set<Map<String, String>> before = acked.get(e.getKey());
+          if (ok) {
+            acked.put(e.getKey(), Set.of(e.getValue()));
+          } else if (before != null) { // a write that may or may not have landed
+            Set<Map<String, String>> either = new java.util.HashSet<>(before);
+            either.add(e.getValue());
+            acked.put(e.getKey(), either);
+          }
+        }
+        if (ok) {
+          ackedRecords.addAndGet(batch.size());
+          batch.keySet().stream().filter(k -> !mineAcked.contains(k)).limit(8).forEach(mineAcked::add);
+        }
+      }
+    }, name);
+    t.start();
+    return t;
+  }
+
+  private PodStatus status(int pod) throws KvPodException {
+    return client.status(pod);
+  }
+
+  @Test
+  @Order(4)
+  void flushesAndCompactionsUnderLoadLoseAndDuplicateNothing() throws Exception {
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicLong ackedRecords = new AtomicLong();
+    AtomicLong failed = new AtomicLong();
+    List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Thread> ws = List.of(writer("load-a", stop, ackedRecords, failed, errors),
+        writer("load-b", stop, ackedRecords, failed, errors), writer("load-c", stop, ackedRecords, failed, errors));
+    long deadline = System.currentTimeMillis() + 60_000;
+    long compactions = 0;
+    long flushes = 0;
+    while (System.currentTimeMillis() < deadline && (compactions < 1 || flushes < 6)) {
+      Thread.sleep(1000);
+      compactions = status(0).getCompactions();
+      flushes = 0;
+      for (int p = 0; p < PODS; p++) {
+        flushes += status(p).getFlushes();
+      }
+    }
+    stop.set(true);
+    for (Thread t : ws) {
+      t.join();
+    }
+    assertTrue(errors.isEmpty(), "writers failed: " + errors);
+    assertTrue(flushes >= 6, "flushes happened: " + flushes);
+    assertTrue(compactions >= 1, "a compaction happened: " + compactions);
+    FileSystem fs = hdfs.fs();
+    TableLayout layout = new TableLayout(root, TABLE);
+    List<LayerMeta> live = LayerCatalog.liveLayers(fs, layout);
+    assertTrue(live.stream().anyMatch(m -> "compact".equals(m.kind)), "a compacted layer is live");
+    for (int p = 0; p < PODS; p++) {
+      int segments = WalReplay.segments(fs, layout.walDir(p)).size();
+      assertTrue(segments <= 4, "pod " + p + " retired its flushed WAL segments; " + segments + " remain");
+    }
+    long checked = verifyAllThroughEveryPod();
+    System.out.printf("[flush under load] %d records acknowledged, %d failed calls, %d flushes, %d compactions, "
+        + "%d live layers; %d reads checked%n", ackedRecords.get(), failed.get(), flushes, compactions, live.size(), checked);
+  }
+
+  private static byte[] readAll(FileSystem fs, Path p) throws IOException {
+    try (InputStream in = fs.open(p)) {
+      return in.readAllBytes();
+    }
+  }
+
+  private static void rewrite(FileSystem fs, Path p, byte[] bytes) throws IOException {
+    fs.delete(p, false);
+    try (OutputStream out = fs.create(p, false)) {
+      out.write(bytes);
+    }
+  }
+
+  @Test
+  @Order(5)
+  void aTornTailIsDroppedAndAFlippedByteStopsThePodWithAClearError() throws Exception {
+    List<String> keys = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      String k = keyOwnedBy(2, "torn", i);
+      client.putVia(0, k, value(k, 1));
+      keys.add(k);
+    }
+    PodProcess pod2 = pods.get(2);
+    pod2.kill9();
+    FileSystem fs = hdfs.fs();
+    TableLayout layout = new TableLayout(root, TABLE);
+    List<Path> segs = WalReplay.segments(fs, layout.walDir(2));
+    Path last = segs.get(segs.size() - 1);
+    io.kvpod.wal.WriteAheadLog.recoverLease(fs, last, 30_000); // the dead pod's lease, so the file can be replaced
+    byte[] good = readAll(fs, last);
+
+    byte[] flipped = good.clone();
+    flipped[good.length / 2] ^= 0x01;
+    rewrite(fs, last, flipped);
+    IOException e = assertThrows(IOException.class, () -> pod2.launch(podConfig(2)));
+    assertTrue(e.getMessage().contains("corrupt"), "the pod names the corruption:\n" + e.getMessage());
+    assertTrue(e.getMessage().contains(last.getName()), "and the segment");
+
+    rewrite(fs, last, java.util.Arrays.copyOf(good, good.length - 3));
+    pod2.launch(podConfig(2));
+    assertTrue(pod2.logText().contains("dropped a torn tail"), "the pod logs what it dropped");
+    String lost = keys.get(keys.size() - 1); // its entry was the one torn
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(Map.of(), client.getVia(pod, lost));
+      for (String k : keys.subList(0, keys.size() - 1)) {
+        assertEquals(value(k, 1), client.getVia(pod, k), k + " through pod " + pod);
+      }
+    }
+    keys.subList(0, keys.size() - 1).forEach(k -> ack(k, value(k, 1)));
+  }
+
+  @Test
+  @Order(6)
+  void everyAcknowledgedWriteSurvivesTwentyKill9sDuringWrites() throws Exception {
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicLong ackedRecords = new AtomicLong();
+    AtomicLong failed = new AtomicLong();
+    List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Thread> ws = List.of(writer("crash-a", stop, ackedRecords, failed, errors),
+        writer("crash-b", stop, ackedRecords, failed, errors), writer("crash-c", stop, ackedRecords, failed, errors));
+    Random r = new Random(20);
+    int kills = 0;
+    try {
+      for (; kills < 20; kills++) {
+        Thread.sleep(200 + r.nextInt(1500));
+        PodProcess victim = pods.get(r.nextInt(PODS));
+        victim.kill9();
+        victim.launch(podConfig(victim.id));
+        if (!errors.isEmpty()) {
+          fail("a writer failed: " + errors);
+        }
+      }
+      Thread.sleep(1000);
+    } finally {
+      stop.set(true);
+      for (Thread t : ws) {
+        t.join();
+      }
+    }
+    assertTrue(errors.isEmpty(), "writers failed: " + errors);
+    long checked = verifyAllThroughEveryPod();
+    System.out.printf("[crash loop] %d kill -9s; %d records acknowledged during the loop (%d calls failed and were "
+        + "retried); %d keys acknowledged in all; %d reads checked through %d pods, all correct%n",
+        kills, ackedRecords.get(), failed.get(), acked.size(), checked, PODS);
+    assertTrue(ackedRecords.get() > 0, "writes were acknowledged during the loop");
+  }
+}
