@@ -1,16 +1,20 @@
 package io.kvpod.cli;
 
 /**
- * Latencies in microseconds, 1 µs buckets up to 100 ms and one overflow bucket. One per
- * thread (not thread-safe); {@link #add} merges them for reporting.
+ * Latencies in microseconds: 1 µs buckets up to 100 ms, then 100 µs buckets up to 10 s,
+ * then one overflow bucket. One per thread (not thread-safe); {@link #add} merges them for
+ * reporting.
  */
 final class LatencyHistogram {
-  private static final int BUCKETS = 100_000;
-  private final long[] counts = new long[BUCKETS + 1];
+  private static final int FINE = 100_000;          // 0 .. 100 ms, 1 µs each
+  private static final int COARSE = 99_000;         // 100 ms .. 10 s, 100 µs each
+  private final long[] counts = new long[FINE + COARSE + 1];
   private long total;
 
   void record(long micros) {
-    counts[(int) Math.min(Math.max(micros, 0), BUCKETS)]++;
+    long m = Math.max(micros, 0);
+    int i = m < FINE ? (int) m : FINE + (int) Math.min((m - FINE) / 100, COARSE);
+    counts[i]++;
     total++;
   }
 
@@ -32,10 +36,10 @@ final class LatencyHistogram {
     for (int i = 0; i < counts.length; i++) {
       seen += counts[i];
       if (seen >= want && seen > 0) {
-        return i;
+        return i < FINE ? i : FINE + (long) (i - FINE + 1) * 100;
       }
     }
-    return BUCKETS;
+    return FINE + (long) COARSE * 100;
   }
 
   String summary() {
