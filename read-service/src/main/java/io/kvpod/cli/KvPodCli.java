@@ -126,6 +126,9 @@ public final class KvPodCli {
             System.out.printf("pod %d: %s, table %s, %d layers, %d records, %d gets, cache hit %.1f%%, up %.0f s%n",
                 p, s.getState(), s.getTable(), s.getLayersSize(), s.getLayerRecords(), s.getGets(),
                 100 * s.getBlockCacheHitRatio(), s.getUptimeMillis() / 1000.0);
+            System.out.printf("       writes: %d puts, %d records in memtables, WAL at sequence %d in %d segments, "
+                + "%d flushes, %d compactions%n", s.getPuts(), s.getMemtableRecords(), s.getWalDurableSeq(),
+                s.getWalSegments(), s.getFlushes(), s.getCompactions());
           }
           case "ping" -> {
             long t0 = System.nanoTime();
