@@ -54,11 +54,31 @@ struct ReadRequest {
   1: required list<binary> keys
 }
 
+/**
+ * Fault injection, for tests and `kvpod suite`; sent by an operator tool with the cluster
+ * secret. Unset fields leave that setting as it is. Faults last until changed or until the
+ * pod restarts.
+ */
+struct FaultRequest {
+  /** Cut this pod's link to these pods: calls to them fail at once, and calls from them are refused. */
+  1: optional list<i32> block,
+  /** Restore the link to these pods. */
+  2: optional list<i32> unblock,
+  /** Probability (0..1) that a call to another pod fails at once, as if the network dropped it. */
+  3: optional double dropProbability,
+  /** Probability (0..1) that a call to another pod first waits delayMillis. */
+  4: optional double delayProbability,
+  5: optional i32 delayMillis,
+  /** Remove every fault first. */
+  6: optional bool clear
+}
+
 union PeerRequest {
   1: PingRequest ping,
   2: RefreshRequest refresh,
   3: WriteRequest write,
-  4: ReadRequest read
+  4: ReadRequest read,
+  5: FaultRequest fault
 }
 
 struct PingReply {
@@ -89,9 +109,18 @@ struct ReadReply {
   1: required list<FoundRecord> found
 }
 
+/** The faults in force after a FaultRequest. */
+struct FaultReply {
+  1: required list<i32> blocked,
+  2: required double dropProbability,
+  3: required double delayProbability,
+  4: required i32 delayMillis
+}
+
 union PeerResponse {
   1: PingReply ping,
   2: RefreshReply refresh,
   3: WriteReply write,
-  4: ReadReply read
+  4: ReadReply read,
+  5: FaultReply fault
 }

@@ -5,11 +5,13 @@ import io.kvpod.contract.PeerSigner;
 import io.kvpod.loader.RecordGenerator;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.internal.FaultRequest;
 import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.thrift.internal.PeerResponse;
 import io.kvpod.thrift.internal.RefreshRequest;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.apache.commons.cli.CommandLine;
@@ -45,7 +47,8 @@ public final class KvPodCli {
         .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
   }
 
-  static final String USAGE = "kvpod (get KEY | put KEY field=value... | status | ping | refresh | sample) [options]";
+  static final String USAGE = "kvpod (get KEY | put KEY field=value... | status | ping | refresh | sample"
+      + " | fault (block I J | unblock I J | clear)) [options]";
 
   public static int run(String[] args) throws Exception {
     CommandLine cl;
@@ -103,6 +106,9 @@ public final class KvPodCli {
         case "sample" -> {
           return sample(client, cl);
         }
+        case "fault" -> {
+          return fault(client, cl, rest);
+        }
         default -> {
           System.err.println("kvpod: unknown command '" + cmd + "'; " + USAGE);
           return 2;
@@ -149,6 +155,34 @@ public final class KvPodCli {
       }
     }
     return failures == 0 ? 0 : 1;
+  }
+
+  /**
+   * {@code fault block I J} and {@code fault unblock I J} cut or restore the link between
+   * pods I and J (both ends are told); {@code fault clear} removes every injected fault.
+   */
+  private static int fault(KvPodClient client, CommandLine cl, String[] rest) throws Exception {
+    PeerSigner signer = new PeerSigner(cl.getOptionValue("secret", System.getenv("KVPOD_SECRET")), -1);
+    java.util.Map<Integer, FaultRequest> sends = new java.util.TreeMap<>();
+    if (rest.length == 3 && ("block".equals(rest[0]) || "unblock".equals(rest[0]))) {
+      int i = Integer.parseInt(rest[1]);
+      int j = Integer.parseInt(rest[2]);
+      boolean block = "block".equals(rest[0]);
+      sends.put(i, block ? new FaultRequest().setBlock(List.of(j)) : new FaultRequest().setUnblock(List.of(j)));
+      sends.put(j, block ? new FaultRequest().setBlock(List.of(i)) : new FaultRequest().setUnblock(List.of(i)));
+    } else if (rest.length == 1 && "clear".equals(rest[0])) {
+      for (int p = 0; p < client.pods(); p++) {
+        sends.put(p, new FaultRequest().setClear(true));
+      }
+    } else {
+      System.err.println("usage: kvpod fault (block I J | unblock I J | clear)");
+      return 2;
+    }
+    for (var e : sends.entrySet()) {
+      PeerResponse r = PeerSigner.decode(client.process(e.getKey(), signer.seal(PeerRequest.fault(e.getValue()))));
+      System.out.printf("pod %d: links cut to %s%n", e.getKey(), r.getFault().getBlocked());
+    }
+    return 0;
   }
 
   /** Reads generated keys, each through a random pod, and prints them with timings. */

@@ -19,7 +19,7 @@ public final class KvPodMain {
       case "pod" -> PodMain.main(rest);
       case "bench-get" -> System.exit(BenchGet.run(rest));
       case "bench-put" -> System.exit(BenchPut.run(rest));
-      case "get", "put", "status", "ping", "refresh", "sample" -> System.exit(KvPodCli.run(args));
+      case "get", "put", "status", "ping", "refresh", "sample", "fault" -> System.exit(KvPodCli.run(args));
       default -> {
         Tool tool = LoaderMain.tool(args[0]);
         if (tool == null) {

@@ -29,9 +29,11 @@ final class PeerClient implements Closeable {
   private final KvPodClient writeCalls;
   private final long downWindowMillis;
   private final AtomicLongArray skipReadsUntil;
+  private final PeerFaults faults;
 
   PeerClient(List<InetSocketAddress> pods, int self, PeerSigner signer, int readTimeoutMillis,
-             int writeTimeoutMillis, long downWindowMillis) {
+             int writeTimeoutMillis, long downWindowMillis, PeerFaults faults) {
+    this.faults = faults;
     this.signer = signer;
     this.self = self;
     this.readCalls = KvPodClient.builder(pods).connectTimeoutMs(readTimeoutMillis)
@@ -78,6 +80,7 @@ final class PeerClient implements Closeable {
   }
 
   private PeerResponse send(KvPodClient via, int pod, PeerRequest req) throws KvPodException {
+    faults.beforeCall(pod);
     byte[] answer = via.process(pod, signer.seal(req));
     try {
       return PeerSigner.decode(answer);

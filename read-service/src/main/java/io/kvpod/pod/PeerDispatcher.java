@@ -32,8 +32,11 @@ final class PeerDispatcher {
   private final LocalStore store;
   private final String table;
   private final LongSupplier uptime;
+  private final PeerFaults faults;
 
-  PeerDispatcher(PeerSigner signer, int podId, int pods, String table, LocalStore store, LongSupplier uptime) {
+  PeerDispatcher(PeerSigner signer, int podId, int pods, String table, LocalStore store, LongSupplier uptime,
+                 PeerFaults faults) {
+    this.faults = faults;
     this.signer = signer;
     this.podId = podId;
     this.pods = pods;
@@ -42,8 +45,12 @@ final class PeerDispatcher {
     this.uptime = uptime;
   }
 
-  byte[] handle(byte[] input) throws IOException, InterruptedException {
-    PeerRequest req = signer.open(input);
+  byte[] handle(byte[] input) throws IOException, InterruptedException, io.kvpod.thrift.KvPodException {
+    PeerSigner.Opened opened = signer.openWithSender(input);
+    PeerRequest req = opened.request();
+    if (opened.fromPod() >= 0) {
+      faults.onMessageFrom(opened.fromPod());
+    }
     PeerResponse resp = switch (req.getSetField()) {
       case PING -> PeerResponse.ping(new PingReply(podId, uptime.getAsLong()));
       case REFRESH -> {
@@ -56,6 +63,7 @@ final class PeerDispatcher {
       }
       case WRITE -> PeerResponse.write(write(req.getWrite().getRecords()));
       case READ -> PeerResponse.read(read(req.getRead().getKeys()));
+      case FAULT -> PeerResponse.fault(faults.apply(req.getFault()));
     };
     return PeerSigner.encode(resp);
   }

@@ -101,8 +101,9 @@ public final class PodServer implements Closeable {
 
     PeerSigner signer = new PeerSigner(v.getString(PodConfig.SECRET), podId,
         v.getMillis(PodConfig.AUTH_MAX_SKEW), System::currentTimeMillis);
+    PeerFaults faults = new PeerFaults(pods);
     peerClient = new PeerClient(config.pods(), podId, signer, (int) v.getMillis(PodConfig.PEER_READ_TIMEOUT),
-        (int) v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.PEER_DOWN_WINDOW));
+        (int) v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults);
     router = new OwnerRouter(podId, pods, store, peerClient, new PeerWalReader(walFs, layout, layers, pods),
         v.getMillis(PodConfig.FORWARD_DEADLINE));
 
@@ -119,7 +120,7 @@ public final class PodServer implements Closeable {
 
     PodService[] service = new PodService[1];
     PeerDispatcher peers = new PeerDispatcher(signer, podId, pods, layout.table(), store,
-        () -> service[0].uptimeMillis());
+        () -> service[0].uptimeMillis(), faults);
     service[0] = new PodService(podId, pods, layout.table(), layers, router, peers,
         st -> describeWrites(st, mem),
         () -> blockCache == null ? 0 : blockCache.getStats().getHitRatio());

@@ -9,11 +9,15 @@ import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.LayerCatalog;
 import io.kvpod.contract.LayerMeta;
+import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.TableLayout;
 import io.kvpod.loader.MiniHdfs;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.internal.FaultReply;
+import io.kvpod.thrift.internal.FaultRequest;
+import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.wal.WalReplay;
 import java.io.File;
 import java.io.IOException;
@@ -234,6 +238,50 @@ class OnlineWritesClusterTest {
     verifyAllThroughEveryPod();
   }
 
+  private FaultReply fault(int pod, FaultRequest req) throws Exception {
+    PeerSigner tool = new PeerSigner(SECRET, -1);
+    return PeerSigner.decode(client.process(pod, tool.seal(PeerRequest.fault(req)))).getFault();
+  }
+
+  @Test
+  @Order(4)
+  void aCutLinkFailsItsCallsAtOnceAndReadsGoToTheOwnersWal() throws Exception {
+    Map<String, Map<String, String>> ownedBy1 = new HashMap<>();
+    for (int i = 0; i < 50; i++) {
+      String k = keyOwnedBy(1, "cut", i);
+      ownedBy1.put(k, value(k, 1));
+    }
+    client.batchPut(ownedBy1);
+    ownedBy1.forEach(this::ack);
+    assertEquals(List.of(1), fault(0, new FaultRequest().setBlock(List.of(1))).getBlocked());
+    assertEquals(List.of(0), fault(1, new FaultRequest().setBlock(List.of(0))).getBlocked());
+    try {
+      long start = System.nanoTime();
+      for (Map.Entry<String, Map<String, String>> e : ownedBy1.entrySet()) {
+        assertEquals(e.getValue(), client.getVia(0, e.getKey()), e.getKey() + " through pod 0, cut off from its owner");
+      }
+      System.out.printf("[cut link] %d gets through pod 0 of keys owned by pod 1 took %.0f ms%n", ownedBy1.size(),
+          (System.nanoTime() - start) / 1e6);
+      // a write acknowledged by the owner itself is readable at once through the cut-off pod
+      String k = keyOwnedBy(1, "cut-direct", 0);
+      client.putVia(1, k, value(k, 2));
+      ack(k, value(k, 2));
+      assertEquals(value(k, 2), client.getVia(0, k));
+      // writes through pod 0 for pod 1's keys fail, retriably, once the forward deadline passes
+      KvPodException e = assertThrows(KvPodException.class, () -> client.putVia(0, k, value(k, 3)));
+      assertEquals(ErrorCode.OWNER_UNREACHABLE, e.getCode(), e.getMessage());
+      assertTrue(e.getMessage().contains("cut"), e.getMessage());
+      assertEquals(value(k, 2), client.getVia(2, k), "the failed write changed nothing");
+    } finally {
+      fault(0, new FaultRequest().setClear(true));
+      fault(1, new FaultRequest().setClear(true));
+    }
+    String k = keyOwnedBy(1, "cut-healed", 0);
+    client.putVia(0, k, value(k, 1));
+    ack(k, value(k, 1));
+    assertEquals(value(k, 1), client.getVia(2, k));
+  }
+
   /** Writes batches through random pods until {@code stop}; records what was acknowledged. */
   private Thread writer(String name, AtomicBoolean stop, AtomicLong ackedRecords, AtomicLong failedCalls,
                         List<Throwable> errors) {
@@ -298,7 +346,7 @@ class OnlineWritesClusterTest {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void flushesAndCompactionsUnderLoadLoseAndDuplicateNothing() throws Exception {
     AtomicBoolean stop = new AtomicBoolean();
     AtomicLong ackedRecords = new AtomicLong();
@@ -351,7 +399,7 @@ class OnlineWritesClusterTest {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void aTornTailIsDroppedAndAFlippedByteStopsThePodWithAClearError() throws Exception {
     List<String> keys = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
@@ -389,7 +437,7 @@ class OnlineWritesClusterTest {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void everyAcknowledgedWriteSurvivesTwentyKill9sDuringWrites() throws Exception {
     AtomicBoolean stop = new AtomicBoolean();
     AtomicLong ackedRecords = new AtomicLong();

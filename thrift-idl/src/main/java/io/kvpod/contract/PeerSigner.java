@@ -63,8 +63,16 @@ public final class PeerSigner {
     }
   }
 
+  /** A verified request and the pod that signed it (-1 for a tool). */
+  public record Opened(int fromPod, PeerRequest request) {}
+
   /** Verifies and decodes a sealed request; {@code UNAUTHENTICATED} if it is not genuine. */
   public PeerRequest open(byte[] input) {
+    return openWithSender(input).request();
+  }
+
+  /** Like {@link #open}, also telling who signed the request. */
+  public Opened openWithSender(byte[] input) {
     SignedEnvelope env = new SignedEnvelope();
     try {
       new TDeserializer(new TCompactProtocol.Factory()).deserialize(env, input);
@@ -90,7 +98,7 @@ public final class PeerSigner {
     } catch (TException e) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "process() body is not a PeerRequest: " + e.getMessage());
     }
-    return req;
+    return new Opened(env.getFromPod(), req);
   }
 
   public static byte[] encode(PeerResponse response) {
