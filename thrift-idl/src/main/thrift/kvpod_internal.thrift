@@ -73,12 +73,23 @@ struct FaultRequest {
   6: optional bool clear
 }
 
+/**
+ * Pass a request on to another pod, for a sender that cannot reach it directly. `request`
+ * is a TCompactProtocol-encoded PeerRequest (never itself a relay); the relaying pod signs
+ * it anew, sends it once, and answers with the target's PeerResponse.
+ */
+struct RelayRequest {
+  1: required i32 target,
+  2: required binary request
+}
+
 union PeerRequest {
   1: PingRequest ping,
   2: RefreshRequest refresh,
   3: WriteRequest write,
   4: ReadRequest read,
-  5: FaultRequest fault
+  5: FaultRequest fault,
+  6: RelayRequest relay
 }
 
 struct PingReply {

@@ -1,6 +1,7 @@
 package io.kvpod.pod;
 
 import io.kvpod.client.Backoff;
+import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
@@ -9,6 +10,7 @@ import io.kvpod.thrift.internal.KeyValue;
 import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.thrift.internal.PeerResponse;
 import io.kvpod.thrift.internal.ReadRequest;
+import io.kvpod.thrift.internal.RelayRequest;
 import io.kvpod.thrift.internal.WriteRequest;
 import java.io.Closeable;
 import java.io.IOException;
@@ -35,9 +37,10 @@ import java.util.concurrent.Future;
  * is answered from the owner's WAL and the layers ({@link PeerWalReader}), so a read never
  * waits on an unreachable owner for more than one timeout per window.
  *
- * <p><b>Writes</b> for another pod's keys are forwarded to it; retriable failures are
- * retried with {@link Backoff} until {@code forwardDeadlineMillis}, then fail with a
- * retriable {@code OWNER_UNREACHABLE}. Thread-safe.
+ * <p><b>Writes</b> for another pod's keys are forwarded to it. If the owner cannot be
+ * reached directly (a cut link), the write is relayed through each other pod in turn.
+ * Retriable failures are retried with {@link Backoff} until {@code forwardDeadlineMillis},
+ * then fail with a retriable {@code OWNER_UNREACHABLE}. Thread-safe.
  */
 final class OwnerRouter implements Closeable {
   private final int self;
@@ -180,7 +183,7 @@ final class OwnerRouter implements Closeable {
     int attempt = 0;
     while (true) {
       try {
-        peers.write(owner, req);
+        sendDirectOrRelayed(owner, req);
         return;
       } catch (KvPodException e) {
         if (!e.isRetriable()) {
@@ -196,7 +199,43 @@ final class OwnerRouter implements Closeable {
     }
     throw Errors.of(ErrorCode.OWNER_UNREACHABLE, "pod " + owner + ", the owner of " + keys.length
         + " of the keys, could not take the write within " + forwardDeadlineMillis + " ms (" + attempt
-        + " attempts); last error: " + last.getMessage(), true);
+        + " rounds, each direct and through every other pod); last error: " + last.getMessage(), true);
+  }
+
+  /**
+   * Sends {@code req} to {@code owner}; if the owner cannot be reached directly, relays it
+   * through each other pod in turn until one gets an answer. Throws the direct failure if
+   * no relay got through.
+   */
+  private void sendDirectOrRelayed(int owner, PeerRequest req) throws KvPodException {
+    KvPodException direct;
+    try {
+      peers.write(owner, req);
+      return;
+    } catch (KvPodException e) {
+      if (!e.isRetriable()) {
+        throw e;
+      }
+      direct = e;
+    }
+    PeerRequest relayed = null;
+    for (int via = 0; via < pods; via++) {
+      if (via == self || via == owner) {
+        continue;
+      }
+      if (relayed == null) {
+        relayed = PeerRequest.relay(new RelayRequest(owner, ByteBuffer.wrap(PeerSigner.encodeRequest(req))));
+      }
+      try {
+        peers.write(via, relayed);
+        return;
+      } catch (KvPodException e) {
+        if (!e.isRetriable()) {
+          throw e;
+        }
+      }
+    }
+    throw direct;
   }
 
   private List<List<Integer>> groupByOwner(byte[][] keys) {

@@ -21,7 +21,9 @@ import java.util.function.LongSupplier;
 
 /**
  * Answers the internal messages that arrive through {@code process()}: verifies the
- * envelope's signature ({@link PeerSigner}), then dispatches on the request type. Forwarded
+ * envelope's signature ({@link PeerSigner}), refuses senders whose link is cut
+ * ({@link PeerFaults}), then dispatches on the request type. A relay is passed on once to
+ * its target. Forwarded
  * writes and reads are served from this pod's {@link LocalStore} only, never forwarded
  * again, and only for keys this pod owns. Thread-safe.
  */
@@ -33,10 +35,12 @@ final class PeerDispatcher {
   private final String table;
   private final LongSupplier uptime;
   private final PeerFaults faults;
+  private final PeerClient relay;
 
   PeerDispatcher(PeerSigner signer, int podId, int pods, String table, LocalStore store, LongSupplier uptime,
-                 PeerFaults faults) {
+                 PeerFaults faults, PeerClient relay) {
     this.faults = faults;
+    this.relay = relay;
     this.signer = signer;
     this.podId = podId;
     this.pods = pods;
@@ -64,8 +68,18 @@ final class PeerDispatcher {
       case WRITE -> PeerResponse.write(write(req.getWrite().getRecords()));
       case READ -> PeerResponse.read(read(req.getRead().getKeys()));
       case FAULT -> PeerResponse.fault(faults.apply(req.getFault()));
+      case RELAY -> relay(req.getRelay().getTarget(), PeerSigner.decodeRequest(req.getRelay().getRequest()));
     };
     return PeerSigner.encode(resp);
+  }
+
+  /** Passes a request on to its target, once; the target's refusal or silence goes back to the sender. */
+  private PeerResponse relay(int target, PeerRequest inner) throws io.kvpod.thrift.KvPodException {
+    if (inner.isSetRelay() || target == podId || target < 0 || target >= pods) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "cannot relay to pod " + target
+          + (inner.isSetRelay() ? ": a relay may not carry another relay" : ""));
+    }
+    return relay.write(target, inner);
   }
 
   private WriteReply write(List<KeyValue> records) throws IOException, InterruptedException {

@@ -120,7 +120,7 @@ public final class PodServer implements Closeable {
 
     PodService[] service = new PodService[1];
     PeerDispatcher peers = new PeerDispatcher(signer, podId, pods, layout.table(), store,
-        () -> service[0].uptimeMillis(), faults);
+        () -> service[0].uptimeMillis(), faults, peerClient);
     service[0] = new PodService(podId, pods, layout.table(), layers, router, peers,
         st -> describeWrites(st, mem),
         () -> blockCache == null ? 0 : blockCache.getStats().getHitRatio());

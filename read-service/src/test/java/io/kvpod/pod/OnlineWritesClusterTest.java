@@ -245,7 +245,7 @@ class OnlineWritesClusterTest {
 
   @Test
   @Order(4)
-  void aCutLinkFailsItsCallsAtOnceAndReadsGoToTheOwnersWal() throws Exception {
+  void aCutLinkIsRelayedAroundAndReadsGoToTheOwnersWal() throws Exception {
     Map<String, Map<String, String>> ownedBy1 = new HashMap<>();
     for (int i = 0; i < 50; i++) {
       String k = keyOwnedBy(1, "cut", i);
@@ -267,14 +267,23 @@ class OnlineWritesClusterTest {
       client.putVia(1, k, value(k, 2));
       ack(k, value(k, 2));
       assertEquals(value(k, 2), client.getVia(0, k));
-      // writes through pod 0 for pod 1's keys fail, retriably, once the forward deadline passes
-      KvPodException e = assertThrows(KvPodException.class, () -> client.putVia(0, k, value(k, 3)));
+      // writes through pod 0 for pod 1's keys are relayed through pod 2
+      client.putVia(0, k, value(k, 3));
+      ack(k, value(k, 3));
+      for (int pod = 0; pod < PODS; pod++) {
+        assertEquals(value(k, 3), client.getVia(pod, k), "relayed write through pod " + pod);
+      }
+      // with pod 1 cut off from both others, they fail, retriably, once the forward deadline passes
+      fault(2, new FaultRequest().setBlock(List.of(1)));
+      fault(1, new FaultRequest().setBlock(List.of(2)));
+      KvPodException e = assertThrows(KvPodException.class, () -> client.putVia(0, k, value(k, 4)));
       assertEquals(ErrorCode.OWNER_UNREACHABLE, e.getCode(), e.getMessage());
       assertTrue(e.getMessage().contains("cut"), e.getMessage());
-      assertEquals(value(k, 2), client.getVia(2, k), "the failed write changed nothing");
+      assertEquals(value(k, 3), client.getVia(2, k), "the failed write changed nothing");
     } finally {
-      fault(0, new FaultRequest().setClear(true));
-      fault(1, new FaultRequest().setClear(true));
+      for (int pod = 0; pod < PODS; pod++) {
+        fault(pod, new FaultRequest().setClear(true));
+      }
     }
     String k = keyOwnedBy(1, "cut-healed", 0);
     client.putVia(0, k, value(k, 1));

@@ -101,6 +101,25 @@ public final class PeerSigner {
     return new Opened(env.getFromPod(), req);
   }
 
+  /** The bare encoding of a request (no envelope), as carried inside a relay. */
+  public static byte[] encodeRequest(PeerRequest request) {
+    try {
+      return new TSerializer(new TCompactProtocol.Factory()).serialize(request);
+    } catch (TException e) {
+      throw new IllegalStateException("cannot encode a peer request", e);
+    }
+  }
+
+  public static PeerRequest decodeRequest(byte[] bytes) {
+    PeerRequest r = new PeerRequest();
+    try {
+      new TDeserializer(new TCompactProtocol.Factory()).deserialize(r, bytes);
+    } catch (TException e) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "relayed bytes are not a PeerRequest: " + e.getMessage());
+    }
+    return r;
+  }
+
   public static byte[] encode(PeerResponse response) {
     try {
       return new TSerializer(new TCompactProtocol.Factory()).serialize(response);
