@@ -112,6 +112,21 @@ final class LayerWatcher implements Closeable {
     }
   }
 
+  /**
+   * Looks each key up in the current layers and keeps, per key, the newer of that and what
+   * {@code found} already holds (which wins ties: callers pass records newer than any layer).
+   */
+  void mergeNewest(byte[][] keys, Found[] found) throws IOException {
+    LayerSet s = acquire();
+    try {
+      for (int i = 0; i < keys.length; i++) {
+        found[i] = Found.newer(found[i], s.get(keys[i]));
+      }
+    } finally {
+      s.release();
+    }
+  }
+
   /** How many layers are live now. */
   int liveLayerCount() {
     LayerSet s = acquire();

@@ -27,14 +27,7 @@ final class LocalStore {
     for (int i = 0; i < keys.length; i++) {
       out[i] = mem.get(keys[i]);
     }
-    LayerSet s = layers.acquire();
-    try {
-      for (int i = 0; i < keys.length; i++) {
-        out[i] = Found.newer(out[i], s.get(keys[i]));
-      }
-    } finally {
-      s.release();
-    }
+    layers.mergeNewest(keys, out);
     return out;
   }
 

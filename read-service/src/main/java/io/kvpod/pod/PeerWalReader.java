@@ -87,14 +87,7 @@ final class PeerWalReader {
         }
       }
     }
-    LayerSet s = layers.acquire();
-    try {
-      for (int i = 0; i < keys.length; i++) {
-        out[i] = Found.newer(out[i], s.get(keys[i]));
-      }
-    } finally {
-      s.release();
-    }
+    layers.mergeNewest(keys, out);
     return out;
   }
 
