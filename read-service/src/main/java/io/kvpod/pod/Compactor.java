@@ -30,10 +30,18 @@ import org.slf4j.LoggerFactory;
  * are left alone (a bulk-load-sized merge belongs in a MapReduce job).
  *
  * <p>One pod per table compacts (configured), so two merges of the same layers never race.
- * Not thread-safe; called from the flusher's thread.
+ * Runs on its own thread, so a long merge never holds up flushes. Thread-safe in that
+ * {@link #maybeCompact} runs on one thread at a time.
  */
-final class Compactor {
+final class Compactor implements java.io.Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Compactor.class);
+
+  private final java.util.concurrent.ScheduledExecutorService timer =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "compactor");
+        t.setDaemon(true);
+        return t;
+      });
 
   private final FileSystem fs;
   private final TableLayout layout;
@@ -53,8 +61,34 @@ final class Compactor {
     this.maxRecords = maxRecords;
   }
 
+  /** Checks every {@code checkMillis}; after each merge, runs {@code afterPublish} (telling the other pods). */
+  void start(long checkMillis, Runnable afterPublish) {
+    timer.scheduleWithFixedDelay(() -> {
+      try {
+        if (maybeCompact() != null) {
+          afterPublish.run();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (IOException | RuntimeException e) {
+        LOG.error("compaction failed; the input layers stay live, and it is retried", e);
+      }
+    }, checkMillis, checkMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  /** Stops the timer; a merge in progress is interrupted and leaves only a staging directory. */
+  @Override
+  public void close() {
+    timer.shutdownNow();
+    try {
+      timer.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Merges once if there are too many layers; returns the merged layer's id, or null. */
-  String maybeCompact() throws IOException, InterruptedException {
+  synchronized String maybeCompact() throws IOException, InterruptedException {
     LayerSet set = layers.acquire(); // the pod's current view; polling and refreshes keep it fresh
     try {
       List<LayerReader> live = set.layers(); // newest first

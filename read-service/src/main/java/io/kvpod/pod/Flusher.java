@@ -48,14 +48,13 @@ final class Flusher implements Closeable {
   private final WriteAheadLog wal;
   private final LayerSink sink;
   private final Runnable afterPublish;
-  private final Compactor compactor;
   private final ScheduledExecutorService timer;
   private MemTables.Frozen publishedNotDropped;
   private long flushes;
   private volatile String lastError;
 
   Flusher(Target target, GroupCommitter committer, MemTables mem, LayerWatcher layers, WriteAheadLog wal,
-          LayerSink sink, Runnable afterPublish, Compactor compactor) {
+          LayerSink sink, Runnable afterPublish) {
     this.target = target;
     this.committer = committer;
     this.mem = mem;
@@ -63,7 +62,6 @@ final class Flusher implements Closeable {
     this.wal = wal;
     this.sink = sink;
     this.afterPublish = afterPublish;
-    this.compactor = compactor;
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "flusher");
       t.setDaemon(true);
@@ -75,24 +73,22 @@ final class Flusher implements Closeable {
     timer.scheduleWithFixedDelay(this::check, checkMillis, checkMillis, TimeUnit.MILLISECONDS);
   }
 
-  /** One round of the timer: flush if due, then compact if this pod compacts and it is due. */
+  /** One round of the timer: flush if a threshold is reached. */
   private void check() {
     MemTable a = mem.active();
     boolean due = a.bytes() >= target.flushBytes()
         || (!a.isEmpty() && System.currentTimeMillis() - a.createdAtMillis() >= target.flushAgeMillis())
         || !mem.frozenOldestFirst().isEmpty();
+    if (!due) {
+      return;
+    }
     try {
-      if (due) {
-        flush();
-      }
-      if (compactor != null && compactor.maybeCompact() != null) {
-        afterPublish.run();
-      }
+      flush();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (IOException | RuntimeException e) {
       lastError = e.toString();
-      LOG.error("flush or compaction failed; records stay in memory and in the WAL, and it is retried", e);
+      LOG.error("flush failed; the records stay in memory and in the WAL, and the flush is retried", e);
     }
   }
 

@@ -115,8 +115,11 @@ public final class PodServer implements Closeable {
         : null;
     flusher = new Flusher(new Flusher.Target(podId, v.getInt(PodConfig.FLUSH_PARTITIONS),
         v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE), v.getMillis(PodConfig.WRITE_TIMEOUT)),
-        committer, mem, layers, wal, sink, () -> tellPeers(signer, pods, podId), compactor);
+        committer, mem, layers, wal, sink, () -> tellPeers(signer, pods, podId));
     flusher.start(v.getMillis(PodConfig.FLUSH_CHECK));
+    if (compactor != null) {
+      compactor.start(v.getMillis(PodConfig.FLUSH_CHECK), () -> tellPeers(signer, pods, podId));
+    }
 
     PodService[] service = new PodService[1];
     PeerDispatcher peers = new PeerDispatcher(signer, podId, pods, layout.table(), store,
@@ -231,6 +234,9 @@ public final class PodServer implements Closeable {
     }
     if (socket != null) {
       socket.close();
+    }
+    if (compactor != null) {
+      compactor.close();
     }
     if (flusher != null) {
       flusher.close();
