@@ -24,6 +24,8 @@ public final class MiniHdfs implements AutoCloseable {
     c.set("dfs.datanode.ipc.address", "127.0.0.1:0");
     c.set("dfs.namenode.http-address", "127.0.0.1:0");
     c.setLong("dfs.blocksize", 16L << 20);
+    // the local job runner's scratch (default /tmp/hadoop-<user>) goes with the cluster's files
+    c.set("hadoop.tmp.dir", new File(baseDir, "hadoop-tmp").getAbsolutePath());
     cluster = new MiniDFSCluster.Builder(c, baseDir).numDataNodes(dataNodes).build();
     cluster.waitActive();
     conf = new Configuration(cluster.getConfiguration(0));

@@ -62,7 +62,10 @@ final class PodProcess {
     List<String> cmd = new ArrayList<>(List.of(
         new File(System.getProperty("java.home"), "bin/java").getPath(), "-Xmx384m",
         "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
-        "-Djava.net.preferIPv4Stack=true", "-cp", classpath(), "io.kvpod.cli.KvPodMain", "pod"));
+        "-Djava.net.preferIPv4Stack=true",
+        // temp files (snappy-java's native library) next to the log, not in /tmp: kill -9 leaves them behind
+        "-Djava.io.tmpdir=" + log.getAbsoluteFile().getParent(),
+        "-cp", classpath(), "io.kvpod.cli.KvPodMain", "pod"));
     config.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.to(log));
