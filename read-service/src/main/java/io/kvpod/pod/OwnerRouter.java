@@ -72,6 +72,10 @@ final class OwnerRouter implements Closeable {
 
   /** The newest record of each key, null where there is none. */
   Found[] get(byte[][] keys) throws IOException, KvPodException, InterruptedException {
+    if (keys.length == 1) { // the common get: no grouping, no fan-out
+      int owner = ownerOf(keys[0]);
+      return owner == self ? store.get(keys) : readFromOwner(owner, keys);
+    }
     List<List<Integer>> byOwner = groupByOwner(keys);
     Found[] out = new Found[keys.length];
     List<Future<Found[]>> remote = new ArrayList<>();
@@ -106,6 +110,15 @@ final class OwnerRouter implements Closeable {
 
   /** Durably stores records (keys and values pair by index) at their owners. */
   void put(byte[][] keys, byte[][] values) throws IOException, KvPodException, InterruptedException {
+    if (keys.length == 1) { // the common put: no grouping, no fan-out
+      int owner = ownerOf(keys[0]);
+      if (owner == self) {
+        store.write(keys, values);
+      } else {
+        writeToOwner(owner, keys, values);
+      }
+      return;
+    }
     List<List<Integer>> byOwner = groupByOwner(keys);
     List<Future<Void>> remote = new ArrayList<>();
     for (int owner = 0; owner < pods; owner++) {
