@@ -66,6 +66,7 @@ class JobJarIT {
     run("gen", "--records", "20000", "--out", in, "--seed", "5");
     String out = run("load", "-D", "mapreduce.framework.name=local", "-D", "kvpod.load.sort.mb=32",
         "-D", "hadoop.tmp.dir=" + new File(tmp, "hadoop-tmp").getAbsolutePath(),
+        "-D", "mapreduce.jobtracker.staging.root.dir=" + new File(tmp, "hadoop-tmp/staging").getAbsolutePath(),
         "--input", in, "--root", root, "--table", "jar", "--partitions", "3");
     assertTrue(out.contains("[load] done: 20,000 records"), out);
     String listing = run("layers", "--root", root, "--table", "jar", "--json");

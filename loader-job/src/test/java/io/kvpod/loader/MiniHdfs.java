@@ -26,6 +26,8 @@ public final class MiniHdfs implements AutoCloseable {
     c.setLong("dfs.blocksize", 16L << 20);
     // the local job runner's scratch (default /tmp/hadoop-<user>) goes with the cluster's files
     c.set("hadoop.tmp.dir", new File(baseDir, "hadoop-tmp").getAbsolutePath());
+    // the local runner's job staging (on the local filesystem; default /tmp/hadoop/mapred/staging)
+    c.set("mapreduce.jobtracker.staging.root.dir", new File(baseDir, "hadoop-tmp/staging").getAbsolutePath());
     cluster = new MiniDFSCluster.Builder(c, baseDir).numDataNodes(dataNodes).build();
     cluster.waitActive();
     conf = new Configuration(cluster.getConfiguration(0));
