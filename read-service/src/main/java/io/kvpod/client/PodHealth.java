@@ -7,29 +7,35 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * Which pods recently failed to answer. A pod that fails is skipped by later calls until
  * {@code now + backoff.ceilingMillis(consecutive failures)} (the same formula as the
  * retry backoff, without jitter), so a dead pod costs one refused connection per window
- * rather than one per call. A success clears it. Thread-safe (lock-free).
+ * rather than one per call. A success clears it. Used by the client, and by pods for their
+ * peers. Thread-safe (lock-free).
  */
-final class PodHealth {
+public final class PodHealth {
   private final AtomicLongArray skipUntil;
   private final AtomicIntegerArray failures;
   private final Backoff backoff;
 
-  PodHealth(int pods, Backoff backoff) {
+  public PodHealth(int pods, Backoff backoff) {
     this.skipUntil = new AtomicLongArray(pods);
     this.failures = new AtomicIntegerArray(pods);
     this.backoff = backoff;
   }
 
-  void failed(int pod) {
+  public void failed(int pod) {
     int f = failures.incrementAndGet(pod);
     skipUntil.set(pod, System.currentTimeMillis() + backoff.ceilingMillis(Math.min(f, 30)));
   }
 
-  void succeeded(int pod) {
+  public void succeeded(int pod) {
     if (failures.get(pod) != 0) {
       failures.set(pod, 0);
       skipUntil.set(pod, 0);
     }
+  }
+
+  /** True while {@code pod} is being skipped after a failure. */
+  public boolean skipped(int pod) {
+    return skipUntil.get(pod) > System.currentTimeMillis();
   }
 
   /**

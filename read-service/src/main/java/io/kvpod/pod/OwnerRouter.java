@@ -77,32 +77,15 @@ final class OwnerRouter implements Closeable {
       return owner == self ? store.get(keys) : readFromOwner(owner, keys);
     }
     List<List<Integer>> byOwner = groupByOwner(keys);
+    Object[] found = eachOwner(byOwner, (owner, idx) -> {
+      byte[][] ks = pick(keys, idx);
+      return owner == self ? store.get(ks) : readFromOwner(owner, ks);
+    });
     Found[] out = new Found[keys.length];
-    List<Future<Found[]>> remote = new ArrayList<>();
-    List<List<Integer>> remoteIdx = new ArrayList<>();
     for (int owner = 0; owner < pods; owner++) {
       List<Integer> idx = byOwner.get(owner);
-      if (idx.isEmpty() || owner == self) {
-        continue;
-      }
-      byte[][] ks = pick(keys, idx);
-      int o = owner;
-      remote.add(submitOrRun(remote.isEmpty() && byOwner.get(self).isEmpty() && lastNonEmpty(byOwner, owner),
-          () -> readFromOwner(o, ks)));
-      remoteIdx.add(idx);
-    }
-    List<Integer> mine = byOwner.get(self);
-    if (!mine.isEmpty()) {
-      Found[] f = store.get(pick(keys, mine));
-      for (int i = 0; i < f.length; i++) {
-        out[mine.get(i)] = f[i];
-      }
-    }
-    for (int r = 0; r < remote.size(); r++) {
-      Found[] f = await(remote.get(r));
-      List<Integer> idx = remoteIdx.get(r);
-      for (int i = 0; i < f.length; i++) {
-        out[idx.get(i)] = f[i];
+      for (int i = 0; i < idx.size(); i++) {
+        out[idx.get(i)] = ((Found[]) found[owner])[i];
       }
     }
     return out;
@@ -119,44 +102,16 @@ final class OwnerRouter implements Closeable {
       }
       return;
     }
-    List<List<Integer>> byOwner = groupByOwner(keys);
-    List<Future<Void>> remote = new ArrayList<>();
-    for (int owner = 0; owner < pods; owner++) {
-      List<Integer> idx = byOwner.get(owner);
-      if (idx.isEmpty() || owner == self) {
-        continue;
-      }
+    eachOwner(groupByOwner(keys), (owner, idx) -> {
       byte[][] ks = pick(keys, idx);
       byte[][] vs = pick(values, idx);
-      int o = owner;
-      remote.add(submitOrRun(remote.isEmpty() && byOwner.get(self).isEmpty() && lastNonEmpty(byOwner, owner),
-          () -> {
-            writeToOwner(o, ks, vs);
-            return null;
-          }));
-    }
-    List<Integer> mine = byOwner.get(self);
-    Exception first = null;
-    if (!mine.isEmpty()) {
-      try {
-        store.write(pick(keys, mine), pick(values, mine));
-      } catch (IOException e) {
-        first = e;
+      if (owner == self) {
+        store.write(ks, vs);
+      } else {
+        writeToOwner(owner, ks, vs);
       }
-    }
-    for (Future<Void> f : remote) {
-      try {
-        await(f);
-      } catch (IOException | KvPodException e) {
-        first = first == null ? e : first;
-      }
-    }
-    if (first instanceof IOException io) {
-      throw io;
-    }
-    if (first instanceof KvPodException k) {
-      throw k;
-    }
+      return null;
+    });
   }
 
   private Found[] readFromOwner(int owner, byte[][] keys) throws IOException, KvPodException {
@@ -262,36 +217,68 @@ final class OwnerRouter implements Closeable {
     return byOwner;
   }
 
-  /** True if no owner after {@code owner} has keys: then this group may run on the caller's thread. */
-  private boolean lastNonEmpty(List<List<Integer>> byOwner, int owner) {
-    for (int o = owner + 1; o < pods; o++) {
-      if (o != self && !byOwner.get(o).isEmpty()) {
-        return false;
-      }
-    }
-    return true;
-  }
-
+  /** One owner's share of a request: the indexes of its keys. */
   @FunctionalInterface
-  private interface Call<T> {
-    T run() throws Exception;
+  private interface Share {
+    Object run(int owner, List<Integer> idx) throws Exception;
   }
 
-  /** Runs a lone remote group on the calling thread; fans out only when there is more than one. */
-  private <T> Future<T> submitOrRun(boolean alone, Call<T> call) {
-    if (alone) {
-      java.util.concurrent.CompletableFuture<T> f = new java.util.concurrent.CompletableFuture<>();
-      try {
-        f.complete(call.run());
-      } catch (Exception e) {
-        if (e instanceof InterruptedException) {
-          Thread.currentThread().interrupt();
-        }
-        f.completeExceptionally(e);
-      }
-      return f;
+  /**
+   * Runs {@code share} for every owner that has keys and returns the results by owner.
+   * Remote shares run in parallel on the fan-out pool; this pod's share, or a share that is
+   * the only one, runs on the calling thread. Waits for all, then throws the first failure.
+   */
+  private Object[] eachOwner(List<List<Integer>> byOwner, Share share)
+      throws IOException, KvPodException, InterruptedException {
+    int shares = 0;
+    for (List<Integer> idx : byOwner) {
+      shares += idx.isEmpty() ? 0 : 1;
     }
-    return fanOut.submit(call::run);
+    Object[] results = new Object[pods];
+    List<Future<Object>> futures = new ArrayList<>();
+    List<Integer> futureOwners = new ArrayList<>();
+    for (int owner = 0; owner < pods; owner++) {
+      List<Integer> idx = byOwner.get(owner);
+      if (!idx.isEmpty() && owner != self && shares > 1) {
+        int o = owner;
+        futures.add(fanOut.submit(() -> share.run(o, idx)));
+        futureOwners.add(owner);
+      }
+    }
+    Exception first = null;
+    for (int owner = 0; owner < pods; owner++) {
+      List<Integer> idx = byOwner.get(owner);
+      if (!idx.isEmpty() && (owner == self || shares == 1)) {
+        try {
+          results[owner] = share.run(owner, idx);
+        } catch (Exception e) {
+          first = e;
+        }
+      }
+    }
+    for (int i = 0; i < futures.size(); i++) {
+      try {
+        results[futureOwners.get(i)] = await(futures.get(i));
+      } catch (IOException | KvPodException | RuntimeException e) {
+        first = first == null ? e : first;
+      }
+    }
+    if (first instanceof InterruptedException ie) {
+      throw ie;
+    }
+    if (first instanceof IOException io) {
+      throw io;
+    }
+    if (first instanceof KvPodException k) {
+      throw k;
+    }
+    if (first instanceof RuntimeException re) {
+      throw re;
+    }
+    if (first != null) {
+      throw new IOException(first);
+    }
+    return results;
   }
 
   private static <T> T await(Future<T> f) throws IOException, KvPodException, InterruptedException {

@@ -2,6 +2,7 @@ package io.kvpod.pod;
 
 import io.kvpod.client.Backoff;
 import io.kvpod.client.KvPodClient;
+import io.kvpod.client.PodHealth;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
@@ -10,7 +11,6 @@ import io.kvpod.thrift.internal.PeerResponse;
 import java.io.Closeable;
 import java.net.InetSocketAddress;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLongArray;
 import org.apache.thrift.TException;
 
 /**
@@ -24,37 +24,25 @@ import org.apache.thrift.TException;
  */
 final class PeerClient implements Closeable {
   private final PeerSigner signer;
-  private final int self;
   private final KvPodClient readCalls;
   private final KvPodClient writeCalls;
-  private final long downWindowMillis;
-  private final AtomicLongArray skipReadsUntil;
+  private final PodHealth readHealth;
   private final PeerFaults faults;
 
-  PeerClient(List<InetSocketAddress> pods, int self, PeerSigner signer, int readTimeoutMillis,
+  PeerClient(List<InetSocketAddress> pods, PeerSigner signer, int readTimeoutMillis,
              int writeTimeoutMillis, long downWindowMillis, PeerFaults faults) {
     this.faults = faults;
     this.signer = signer;
-    this.self = self;
     this.readCalls = KvPodClient.builder(pods).connectTimeoutMs(readTimeoutMillis)
         .callTimeoutMs(readTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).build();
     this.writeCalls = KvPodClient.builder(pods).connectTimeoutMs(Math.min(writeTimeoutMillis, 1000))
         .callTimeoutMs(writeTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).build();
-    this.downWindowMillis = downWindowMillis;
-    this.skipReadsUntil = new AtomicLongArray(pods.size());
-  }
-
-  int self() {
-    return self;
-  }
-
-  int pods() {
-    return skipReadsUntil.length();
+    this.readHealth = new PodHealth(pods.size(), new Backoff(downWindowMillis, downWindowMillis));
   }
 
   /** True while reads should not try {@code pod} directly. */
   boolean readsSkip(int pod) {
-    return skipReadsUntil.get(pod) > System.currentTimeMillis();
+    return readHealth.skipped(pod);
   }
 
   /**
@@ -64,11 +52,11 @@ final class PeerClient implements Closeable {
   PeerResponse read(int pod, PeerRequest req) throws KvPodException {
     try {
       PeerResponse r = send(readCalls, pod, req);
-      skipReadsUntil.set(pod, 0);
+      readHealth.succeeded(pod);
       return r;
     } catch (KvPodException e) {
       if (e.isRetriable()) {
-        skipReadsUntil.set(pod, System.currentTimeMillis() + downWindowMillis);
+        readHealth.failed(pod);
       }
       throw e;
     }

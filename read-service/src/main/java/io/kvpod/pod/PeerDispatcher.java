@@ -5,6 +5,7 @@ import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.internal.FoundRecord;
 import io.kvpod.thrift.internal.KeyValue;
 import io.kvpod.thrift.internal.PeerRequest;
@@ -49,7 +50,7 @@ final class PeerDispatcher {
     this.uptime = uptime;
   }
 
-  byte[] handle(byte[] input) throws IOException, InterruptedException, io.kvpod.thrift.KvPodException {
+  byte[] handle(byte[] input) throws IOException, InterruptedException, KvPodException {
     PeerSigner.Opened opened = signer.openWithSender(input);
     PeerRequest req = opened.request();
     if (opened.fromPod() >= 0) {
@@ -74,7 +75,7 @@ final class PeerDispatcher {
   }
 
   /** Passes a request on to its target, once; the target's refusal or silence goes back to the sender. */
-  private PeerResponse relay(int target, PeerRequest inner) throws io.kvpod.thrift.KvPodException {
+  private PeerResponse relay(int target, PeerRequest inner) throws KvPodException {
     if (inner.isSetRelay() || target == podId || target < 0 || target >= pods) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "cannot relay to pod " + target
           + (inner.isSetRelay() ? ": a relay may not carry another relay" : ""));

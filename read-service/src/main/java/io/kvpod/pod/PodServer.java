@@ -102,7 +102,7 @@ public final class PodServer implements Closeable {
     PeerSigner signer = new PeerSigner(v.getString(PodConfig.SECRET), podId,
         v.getMillis(PodConfig.AUTH_MAX_SKEW), System::currentTimeMillis);
     PeerFaults faults = new PeerFaults(pods);
-    peerClient = new PeerClient(config.pods(), podId, signer, (int) v.getMillis(PodConfig.PEER_READ_TIMEOUT),
+    peerClient = new PeerClient(config.pods(), signer, (int) v.getMillis(PodConfig.PEER_READ_TIMEOUT),
         (int) v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults);
     router = new OwnerRouter(podId, pods, store, peerClient, new PeerWalReader(walFs, layout, layers, pods),
         v.getMillis(PodConfig.FORWARD_DEADLINE));
@@ -115,10 +115,10 @@ public final class PodServer implements Closeable {
         : null;
     flusher = new Flusher(new Flusher.Target(podId, v.getInt(PodConfig.FLUSH_PARTITIONS),
         v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE), v.getMillis(PodConfig.WRITE_TIMEOUT)),
-        committer, mem, layers, wal, sink, () -> tellPeers(signer, pods, podId));
+        committer, mem, layers, wal, sink, () -> tellPeers(pods, podId));
     flusher.start(v.getMillis(PodConfig.FLUSH_CHECK));
     if (compactor != null) {
-      compactor.start(v.getMillis(PodConfig.FLUSH_CHECK), () -> tellPeers(signer, pods, podId));
+      compactor.start(v.getMillis(PodConfig.FLUSH_CHECK), () -> tellPeers(pods, podId));
     }
 
     PodService[] service = new PodService[1];
@@ -205,7 +205,7 @@ public final class PodServer implements Closeable {
   }
 
   /** Asks the other pods to look at the layers now (best effort; they also poll). */
-  private void tellPeers(PeerSigner signer, int pods, int self) {
+  private void tellPeers(int pods, int self) {
     for (int p = 0; p < pods; p++) {
       if (p != self && !peerClient.readsSkip(p)) {
         try {
