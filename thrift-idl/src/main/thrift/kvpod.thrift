@@ -41,6 +41,9 @@ enum ErrorCode {
   OWNER_UNREACHABLE = 11,
   /** The call did not finish within its deadline. Retry later. */
   TIMEOUT = 12,
+  /** The pod does not hold the keys' bucket (another pod took it over, or it moved back).
+      Ask a pod's status() for the holders, or send the call to any pod. Retriable. */
+  NOT_OWNER = 13,
   /** Stored data failed a checksum or format check. Do not retry; an operator must look. */
   CORRUPTION = 20,
   /** An unexpected server error; the message says more. */
@@ -83,7 +86,12 @@ struct PodStatus {
   12: optional i64 walDurableSeq,
   13: optional i32 walSegments,
   14: optional i64 flushes,
-  15: optional i64 compactions
+  15: optional i64 compactions,
+  /** holders[b] is the pod that holds the keys of bucket b (murmur3(key) mod pods) in this
+      pod's view; b itself unless another pod took the bucket over. */
+  16: optional list<i32> holders,
+  /** holderEpochs[b] is the epoch of that holding, as recorded on HDFS; higher is newer. */
+  17: optional list<i64> holderEpochs
 }
 
 service KvPod {

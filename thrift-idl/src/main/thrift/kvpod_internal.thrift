@@ -83,13 +83,20 @@ struct RelayRequest {
   2: required binary request
 }
 
+/** Asks the pod that holds bucket `bucket` to flush it now: sent by the bucket's home pod
+    before it takes the bucket back, so that little is left to replay. */
+struct FlushRequest {
+  1: required i32 bucket
+}
+
 union PeerRequest {
   1: PingRequest ping,
   2: RefreshRequest refresh,
   3: WriteRequest write,
   4: ReadRequest read,
   5: FaultRequest fault,
-  6: RelayRequest relay
+  6: RelayRequest relay,
+  7: FlushRequest flush
 }
 
 struct PingReply {
@@ -128,10 +135,16 @@ struct FaultReply {
   4: required i32 delayMillis
 }
 
+struct FlushReply {
+  /** The bucket's log is covered by published layers through this sequence number. */
+  1: required i64 throughSeq
+}
+
 union PeerResponse {
   1: PingReply ping,
   2: RefreshReply refresh,
   3: WriteReply write,
   4: ReadReply read,
-  5: FaultReply fault
+  5: FaultReply fault,
+  6: FlushReply flush
 }

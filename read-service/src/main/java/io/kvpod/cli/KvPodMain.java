@@ -19,6 +19,7 @@ public final class KvPodMain {
       case "pod" -> PodMain.main(rest);
       case "bench-get" -> System.exit(BenchGet.run(rest));
       case "bench-put" -> System.exit(BenchPut.run(rest));
+      case "suite" -> System.exit(io.kvpod.local.Suite.run(rest));
       case "get", "put", "status", "ping", "refresh", "sample", "fault" -> System.exit(KvPodCli.run(args));
       default -> {
         Tool tool = LoaderMain.tool(args[0]);

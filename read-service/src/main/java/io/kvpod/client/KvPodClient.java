@@ -22,6 +22,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.thrift.TException;
 import org.apache.thrift.transport.TTransportException;
 
@@ -30,9 +31,12 @@ import org.apache.thrift.transport.TTransportException;
  * {@code batchPut}) plus {@code multiGet}.
  *
  * <ul>
- *   <li><b>Routing.</b> A key's call goes first to its owner, {@code murmur3(key) mod pods};
- *       on failure, to the next pods in order (any pod forwards to the owner).
- *       {@code batchPut} splits the batch by owner and sends the shares in parallel.</li>
+ *   <li><b>Routing.</b> A key's call goes first to the holder of its bucket
+ *       ({@code murmur3(key) mod pods}): the bucket's home pod, unless a takeover recorded
+ *       another pod in a later epoch. On failure it goes to the next pods in order (any pod
+ *       forwards to the holder), and the client re-learns the holders from a pod's
+ *       {@code status()}, keeping for each bucket the holding of the highest epoch.
+ *       {@code batchPut} splits the batch by bucket and sends the shares in parallel.</li>
  *   <li><b>Retries</b> are decided by the failure: a transport failure (refused, reset,
  *       timed out) or a {@code KvPodException} marked retriable is retried on the next pod;
  *       any other {@code KvPodException} is thrown at once. Retries wait
@@ -54,6 +58,9 @@ public final class KvPodClient implements Closeable {
   private final ExecutorService hedgePool;
   private final AtomicInteger hedges = new AtomicInteger();
   private final PodHealth health;
+  /** holders[b] and epochs[b]: who holds bucket b, as of which epoch; replaced, never mutated. */
+  private volatile long[] holdings;
+  private final AtomicLong lastLearnedMillis = new AtomicLong();
   private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
     Thread t = new Thread(r, "kvpod-client-fan-out");
     t.setDaemon(true);
@@ -68,6 +75,11 @@ public final class KvPodClient implements Closeable {
     this.backoff = b.backoff;
     this.hedgeAfterMs = b.hedgeAfterMs;
     this.health = new PodHealth(b.pods.size(), b.backoff);
+    long[] home = new long[b.pods.size()];
+    for (int i = 0; i < home.length; i++) {
+      home[i] = i; // epoch 0 (the high 32 bits), holder i
+    }
+    this.holdings = home;
     this.hedgePool = b.hedgeAfterMs > 0 ? Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "kvpod-client-hedge");
       t.setDaemon(true);
@@ -172,14 +184,59 @@ public final class KvPodClient implements Closeable {
     return hedges.get();
   }
 
-  /** The pod that owns {@code key}. */
+  /** The pod that holds {@code key}'s bucket, as far as this client knows. */
   public int ownerOf(String key) {
-    return KeyPartitioner.bucket(key, pool.size());
+    return holderOf(KeyPartitioner.bucket(key, pool.size()));
+  }
+
+  private int holderOf(int bucket) {
+    return (int) holdings[bucket];
+  }
+
+  /**
+   * Learns the bucket holders from {@code status}, keeping per bucket the holding with the
+   * higher epoch. Holding = epoch in the high 32 bits, holder in the low 32.
+   */
+  private void learnHolders(PodStatus status) {
+    if (!status.isSetHolders() || !status.isSetHolderEpochs() || status.getHolders().size() != pool.size()) {
+      return;
+    }
+    synchronized (this) {
+      long[] next = holdings.clone();
+      for (int b = 0; b < next.length; b++) {
+        long epoch = status.getHolderEpochs().get(b);
+        int holder = status.getHolders().get(b);
+        if (holder >= 0 && holder < pool.size() && epoch > (next[b] >>> 32)) {
+          next[b] = (epoch << 32) | holder;
+        }
+      }
+      holdings = next;
+    }
+  }
+
+  /** After a failure at a holder: ask one pod for the holders, at most every half second. */
+  private void relearnHolders(int failedPod) {
+    long now = System.currentTimeMillis();
+    long last = lastLearnedMillis.get();
+    if (now - last < 500 || !lastLearnedMillis.compareAndSet(last, now)) {
+      return;
+    }
+    fanOut.execute(() -> {
+      for (int i = 1; i <= pool.size(); i++) {
+        int pod = (failedPod + i) % pool.size();
+        try {
+          learnHolders(attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)));
+          return;
+        } catch (KvPodException e) {
+          // try the next pod
+        }
+      }
+    });
   }
 
   /** The record of {@code key}, or an empty map if there is none. */
   public Map<String, String> get(String key) throws KvPodException {
-    int owner = KeyPartitioner.bucket(checkKey(key), pool.size());
+    int owner = holderOf(KeyPartitioner.bucket(checkKey(key), pool.size()));
     if (hedgePool == null || pool.size() == 1) {
       return call("get", owner, c -> c.get(key));
     }
@@ -203,12 +260,12 @@ public final class KvPodClient implements Closeable {
   }
 
   public boolean put(String key, Map<String, String> value) throws KvPodException {
-    int owner = KeyPartitioner.bucket(checkKey(key), pool.size());
+    int owner = holderOf(KeyPartitioner.bucket(checkKey(key), pool.size()));
     return call("put", owner, c -> c.put(key, value));
   }
 
   /**
-   * Stores many records: split by owner, and each owner's share sent to it in parallel
+   * Stores many records: split by bucket, and each bucket's share sent to its holder in parallel
    * (with the usual failover and retries). Returns once every share is acknowledged; if one
    * fails, its error is thrown, and the other shares may have been stored (sending the
    * batch again is safe: a record written twice holds the same value).
@@ -229,7 +286,7 @@ public final class KvPodClient implements Closeable {
       if (share.isEmpty()) {
         continue;
       }
-      int o = owner;
+      int o = holderOf(owner);
       sent.add(CompletableFuture.supplyAsync(() -> {
         try {
           return call("batchPut", o, c -> c.batchPut(share));
@@ -275,7 +332,9 @@ public final class KvPodClient implements Closeable {
 
   /** The status of one pod (no failover: the caller asked for that pod). */
   public PodStatus status(int pod) throws KvPodException {
-    return callOne(pod, KvPod.Client::status);
+    PodStatus st = callOne(pod, KvPod.Client::status);
+    learnHolders(st);
+    return st;
   }
 
   /** A round trip to one pod that does nothing. */
@@ -397,6 +456,9 @@ public final class KvPodClient implements Closeable {
           throw e;
         }
         health.failed(pod);
+        if (pod == firstPod) {
+          relearnHolders(pod); // the holder may have moved
+        }
         last = e;
       }
       next = (pod + 1) % n;

@@ -32,8 +32,9 @@ import org.slf4j.LoggerFactory;
 final class Flusher implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Flusher.class);
 
-  /** What the flusher needs from the pod. */
-  record Target(int podId, int partitions, long flushBytes, long flushAgeMillis, long commitTimeoutMillis) {}
+  /** What the flusher flushes (bucket {@code bucket}'s log, held by pod {@code podId}) and when. */
+  record Target(int bucket, int podId, int partitions, long flushBytes, long flushAgeMillis,
+                long commitTimeoutMillis) {}
 
   /** Writes a layer from a frozen memtable; the pod supplies where and how. */
   @FunctionalInterface
@@ -120,8 +121,8 @@ final class Flusher implements Closeable {
     String id = LayerId.next(LayerId.FLUSH, start);
     LayerMeta meta = new LayerMeta();
     meta.kind = LayerId.FLUSH;
-    meta.source = "pod-" + target.podId();
-    meta.walThrough.put(target.podId(), f.throughSeq());
+    meta.source = "pod-" + target.podId() + (target.bucket() == target.podId() ? "" : " for pod-" + target.bucket());
+    meta.walThrough.put(target.bucket(), f.throughSeq());
     meta.maxVersion = f.table().maxVersion();
     try (LayerBuilder b = sink.open(id, target.partitions())) {
       Iterator<Map.Entry<byte[], Found>> it = f.table().iterator();
@@ -144,12 +145,24 @@ final class Flusher implements Closeable {
     return lastError;
   }
 
-  /** Stops the timer, then flushes what is in memory (a clean shutdown leaves the WAL empty). */
-  @Override
-  public void close() {
+  /** Stops the timer without flushing; a flush in progress finishes first. */
+  void stop() {
     timer.shutdownNow();
     try {
       timer.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Stops the timer, then flushes what is in memory (a clean shutdown leaves the WAL empty). */
+  @Override
+  public void close() {
+    stop();
+    if (Thread.currentThread().isInterrupted()) {
+      return;
+    }
+    try {
       flush();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -6,6 +6,7 @@ import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.internal.FlushReply;
 import io.kvpod.thrift.internal.FoundRecord;
 import io.kvpod.thrift.internal.KeyValue;
 import io.kvpod.thrift.internal.PeerRequest;
@@ -24,29 +25,31 @@ import java.util.function.LongSupplier;
  * Answers the internal messages that arrive through {@code process()}: verifies the
  * envelope's signature ({@link PeerSigner}), refuses senders whose link is cut
  * ({@link PeerFaults}), then dispatches on the request type. A relay is passed on once to
- * its target. Forwarded
- * writes and reads are served from this pod's {@link LocalStore} only, never forwarded
- * again, and only for keys this pod owns. Thread-safe.
+ * its target. Forwarded writes and reads are served from the {@link Shard}s this pod holds
+ * only, never forwarded again; keys of a bucket held elsewhere get a retriable
+ * {@code NOT_OWNER}, and the sender routes again. Thread-safe.
  */
 final class PeerDispatcher {
   private final PeerSigner signer;
   private final int podId;
   private final int pods;
-  private final LocalStore store;
+  private final ShardSet shards;
+  private final LayerWatcher layers;
   private final String table;
   private final LongSupplier uptime;
   private final PeerFaults faults;
   private final PeerClient relay;
 
-  PeerDispatcher(PeerSigner signer, int podId, int pods, String table, LocalStore store, LongSupplier uptime,
-                 PeerFaults faults, PeerClient relay) {
+  PeerDispatcher(PeerSigner signer, int podId, int pods, String table, ShardSet shards, LayerWatcher layers,
+                 LongSupplier uptime, PeerFaults faults, PeerClient relay) {
     this.faults = faults;
     this.relay = relay;
     this.signer = signer;
     this.podId = podId;
     this.pods = pods;
     this.table = table;
-    this.store = store;
+    this.shards = shards;
+    this.layers = layers;
     this.uptime = uptime;
   }
 
@@ -64,11 +67,12 @@ final class PeerDispatcher {
           throw new ContractViolation(ErrorCode.INVALID_ARGUMENT,
               "refresh for table " + t + " sent to a pod serving " + table);
         }
-        yield PeerResponse.refresh(new RefreshReply(store.layers().refresh()));
+        yield PeerResponse.refresh(new RefreshReply(layers.refresh()));
       }
       case WRITE -> PeerResponse.write(write(req.getWrite().getRecords()));
       case READ -> PeerResponse.read(read(req.getRead().getKeys()));
       case FAULT -> PeerResponse.fault(faults.apply(req.getFault()));
+      case FLUSH -> PeerResponse.flush(new FlushReply(held(req.getFlush().getBucket()).flush()));
       case RELAY -> relay(req.getRelay().getTarget(), PeerSigner.decodeRequest(req.getRelay().getRequest()));
     };
     return PeerSigner.encode(resp);
@@ -85,14 +89,18 @@ final class PeerDispatcher {
 
   private WriteReply write(List<KeyValue> records) throws IOException, InterruptedException {
     Limits.checkBatchSize(records.size());
+    if (records.isEmpty()) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "a forwarded write with no records");
+    }
     byte[][] keys = new byte[records.size()][];
     byte[][] values = new byte[records.size()][];
     for (int i = 0; i < keys.length; i++) {
-      keys[i] = owned(records.get(i).getKey());
+      keys[i] = checkKey(records.get(i).getKey());
       values[i] = records.get(i).getValue();
       Limits.checkValueLength(values[i].length);
     }
-    GroupCommitter.Committed c = store.write(keys, values);
+    int bucket = oneBucket(keys);
+    GroupCommitter.Committed c = held(bucket).write(keys, values);
     return new WriteReply(c.seq(), c.version());
   }
 
@@ -103,9 +111,9 @@ final class PeerDispatcher {
       ByteBuffer b = keyBuffers.get(i).duplicate();
       keys[i] = new byte[b.remaining()];
       b.get(keys[i]);
-      owned(keys[i]);
+      checkKey(keys[i]);
     }
-    Found[] found = store.get(keys);
+    Found[] found = keys.length == 0 ? new Found[0] : held(oneBucket(keys)).get(keys);
     List<FoundRecord> out = new ArrayList<>(found.length);
     for (Found f : found) {
       out.add(f == null ? new FoundRecord() : new FoundRecord().setVersion(f.version()).setValue(f.value()));
@@ -113,13 +121,33 @@ final class PeerDispatcher {
     return new ReadReply(out);
   }
 
-  private byte[] owned(byte[] key) {
-    Limits.checkKeyLength(key.length);
-    int owner = KeyPartitioner.bucket(key, pods);
-    if (owner != podId) {
-      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "pod " + podId + " was sent a key owned by pod "
-          + owner + "; do all pods list the same kvpod.pods?");
+  /** The shard of {@code bucket}, or a retriable NOT_OWNER if this pod does not serve it now. */
+  private Shard held(int bucket) throws IOException {
+    if (bucket < 0 || bucket >= pods) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "no bucket " + bucket + " in a table of " + pods);
     }
+    Shard s = shards.serving(bucket);
+    if (s == null) {
+      throw new PodUnavailable(ErrorCode.NOT_OWNER, "pod " + podId + " does not hold bucket " + bucket
+          + " (holder: pod " + shards.holding(bucket).holder() + ")");
+    }
+    return s;
+  }
+
+  /** A forwarded request carries the keys of one bucket (senders split by bucket). */
+  private int oneBucket(byte[][] keys) {
+    int bucket = KeyPartitioner.bucket(keys[0], pods);
+    for (byte[] k : keys) {
+      if (KeyPartitioner.bucket(k, pods) != bucket) {
+        throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "a forwarded request mixes the keys of buckets "
+            + bucket + " and " + KeyPartitioner.bucket(k, pods) + "; do all pods list the same kvpod.pods?");
+      }
+    }
+    return bucket;
+  }
+
+  private static byte[] checkKey(byte[] key) {
+    Limits.checkKeyLength(key.length);
     return key;
   }
 }

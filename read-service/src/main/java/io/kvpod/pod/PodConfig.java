@@ -52,6 +52,9 @@ public final class PodConfig {
   public static final String COMPACTION_POD = "kvpod.compaction.pod";
   public static final String COMPACTION_MAX_LAYERS = "kvpod.compaction.max.layers";
   public static final String COMPACTION_MAX_RECORDS = "kvpod.compaction.max.records";
+  public static final String TAKEOVER_AFTER = "kvpod.takeover.after";
+  public static final String OWNERSHIP_POLL = "kvpod.ownership.poll.interval";
+  public static final String OWNERSHIP_LEASE = "kvpod.ownership.lease";
 
   public static final ConfigDef DEF = new ConfigDef()
       .define(PODS, Type.STRING, null,
@@ -109,7 +112,14 @@ public final class PodConfig {
       .define(COMPACTION_MAX_LAYERS, Type.INT, "8", Validator.atLeast(1),
           "compact when the table has more live layers than this")
       .define(COMPACTION_MAX_RECORDS, Type.LONG, "20000000", Validator.atLeast(1),
-          "largest merge (in records) a pod runs; larger ones are left for a MapReduce job");
+          "largest merge (in records) a pod runs; larger ones are left for a MapReduce job")
+      .define(TAKEOVER_AFTER, Type.DURATION_MS, "3s", Validator.atLeast(0),
+          "take over a bucket whose holder no pod could reach for this long; 0: never take over")
+      .define(OWNERSHIP_POLL, Type.DURATION_MS, "250ms", Validator.atLeast(10),
+          "how often a pod re-reads the bucket holders recorded on HDFS")
+      .define(OWNERSHIP_LEASE, Type.DURATION_MS, "1s", Validator.atLeast(1),
+          "a holder serves its buckets only while its last confirmed view of the holders is "
+              + "younger than this; a new holder waits this long before it serves (must exceed the poll interval)");
 
   private final Map<String, String> values;
   private final ConfigDef.Values typed;

@@ -11,6 +11,8 @@ import org.apache.commons.cli.HelpFormatter;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 import org.apache.commons.cli.ParseException;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.util.ShutdownHookManager;
 
 /**
  * Runs one pod in the foreground: {@code kvpod pod run [--config FILE] [-D key=value ...]}.
@@ -62,7 +64,8 @@ public final class PodMain {
       return;
     }
     PodServer server = new PodServer(config);
-    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "pod-shutdown"));
+    // Before Hadoop's own hook closes the cached FileSystems: the shutdown flush still needs HDFS.
+    ShutdownHookManager.get().addShutdownHook(server::close, FileSystem.SHUTDOWN_HOOK_PRIORITY + 10);
     try {
       server.start();
       System.out.println("READY " + config.self().getHostString() + ":" + config.self().getPort());

@@ -7,13 +7,15 @@ import io.kvpod.loader.HFileOptions;
 import io.kvpod.thrift.KvPod;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.internal.FlushRequest;
 import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.thrift.internal.RefreshRequest;
-import io.kvpod.wal.WalReplay;
 import io.kvpod.wal.WriteAheadLog;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -51,9 +53,7 @@ public final class PodServer implements Closeable {
   private final Configuration hadoop;
   private BlockCache blockCache;
   private LayerWatcher layers;
-  private WriteAheadLog wal;
-  private GroupCommitter committer;
-  private Flusher flusher;
+  private ShardSet shards;
   private Compactor compactor;
   private PeerClient peerClient;
   private OwnerRouter router;
@@ -89,43 +89,45 @@ public final class PodServer implements Closeable {
     layers = new LayerWatcher(fs, layout, cache, hadoop);
     layers.start(v.getMillis(PodConfig.LAYERS_POLL));
 
-    MemTables mem = new MemTables();
-    FileSystem walFs = WriteAheadLog.walFileSystem(fs);
-    wal = new WriteAheadLog(walFs, layout.walDir(podId), podId,
-        WriteAheadLog.Durability.valueOf(v.getString(PodConfig.WAL_DURABILITY).toUpperCase(Locale.ROOT)));
-    long lastVersion = recover(mem, podId, v.getMillis(PodConfig.WAL_LEASE_TIMEOUT));
-    committer = new GroupCommitter(wal, mem, lastVersion, v.getLong(PodConfig.WAL_SEGMENT_BYTES),
-        v.getLong(PodConfig.WAL_GROUP_BYTES), v.getLong(PodConfig.MEMTABLE_MAX_BYTES));
-    committer.start();
-    LocalStore store = new LocalStore(mem, layers, committer, v.getMillis(PodConfig.WRITE_TIMEOUT));
-
     PeerSigner signer = new PeerSigner(v.getString(PodConfig.SECRET), podId,
         v.getMillis(PodConfig.AUTH_MAX_SKEW), System::currentTimeMillis);
     PeerFaults faults = new PeerFaults(pods);
     peerClient = new PeerClient(config.pods(), signer, (int) v.getMillis(PodConfig.PEER_READ_TIMEOUT),
         (int) v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults);
-    router = new OwnerRouter(podId, pods, store, peerClient, new PeerWalReader(walFs, layout, layers, pods),
-        v.getMillis(PodConfig.FORWARD_DEADLINE));
 
+    FileSystem walFs = WriteAheadLog.walFileSystem(fs);
     HFileOptions flushFormat = new HFileOptions(v.getString(PodConfig.FLUSH_COMPRESSION), 64 * 1024);
     Flusher.LayerSink sink = (id, partitions) -> new LayerBuilder(fs, layout, hadoop, flushFormat, id, partitions);
+    Shard.Context shardContext = new Shard.Context(podId, walFs, layout, layers,
+        WriteAheadLog.Durability.valueOf(v.getString(PodConfig.WAL_DURABILITY).toUpperCase(Locale.ROOT)),
+        new Shard.PodConfigView(v.getMillis(PodConfig.WAL_LEASE_TIMEOUT), v.getLong(PodConfig.WAL_SEGMENT_BYTES),
+            v.getLong(PodConfig.WAL_GROUP_BYTES), v.getLong(PodConfig.MEMTABLE_MAX_BYTES),
+            v.getInt(PodConfig.FLUSH_PARTITIONS), v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE),
+            v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK)),
+        sink, () -> tellPeers(pods, podId));
+    shards = new ShardSet(podId, new Ownership(fs, layout, pods), v.getMillis(PodConfig.OWNERSHIP_LEASE),
+        (bucket, epoch, guard) -> Shard.open(shardContext, bucket, epoch, guard));
+    try {
+      shards.start(v.getMillis(PodConfig.OWNERSHIP_POLL), this::askToFlush);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while taking this pod's buckets", e);
+    }
+    router = new OwnerRouter(podId, pods, shards, peerClient, new PeerWalReader(walFs, layout, layers, pods),
+        v.getMillis(PodConfig.FORWARD_DEADLINE), v.getMillis(PodConfig.TAKEOVER_AFTER));
+
     compactor = v.getInt(PodConfig.COMPACTION_POD) == podId
         ? new Compactor(fs, layout, layers, sink, v.getInt(PodConfig.COMPACTION_MAX_LAYERS),
             v.getLong(PodConfig.COMPACTION_MAX_RECORDS))
         : null;
-    flusher = new Flusher(new Flusher.Target(podId, v.getInt(PodConfig.FLUSH_PARTITIONS),
-        v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE), v.getMillis(PodConfig.WRITE_TIMEOUT)),
-        committer, mem, layers, wal, sink, () -> tellPeers(pods, podId));
-    flusher.start(v.getMillis(PodConfig.FLUSH_CHECK));
     if (compactor != null) {
       compactor.start(v.getMillis(PodConfig.FLUSH_CHECK), () -> tellPeers(pods, podId));
     }
 
     PodService[] service = new PodService[1];
-    PeerDispatcher peers = new PeerDispatcher(signer, podId, pods, layout.table(), store,
+    PeerDispatcher peers = new PeerDispatcher(signer, podId, pods, layout.table(), shards, layers,
         () -> service[0].uptimeMillis(), faults, peerClient);
-    service[0] = new PodService(podId, pods, layout.table(), layers, router, peers,
-        st -> describeWrites(st, mem),
+    service[0] = new PodService(podId, pods, layout.table(), layers, router, peers, this::describeWrites,
         () -> blockCache == null ? 0 : blockCache.getStats().getHitRatio());
 
     InetSocketAddress bind = new InetSocketAddress(config.bindHost(), config.self().getPort());
@@ -151,56 +153,53 @@ public final class PodServer implements Closeable {
         throw new IOException("interrupted while starting", e);
       }
     }
-    LOG.info("pod {} of {} serving table {} on {} ({} layers, {} records in memory)", podId, pods,
-        layout.table(), bind, layers.liveLayerCount(), mem.records());
+    LOG.info("pod {} of {} serving table {} on {} ({} layers; holding buckets {})", podId, pods,
+        layout.table(), bind, layers.liveLayerCount(), shards.held().keySet());
   }
 
-  /**
-   * Replays this pod's WAL above what the live layers hold into the active memtable, and
-   * returns the highest version seen, from which new versions continue.
-   */
-  private long recover(MemTables mem, int podId, long leaseTimeoutMillis) throws IOException {
-    long start = System.currentTimeMillis();
-    long covered;
-    long layerVersion;
-    LayerSet s = layers.acquire();
-    try {
-      covered = s.walThrough(podId);
-      layerVersion = s.maxKnownVersion();
-    } finally {
-      s.release();
+  private void describeWrites(PodStatus st) {
+    long records = 0;
+    List<String> held = new ArrayList<>();
+    String problem = null;
+    for (Shard s : shards.held().values()) {
+      records += s.memRecords();
+      held.add(s.bucket + "@" + s.epoch);
+      if (s.bucket == config.podId()) {
+        st.setWalDurableSeq(s.durableSeq());
+        st.setWalSegments(s.walSegments());
+        st.setFlushes(s.flushes());
+      }
+      if (s.walFailure() != null) {
+        problem = "REFUSING WRITES to bucket " + s.bucket + " (WAL failed: " + s.walFailure().getMessage()
+            + "); reads still served";
+      } else if (s.lastFlushError() != null && problem == null) {
+        problem = st.getState() + "; last flush of bucket " + s.bucket + " failed: " + s.lastFlushError();
+      }
     }
-    MemTable active = mem.active();
-    long[] records = {0};
-    WalReplay.Result r = wal.recover(covered, e -> {
-      long seq = e.seq();
-      long version = e.version();
-      e.forEachRecord((k, val) -> {
-        active.put(k, version, val, seq);
-        records[0]++;
-      });
-    }, (segment, valid, dropped) -> LOG.warn("WAL {}: dropped a torn tail of {} bytes after byte {} "
-        + "(an entry being written when the pod stopped; it was never acknowledged)", segment,
-        dropped < 0 ? "<header>" : dropped, valid), leaseTimeoutMillis);
-    LOG.info("WAL recovered in {} ms: {} segments, {} bytes, {} entries replayed ({} records), {} already "
-        + "in layers (through sequence {}); next sequence {}", System.currentTimeMillis() - start,
-        r.segments().size(), r.bytesRead(), r.entriesApplied(), records[0], r.entriesSkipped(), covered,
-        r.nextSeq());
-    return Math.max(Math.max(r.maxVersion(), layerVersion), 0);
-  }
-
-  private void describeWrites(PodStatus st, MemTables mem) {
-    st.setMemtableRecords(mem.records());
-    st.setWalDurableSeq(wal.durableSeq());
-    st.setWalSegments(wal.segmentCount());
-    st.setFlushes(flusher.flushes());
+    st.setMemtableRecords(records);
     if (compactor != null) {
       st.setCompactions(compactor.compactions());
     }
-    if (wal.failure() != null) {
-      st.setState("REFUSING WRITES (WAL failed: " + wal.failure().getMessage() + "); reads still served");
-    } else if (flusher.lastError() != null) {
-      st.setState(st.getState() + "; last flush failed: " + flusher.lastError());
+    Ownership.View v = shards.lastView();
+    List<Integer> holders = new ArrayList<>();
+    List<Long> epochs = new ArrayList<>();
+    for (Ownership.Holding h : v.holdings()) {
+      holders.add(h.holder());
+      epochs.add(h.epoch());
+    }
+    st.setHolders(holders);
+    st.setHolderEpochs(epochs);
+    st.setState((problem != null ? problem : st.getState()) + "; holds buckets " + held
+        + (shards.takeovers() > 0 ? " (" + shards.takeovers() + " takeovers)" : ""));
+  }
+
+  /** Asks {@code holder} to flush {@code bucket}, so that taking it back leaves little to replay. */
+  private void askToFlush(int holder, int bucket) {
+    try {
+      long through = peerClient.write(holder, PeerRequest.flush(new FlushRequest(bucket))).getFlush().getThroughSeq();
+      LOG.info("pod {} flushed bucket {} through sequence {}", holder, bucket, through);
+    } catch (KvPodException e) {
+      LOG.info("pod {} did not flush bucket {} ({}); its log is replayed instead", holder, bucket, e.getMessage());
     }
   }
 
@@ -238,24 +237,14 @@ public final class PodServer implements Closeable {
     if (compactor != null) {
       compactor.close();
     }
-    if (flusher != null) {
-      flusher.close();
-    }
-    if (committer != null) {
-      committer.close();
+    if (shards != null) {
+      shards.close();
     }
     if (router != null) {
       router.close();
     }
     if (peerClient != null) {
       peerClient.close();
-    }
-    if (wal != null) {
-      try {
-        wal.close();
-      } catch (IOException e) {
-        LOG.warn("closing the WAL: {}", e.toString());
-      }
     }
     if (layers != null) {
       layers.close();

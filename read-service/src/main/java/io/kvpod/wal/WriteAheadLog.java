@@ -38,10 +38,22 @@ public final class WriteAheadLog implements Closeable {
   /** How far a sync goes. */
   public enum Durability { HFLUSH, HSYNC }
 
+  /**
+   * Checked after each new segment is created and before any entry goes into it; throws to
+   * refuse the segment (the log then fails). A takeover uses it to fence an old writer that
+   * starts a segment the new holder did not see: the holder records its claim <em>before</em>
+   * it lists the segments, so a segment created later finds the claim here.
+   */
+  @FunctionalInterface
+  public interface SegmentGuard {
+    void check(Path segment) throws IOException;
+  }
+
   private final FileSystem fs;
   private final Path dir;
   private final int podId;
   private final Durability durability;
+  private final SegmentGuard guard;
   private final List<Path> segments = new ArrayList<>();
   private FSDataOutputStream out;
   private Path active;
@@ -51,10 +63,16 @@ public final class WriteAheadLog implements Closeable {
   private volatile IOException failure;
 
   public WriteAheadLog(FileSystem fs, Path dir, int podId, Durability durability) {
+    this(fs, dir, podId, durability, segment -> { });
+  }
+
+  /** {@code logId} names the log in each segment header: the home pod of the keys it holds. */
+  public WriteAheadLog(FileSystem fs, Path dir, int logId, Durability durability, SegmentGuard guard) {
     this.fs = walFileSystem(fs);
     this.dir = dir;
-    this.podId = podId;
+    this.podId = logId;
     this.durability = durability;
+    this.guard = guard;
   }
 
   /**
@@ -120,10 +138,12 @@ public final class WriteAheadLog implements Closeable {
 
   private void openSegment() throws IOException {
     Path p = new Path(dir, WalFormat.segmentName(nextSeq));
+    FSDataOutputStream o = null;
     try {
-      FSDataOutputStream o = fs.create(p, false);
+      o = fs.create(p, false);
       o.write(WalFormat.header(podId, nextSeq));
       o.hflush();
+      guard.check(p);
       out = o;
       active = p;
       activeBytes = WalFormat.HEADER_BYTES;
@@ -131,6 +151,13 @@ public final class WriteAheadLog implements Closeable {
         segments.add(p);
       }
     } catch (IOException e) {
+      if (o != null) {
+        try {
+          o.close();
+        } catch (IOException closing) {
+          e.addSuppressed(closing);
+        }
+      }
       throw fail("cannot start segment " + p, e);
     }
   }

@@ -1,5 +1,6 @@
 package io.kvpod.pod;
 
+import io.kvpod.local.PodProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -99,6 +100,7 @@ class OnlineWritesClusterTest {
     c.put(PodConfig.PEER_TIMEOUT, "2s");
     c.put(PodConfig.FORWARD_DEADLINE, "2s");
     c.put(PodConfig.WAL_LEASE_TIMEOUT, "30s");
+    c.put(PodConfig.TAKEOVER_AFTER, "0"); // takeovers are TakeoverClusterTest's; here an owner stays the owner
     return c;
   }
 

@@ -1,5 +1,6 @@
 package io.kvpod.pod;
 
+import io.kvpod.local.PodProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -11,7 +11,8 @@ import org.apache.hadoop.fs.Path;
  *   &lt;root&gt;/tables/&lt;table&gt;/layers/&lt;layerId&gt;/    published, immutable layers (see {@link LayerFormat})
  *   &lt;root&gt;/tables/&lt;table&gt;/staging/&lt;layerId&gt;/   loads and flushes in progress; invisible to readers
  *   &lt;root&gt;/tables/&lt;table&gt;/retired/&lt;layerId&gt;/   rolled back or compacted away; deleted by gc after a grace period
- *   &lt;root&gt;/tables/&lt;table&gt;/wal/pod-&lt;id&gt;/          each pod's write-ahead log segments
+ *   &lt;root&gt;/tables/&lt;table&gt;/wal/pod-&lt;id&gt;/          the write-ahead log of the keys whose home is pod id
+ *   &lt;root&gt;/tables/&lt;table&gt;/owners/pod-&lt;id&gt;.epoch-&lt;n&gt;  who holds those keys from epoch n on (takeovers)
  * </pre>
  *
  * A layer becomes visible by one atomic rename of {@code staging/<id>} to {@code layers/<id>},
@@ -88,6 +89,11 @@ public final class TableLayout {
       throw new IllegalArgumentException("pod id must be >= 0, got " + podId);
     }
     return new Path(walRoot(), "pod-" + podId);
+  }
+
+  /** Where the holders of the buckets are recorded, one file per (bucket, epoch). */
+  public Path ownersDir() {
+    return new Path(tableDir, "owners");
   }
 
   @Override

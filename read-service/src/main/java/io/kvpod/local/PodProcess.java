@@ -1,4 +1,4 @@
-package io.kvpod.pod;
+package io.kvpod.local;
 
 import java.io.File;
 import java.io.IOException;
@@ -11,12 +11,12 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A pod running as a separate OS process (its own JVM), started from the test classpath,
- * with its output in a log file. {@link #kill9()} sends SIGKILL; {@link #stop()} SIGTERM.
+ * A pod running as a separate OS process (its own JVM), started from this JVM's classpath,
+ * with its output in a log file. Used by the tests and by {@code bin/kvpod suite}. {@link #kill9()} sends SIGKILL; {@link #stop()} SIGTERM.
  * Every started process is also killed by a JVM shutdown hook, so a failing test leaves
  * none behind.
  */
-final class PodProcess {
+public final class PodProcess {
   private static final List<Process> ALL = new ArrayList<>();
 
   static {
@@ -27,40 +27,53 @@ final class PodProcess {
     }));
   }
 
-  final int id;
-  final File log;
+  public final int id;
+  public final File log;
   private Process process;
+  private String heap = "384m";
 
   private PodProcess(int id, File log) {
     this.id = id;
     this.log = log;
   }
 
-  static int freePort() throws IOException {
+  /** Kills {@code p} when this JVM exits, if it is still running then. */
+  static void track(Process p) {
+    synchronized (ALL) {
+      ALL.add(p);
+    }
+  }
+
+  public static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }
   }
 
-  static String classpath() {
+  public static String classpath() {
     String cp = System.getProperty("surefire.test.class.path");
     return cp != null ? cp : System.getProperty("java.class.path");
   }
 
   /** Starts pod {@code id} with the given settings and waits until it serves. */
-  static PodProcess start(int id, Map<String, String> config, File logDir) throws IOException, InterruptedException {
-    logDir.mkdirs();
-    PodProcess p = new PodProcess(id, new File(logDir, "pod-" + id + ".log"));
+  public static PodProcess start(int id, Map<String, String> config, File logDir) throws IOException, InterruptedException {
+    PodProcess p = prepare(id, logDir);
     p.launch(config);
     return p;
   }
 
-  void launch(Map<String, String> config) throws IOException, InterruptedException {
+  /** Pod {@code id}, logging under {@code logDir}, not started yet: {@link #launch} starts it. */
+  public static PodProcess prepare(int id, File logDir) {
+    logDir.mkdirs();
+    return new PodProcess(id, new File(logDir, "pod-" + id + ".log"));
+  }
+
+  public void launch(Map<String, String> config) throws IOException, InterruptedException {
     if (log.exists()) {
       log.renameTo(new File(log.getPath() + "." + System.nanoTime()));
     }
     List<String> cmd = new ArrayList<>(List.of(
-        new File(System.getProperty("java.home"), "bin/java").getPath(), "-Xmx384m",
+        new File(System.getProperty("java.home"), "bin/java").getPath(), "-Xmx" + heap,
         "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
         "-Djava.net.preferIPv4Stack=true",
         // temp files (snappy-java's native library) next to the log, not in /tmp: kill -9 leaves them behind
@@ -86,16 +99,22 @@ final class PodProcess {
     }
   }
 
-  boolean alive() {
+  /** The heap of the next launch (default 384m). */
+  public PodProcess heap(String h) {
+    this.heap = h;
+    return this;
+  }
+
+  public boolean alive() {
     return process != null && process.isAlive();
   }
 
-  long pid() {
+  public long pid() {
     return process.pid();
   }
 
   /** Sends a signal to the pod's process, e.g. STOP (freeze it) or CONT (resume it). */
-  void signal(String sig) throws IOException, InterruptedException {
+  public void signal(String sig) throws IOException, InterruptedException {
     Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(pid())).inheritIO().start();
     if (p.waitFor() != 0) {
       throw new IOException("kill -" + sig + " " + pid() + " failed");
@@ -103,12 +122,12 @@ final class PodProcess {
   }
 
   /** SIGKILL: no shutdown hook runs, nothing is flushed. */
-  void kill9() throws InterruptedException {
+  public void kill9() throws InterruptedException {
     process.destroyForcibly();
     process.waitFor(30, TimeUnit.SECONDS);
   }
 
-  void stop() throws InterruptedException {
+  public void stop() throws InterruptedException {
     if (process != null && process.isAlive()) {
       process.destroy();
       if (!process.waitFor(20, TimeUnit.SECONDS)) {
@@ -118,7 +137,7 @@ final class PodProcess {
     }
   }
 
-  String logText() throws IOException {
+  public String logText() throws IOException {
     return Files.readString(log.toPath(), StandardCharsets.UTF_8);
   }
 }

@@ -1,0 +1,467 @@
+package io.kvpod.local;
+
+import io.kvpod.client.KvPodClient;
+import io.kvpod.contract.PeerSigner;
+import io.kvpod.loader.LoaderMain;
+import io.kvpod.loader.RecordGenerator;
+import io.kvpod.pod.PodConfig;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.internal.FaultRequest;
+import io.kvpod.thrift.internal.PeerRequest;
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.HelpFormatter;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.apache.commons.cli.ParseException;
+
+/**
+ * {@code bin/kvpod suite}: the contest harness's five cases against a real local cluster,
+ * an HDFS ({@link LocalHdfs}) and pod processes ({@link PodProcess}), all on 127.0.0.1.
+ * Every case gets a fresh table and fresh pods, and every request goes to a random pod.
+ * <ol>
+ *   <li>write N records (batchPuts, and every tenth call single puts), restart every pod,
+ *       read every record back and compare;</li>
+ *   <li>the same, with the link between pods 0 and 1 cut for the whole write phase;</li>
+ *   <li>the same, with pod 2 killed ({@code kill -9}) a third of the way through the writes
+ *       (its keys are taken over; the restart brings it back, and it reclaims them);</li>
+ *   <li>case 1 with {@code --big} records (default 1M);</li>
+ *   <li>{@code --bulk} records (default 100M) through the bulk path: generate them on HDFS,
+ *       load them with the MapReduce loader, start the pods, and read back a random sample
+ *       of {@code --sample} keys (0: every key).</li>
+ * </ol>
+ * A write is retried on other pods until it is acknowledged (or for 2 minutes, after which
+ * its records are reported as unacknowledged and not checked). Records are deterministic
+ * ({@link RecordGenerator}), so checking needs no memory of what was written.
+ */
+public final class Suite {
+  /** One case's outcome: a row of the final table. */
+  public record Result(int kase, long records, double writtenPerSec, double readPerSec, long wrong, long missing,
+                       long unacknowledged, double seconds, String note) {}
+
+  private static final int BATCH = 500;
+  private final File work;
+  private final int pods;
+  private final int threads;
+  private final String podHeap;
+  private final String classpath;
+  private final PrintStream out;
+  private final String secret = "suite-" + Long.toHexString(System.nanoTime());
+  private LocalHdfs hdfs;
+
+  public Suite(File work, int pods, int threads, String podHeap, PrintStream out) {
+    this.work = work;
+    this.pods = pods;
+    this.threads = threads;
+    this.podHeap = podHeap;
+    this.classpath = PodProcess.classpath();
+    this.out = out;
+  }
+
+  static Options options() {
+    return new Options()
+        .addOption(opt("cases", "1,2,3,4,5", "which cases to run (default: all five)"))
+        .addOption(opt("records", "N", "records in cases 1-3 (default: 10000)"))
+        .addOption(opt("big", "N", "records in case 4 (default: 1000000)"))
+        .addOption(opt("bulk", "N", "records in case 5, through the bulk loader (default: 100000000)"))
+        .addOption(opt("sample", "N", "case 5 reads back this many random keys; 0: every key (default: 1000000)"))
+        .addOption(opt("threads", "T", "client threads for writes and reads (default: 4)"))
+        .addOption(opt("pod-heap", "SIZE", "heap of each pod (default: 1g)"))
+        .addOption(opt("work", "DIR", "where HDFS, logs and the results go; emptied first (default: run/suite)"))
+        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+  }
+
+  private static Option opt(String name, String arg, String desc) {
+    return Option.builder().longOpt(name).hasArg().argName(arg).desc(desc).get();
+  }
+
+  public static int run(String[] args) throws Exception {
+    CommandLine cl;
+    try {
+      cl = new DefaultParser().parse(options(), args);
+    } catch (ParseException e) {
+      System.err.println("kvpod suite: " + e.getMessage() + " (see kvpod suite --help)");
+      return 2;
+    }
+    if (cl.hasOption("help")) {
+      HelpFormatter.builder().get().printHelp("kvpod suite [options]", "Run the contest's five cases against a "
+          + "local HDFS and pod processes, and print a table of the results.", options(), "", false);
+      return 0;
+    }
+    List<Integer> cases = new ArrayList<>();
+    for (String c : cl.getOptionValue("cases", "1,2,3,4,5").split(",")) {
+      int k = Integer.parseInt(c.trim());
+      if (k < 1 || k > 5) {
+        System.err.println("kvpod suite: there is no case " + k + "; cases are 1 to 5");
+        return 2;
+      }
+      cases.add(k);
+    }
+    File work = new File(cl.getOptionValue("work", "run/suite")).getAbsoluteFile();
+    Suite s = new Suite(work, 3, Integer.parseInt(cl.getOptionValue("threads", "4")),
+        cl.getOptionValue("pod-heap", "1g"), System.out);
+    List<Result> results = s.runCases(cases, Long.parseLong(cl.getOptionValue("records", "10000")),
+        Long.parseLong(cl.getOptionValue("big", "1000000")), Long.parseLong(cl.getOptionValue("bulk", "100000000")),
+        Long.parseLong(cl.getOptionValue("sample", "1000000")));
+    return results.stream().allMatch(r -> r.wrong() == 0 && r.missing() == 0) ? 0 : 1;
+  }
+
+  /** Runs the cases in order, prints the table, and returns the rows. */
+  public List<Result> runCases(List<Integer> cases, long records, long big, long bulk, long sample)
+      throws Exception {
+    deleteRecursively(work);
+    work.mkdirs();
+    List<Result> results = new ArrayList<>();
+    out.println("[suite] starting HDFS (one NameNode, one DataNode) under " + work);
+    hdfs = LocalHdfs.start(new File(work, "hdfs"), classpath + File.pathSeparator + hdfsLib());
+    try {
+      for (int k : cases) {
+        Result r = switch (k) {
+          case 1 -> online(1, records, Fault.NONE);
+          case 2 -> online(2, records, Fault.CUT_LINK);
+          case 3 -> online(3, records, Fault.KILL_POD);
+          case 4 -> online(4, big, Fault.NONE);
+          default -> bulk(bulk, sample);
+        };
+        results.add(r);
+        out.printf("[suite] case %d done: %s%n", k, r);
+      }
+    } finally {
+      hdfs.close();
+    }
+    out.println();
+    out.println("| case | records | written/s | read/s | wrong | missing | seconds |");
+    out.println("| --- | --- | --- | --- | --- | --- | --- |");
+    for (Result r : results) {
+      out.printf("| %d | %,d | %,.0f | %,.0f | %d | %d | %.1f |%n", r.kase(), r.records(), r.writtenPerSec(),
+          r.readPerSec(), r.wrong(), r.missing(), r.seconds());
+    }
+    for (Result r : results) {
+      if (!r.note().isEmpty() || r.unacknowledged() > 0) {
+        out.printf("case %d: %s%s%n", r.kase(), r.note(),
+            r.unacknowledged() > 0 ? " " + r.unacknowledged() + " records never acknowledged (not checked)." : "");
+      }
+    }
+    return results;
+  }
+
+  /** The minicluster jar's directory next to target/lib, for the HDFS process only. */
+  private static String hdfsLib() {
+    for (String entry : PodProcess.classpath().split(File.pathSeparator)) {
+      File f = new File(entry);
+      if (f.getName().startsWith("hadoop-client-minicluster")) {
+        return ""; // already on the classpath (tests)
+      }
+      if (f.getParentFile() != null && f.getParentFile().getName().equals("lib")) {
+        File dir = new File(f.getParentFile().getParentFile(), "hdfs-lib");
+        if (dir.isDirectory()) {
+          return dir.getPath() + File.separator + "*";
+        }
+      }
+    }
+    return "";
+  }
+
+  private enum Fault { NONE, CUT_LINK, KILL_POD }
+
+  private final class Cluster implements AutoCloseable {
+    final String table;
+    final String podList;
+    final List<PodProcess> procs = new ArrayList<>();
+    final KvPodClient client;
+
+    Cluster(String table) throws IOException, InterruptedException {
+      this.table = table;
+      StringBuilder sb = new StringBuilder();
+      for (int i = 0; i < pods; i++) {
+        sb.append(i == 0 ? "" : ",").append("127.0.0.1:").append(PodProcess.freePort());
+      }
+      podList = sb.toString();
+      for (int i = 0; i < pods; i++) {
+        PodProcess p = PodProcess.prepare(i, new File(work, "logs/" + table)).heap(podHeap);
+        procs.add(p);
+        p.launch(config(i));
+      }
+      client = KvPodClient.builder(podList).callTimeoutMs(30_000).deadlineMs(120_000).build();
+    }
+
+    Map<String, String> config(int id) {
+      Map<String, String> c = new HashMap<>();
+      c.put(PodConfig.PODS, podList);
+      c.put(PodConfig.POD_ID, Integer.toString(id));
+      c.put(PodConfig.ROOT, hdfs.uri() + "/kvpod");
+      c.put(PodConfig.TABLE, table);
+      c.put(PodConfig.SECRET, secret);
+      c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(64L << 20));
+      c.put(PodConfig.PEER_TIMEOUT, "2s");
+      c.put(PodConfig.TAKEOVER_AFTER, "2s");
+      c.put(PodConfig.FORWARD_DEADLINE, "20s");
+      c.put(PodConfig.FLUSH_BYTES, Long.toString(32L << 20));
+      c.put(PodConfig.MEMTABLE_MAX_BYTES, Long.toString(192L << 20));
+      return c;
+    }
+
+    void restartAll() throws IOException, InterruptedException {
+      for (PodProcess p : procs) {
+        p.stop();
+      }
+      for (int i = 0; i < pods; i++) {
+        procs.get(i).launch(config(i));
+      }
+    }
+
+    void cut(int a, int b) throws KvPodException {
+      PeerSigner tool = new PeerSigner(secret, -1);
+      client.process(a, tool.seal(PeerRequest.fault(new FaultRequest().setBlock(List.of(b)))));
+      client.process(b, tool.seal(PeerRequest.fault(new FaultRequest().setBlock(List.of(a)))));
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      client.close();
+      for (PodProcess p : procs) {
+        p.stop();
+      }
+    }
+  }
+
+  private Result online(int kase, long n, Fault fault) throws Exception {
+    String table = "case" + kase;
+    RecordGenerator gen = new RecordGenerator(kase, 4, 100);
+    out.printf("[case %d] %,d records through random pods%s%n", kase, n, switch (fault) {
+      case NONE -> "";
+      case CUT_LINK -> ", with the link between pods 0 and 1 cut while writing";
+      case KILL_POD -> ", with pod 2 killed (kill -9) a third of the way through";
+    });
+    long start = System.nanoTime();
+    try (Cluster c = new Cluster(table)) {
+      if (fault == Fault.CUT_LINK) {
+        c.cut(0, 1);
+      }
+      Map<Long, Boolean> unacked = new ConcurrentHashMap<>();
+      long writeStart = System.nanoTime();
+      Runnable onThird = fault != Fault.KILL_POD ? () -> { } : () -> {
+        try {
+          c.procs.get(2).kill9();
+          out.printf("[case %d] killed pod 2 (kill -9)%n", kase);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      };
+      parallel("write", kase, n, (first, count) -> write(c.client, gen, first, count, unacked), onThird);
+      double writeSecs = (System.nanoTime() - writeStart) / 1e9;
+      out.printf("[case %d] restarting all pods%n", kase);
+      c.restartAll();
+      long readStart = System.nanoTime();
+      AtomicLong wrong = new AtomicLong();
+      AtomicLong missing = new AtomicLong();
+      parallel("read", kase, n, (first, count) -> {
+        if (!unacked.containsKey(first)) {
+          check(c.client, gen, range(first, count), wrong, missing);
+        }
+      }, () -> { });
+      double readSecs = (System.nanoTime() - readStart) / 1e9;
+      long unackedRecords = unacked.size() * (long) BATCH;
+      return new Result(kase, n, n / writeSecs, n / readSecs, wrong.get(), missing.get(), unackedRecords,
+          (System.nanoTime() - start) / 1e9, "");
+    }
+  }
+
+  private Result bulk(long n, long sample) throws Exception {
+    String table = "case5";
+    out.printf("[case 5] %,d records through the bulk path: generate on HDFS, load with MapReduce, read back %s%n",
+        n, sample == 0 ? "every key" : "a random sample of " + sample + " keys");
+    long start = System.nanoTime();
+    String input = hdfs.uri() + "/suite-input";
+    String root = hdfs.uri() + "/kvpod";
+    String[] fs = {"-D", "fs.defaultFS=" + hdfs.uri()};
+    int rc = LoaderMain.run(LoaderMain.tool("gen"), concat(fs, "--records", Long.toString(n), "--out", input,
+        "--seed", "5"));
+    if (rc != 0) {
+      throw new IOException("generating the records failed (exit " + rc + ")");
+    }
+    long loadStart = System.nanoTime();
+    rc = LoaderMain.run(LoaderMain.tool("load"), concat(fs, "--input", input, "--root", root, "--table", table,
+        "--partitions", "4"));
+    if (rc != 0) {
+      throw new IOException("the load failed (exit " + rc + ")");
+    }
+    double loadSecs = (System.nanoTime() - loadStart) / 1e9;
+    RecordGenerator gen = new RecordGenerator(5, 4, 100);
+    try (Cluster c = new Cluster(table)) {
+      long readStart = System.nanoTime();
+      AtomicLong wrong = new AtomicLong();
+      AtomicLong missing = new AtomicLong();
+      long reads = sample == 0 || sample >= n ? n : sample;
+      parallel("read", 5, reads, (first, count) -> check(c.client, gen,
+          reads == n ? range(first, count) : sampleOf(n, first, count), wrong, missing), () -> { });
+      double readSecs = (System.nanoTime() - readStart) / 1e9;
+      return new Result(5, n, n / loadSecs, reads / readSecs, wrong.get(), missing.get(), 0,
+          (System.nanoTime() - start) / 1e9, (reads == n ? "read back every key" : "read back a random sample of "
+              + reads + " keys") + "; written/s is the load alone (generation took "
+              + String.format("%.0f", (loadStart - start) / 1e9) + " s).");
+    }
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    String[] r = new String[a.length + b.length];
+    System.arraycopy(a, 0, r, 0, a.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
+  @FunctionalInterface
+  private interface Chunk {
+    void run(long first, long count) throws Exception;
+  }
+
+  /**
+   * Runs {@code chunk} over [0, n) in chunks of {@link #BATCH} on {@code threads} threads,
+   * printing progress every 5 s; runs {@code atThird} once a third is done.
+   */
+  private void parallel(String what, int kase, long n, Chunk chunk, Runnable atThird) throws Exception {
+    AtomicLong next = new AtomicLong();
+    AtomicLong done = new AtomicLong();
+    List<Exception> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.concurrent.atomic.AtomicBoolean thirdDone = new java.util.concurrent.atomic.AtomicBoolean();
+    List<Thread> ts = new ArrayList<>();
+    long start = System.nanoTime();
+    for (int t = 0; t < threads; t++) {
+      Thread th = new Thread(() -> {
+        long first;
+        while (failures.isEmpty() && (first = next.getAndAdd(BATCH)) < n) {
+          long count = Math.min(BATCH, n - first);
+          try {
+            chunk.run(first, count);
+          } catch (Exception e) {
+            failures.add(e);
+            return;
+          }
+          if (done.addAndGet(count) >= n / 3 && thirdDone.compareAndSet(false, true)) {
+            atThird.run();
+          }
+        }
+      }, "suite-" + what + "-" + t);
+      th.start();
+      ts.add(th);
+    }
+    long lastReport = System.nanoTime();
+    for (Thread th : ts) {
+      while (th.isAlive()) {
+        th.join(1000);
+        if (System.nanoTime() - lastReport > 5e9) {
+          lastReport = System.nanoTime();
+          double secs = (lastReport - start) / 1e9;
+          out.printf("[case %d] %s %,d of %,d (%.0f%%), %,.0f records/s%n", kase, what, done.get(), n,
+              100.0 * done.get() / n, done.get() / secs);
+        }
+      }
+    }
+    if (!failures.isEmpty()) {
+      throw failures.get(0);
+    }
+    out.printf("[case %d] %s %,d records in %.1f s%n", kase, what, n, (System.nanoTime() - start) / 1e9);
+  }
+
+  /** Writes records [first, first+count) through random pods; every tenth chunk as single puts. */
+  private void write(KvPodClient client, RecordGenerator gen, long first, long count, Map<Long, Boolean> unacked)
+      throws KvPodException, InterruptedException {
+    Map<String, Map<String, String>> batch = new LinkedHashMap<>();
+    for (long i = first; i < first + count; i++) {
+      batch.put(gen.key(i), gen.value(i));
+    }
+    boolean singles = (first / BATCH) % 10 == 0;
+    long deadline = System.currentTimeMillis() + 120_000;
+    while (true) {
+      int pod = ThreadLocalRandom.current().nextInt(pods);
+      try {
+        if (singles) {
+          for (Map.Entry<String, Map<String, String>> e : new ArrayList<>(batch.entrySet())) {
+            client.putVia(ThreadLocalRandom.current().nextInt(pods), e.getKey(), e.getValue());
+            batch.remove(e.getKey());
+          }
+        } else {
+          client.batchPutVia(pod, batch);
+        }
+        return;
+      } catch (KvPodException e) {
+        if (!e.isRetriable()) {
+          throw e;
+        }
+        if (System.currentTimeMillis() > deadline) {
+          unacked.put(first, true);
+          return;
+        }
+        Thread.sleep(100); // a pod is down or a takeover is under way: try another pod
+      }
+    }
+  }
+
+  /** Reads the records at {@code indexes} through random pods and counts the wrong and the missing. */
+  private void check(KvPodClient client, RecordGenerator gen, long[] indexes, AtomicLong wrong, AtomicLong missing)
+      throws KvPodException, InterruptedException {
+    List<String> keys = new ArrayList<>(indexes.length);
+    for (long i : indexes) {
+      keys.add(gen.key(i));
+    }
+    Map<String, Map<String, String>> got = null;
+    for (int attempt = 0; got == null; attempt++) {
+      try {
+        got = client.multiGetVia(ThreadLocalRandom.current().nextInt(pods), keys);
+      } catch (KvPodException e) {
+        if (!e.isRetriable() || attempt >= 20) {
+          throw e;
+        }
+        Thread.sleep(100);
+      }
+    }
+    for (int i = 0; i < indexes.length; i++) {
+      Map<String, String> v = got.get(keys.get(i));
+      if (v == null) {
+        missing.incrementAndGet();
+      } else if (!v.equals(gen.value(indexes[i]))) {
+        wrong.incrementAndGet();
+      }
+    }
+  }
+
+  private static long[] range(long first, long count) {
+    long[] r = new long[(int) count];
+    for (int i = 0; i < r.length; i++) {
+      r[i] = first + i;
+    }
+    return r;
+  }
+
+  /** {@code count} record indexes in [0, n), random but the same for the same {@code first}. */
+  private static long[] sampleOf(long n, long first, long count) {
+    SplittableRandom rnd = new SplittableRandom(first * 0x9E3779B97F4A7C15L + 55);
+    long[] r = new long[(int) count];
+    for (int i = 0; i < r.length; i++) {
+      r[i] = rnd.nextLong(n);
+    }
+    return r;
+  }
+
+  private static void deleteRecursively(File f) {
+    File[] kids = f.listFiles();
+    if (kids != null) {
+      for (File k : kids) {
+        deleteRecursively(k);
+      }
+    }
+    f.delete();
+  }
+}

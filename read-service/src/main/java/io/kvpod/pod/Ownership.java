@@ -1,0 +1,174 @@
+package io.kvpod.pod;
+
+import io.kvpod.contract.TableLayout;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileAlreadyExistsException;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.ipc.RemoteException;
+
+/**
+ * Who holds each bucket, as recorded on HDFS. Bucket {@code b} is the keys whose home is pod
+ * {@code b} ({@code murmur3(key) mod pods}); pod {@code b} holds it unless a takeover
+ * recorded another pod. The NameNode is the one arbiter: no coordination service is needed.
+ *
+ * <p>Record grammar, one file per claim, in {@link TableLayout#ownersDir()}:
+ * <pre>
+ *   name    := "pod-" bucket ".epoch-" epoch        epoch: 12 decimal digits, zero-padded
+ *   content := "holder=" pod "\n"
+ * </pre>
+ * A claim is created with {@code create(overwrite=false)}, so of the pods that claim the
+ * same (bucket, epoch) exactly one succeeds. The highest epoch of a bucket is in force;
+ * epoch 0, with no file, is the home pod. A record whose content is not written yet counts
+ * for its epoch with holder -1 (unknown: retry shortly).
+ *
+ * <p>A {@link View} is <em>confirmed</em> as of the moment its listing started: nothing
+ * recorded after that instant can be missing from it. Holders use that to stop serving a
+ * bucket within {@code kvpod.ownership.lease} of losing it (see {@link ShardSet}).
+ * Thread-safe.
+ */
+final class Ownership {
+  /** Who holds a bucket, from which epoch on. */
+  record Holding(int holder, long epoch) {}
+
+  /** The holdings of every bucket, as of {@code confirmedNanos} ({@link System#nanoTime()}). */
+  record View(Holding[] holdings, long confirmedNanos) {
+    Holding of(int bucket) {
+      return holdings[bucket];
+    }
+  }
+
+  private static final Pattern NAME = Pattern.compile("pod-(\\d+)\\.epoch-(\\d{12})");
+
+  private final FileSystem fs;
+  private final Path dir;
+  private final int pods;
+  /** Record contents never change once written, so each is read once. */
+  private final Map<String, Integer> holders = new ConcurrentHashMap<>();
+  private volatile View view;
+
+  Ownership(FileSystem fs, TableLayout layout, int pods) {
+    this.fs = fs;
+    this.dir = layout.ownersDir();
+    this.pods = pods;
+    Holding[] home = new Holding[pods];
+    for (int b = 0; b < pods; b++) {
+      home[b] = new Holding(b, 0);
+    }
+    this.view = new View(home, System.nanoTime() - 86_400_000_000_000L); // never confirmed
+  }
+
+  static Path recordPath(Path dir, int bucket, long epoch) {
+    return new Path(dir, String.format("pod-%d.epoch-%012d", bucket, epoch));
+  }
+
+  /** The last view read; may be older than the lease (see {@link View#confirmedNanos}). */
+  View view() {
+    return view;
+  }
+
+  /** Reads the records again and returns the new view. */
+  View refresh() throws IOException {
+    long started = System.nanoTime();
+    Holding[] h = new Holding[pods];
+    for (int b = 0; b < pods; b++) {
+      h[b] = new Holding(b, 0);
+    }
+    FileStatus[] listed;
+    try {
+      listed = fs.listStatus(dir);
+    } catch (FileNotFoundException e) {
+      listed = new FileStatus[0];
+    }
+    for (FileStatus st : listed) {
+      Matcher m = NAME.matcher(st.getPath().getName());
+      if (!m.matches()) {
+        continue;
+      }
+      int bucket = Integer.parseInt(m.group(1));
+      long epoch = Long.parseLong(m.group(2));
+      if (bucket >= pods || epoch <= h[bucket].epoch()) {
+        continue; // another pod count's record, or an older epoch
+      }
+      h[bucket] = new Holding(holderIn(st.getPath()), epoch);
+    }
+    synchronized (this) {
+      View next = new View(h, started);
+      if (started - view.confirmedNanos() > 0) {
+        view = next;
+      }
+      return next;
+    }
+  }
+
+  private int holderIn(Path record) throws IOException {
+    Integer cached = holders.get(record.getName());
+    if (cached != null) {
+      return cached;
+    }
+    byte[] buf = new byte[64];
+    int n = 0;
+    try (InputStream in = fs.open(record)) {
+      int r;
+      while (n < buf.length && (r = in.read(buf, n, buf.length - n)) > 0) {
+        n += r;
+      }
+    } catch (FileNotFoundException e) {
+      return -1; // pruned meanwhile; a newer record exists
+    }
+    String text = new String(buf, 0, n, StandardCharsets.UTF_8);
+    if (!text.startsWith("holder=") || !text.endsWith("\n")) {
+      return -1; // still being written
+    }
+    int holder = Integer.parseInt(text.substring(7, text.length() - 1));
+    holders.put(record.getName(), holder);
+    return holder;
+  }
+
+  /**
+   * Records {@code holder} as the holder of {@code bucket} from {@code epoch} on. Returns
+   * false if that epoch was already claimed (by anyone): re-read, and claim a later one only
+   * if there is still reason to.
+   */
+  boolean claim(int bucket, long epoch, int holder) throws IOException {
+    Path p = recordPath(dir, bucket, epoch);
+    fs.mkdirs(dir);
+    try (FSDataOutputStream out = fs.create(p, false)) {
+      out.write(("holder=" + holder + "\n").getBytes(StandardCharsets.UTF_8));
+    } catch (FileAlreadyExistsException e) {
+      return false;
+    } catch (RemoteException e) {
+      if (e.getClassName().endsWith(".AlreadyBeingCreatedException")
+          || e.getClassName().endsWith(".FileAlreadyExistsException")) {
+        return false; // HDFS: another pod is creating, or has created, the same record
+      }
+      throw e;
+    }
+    holders.put(p.getName(), holder);
+    return true;
+  }
+
+  /** Deletes the records of {@code bucket} older than {@code epoch} - 2 (they decide nothing). */
+  void prune(int bucket, long epoch) throws IOException {
+    for (long e = epoch - 3; e > 0; e--) {
+      if (!fs.delete(recordPath(dir, bucket, e), false)) {
+        break;
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return Arrays.toString(view.holdings());
+  }
+}
