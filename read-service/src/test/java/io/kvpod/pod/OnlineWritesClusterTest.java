@@ -1,6 +1,5 @@
 package io.kvpod.pod;
 
-import io.kvpod.local.PodProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +12,7 @@ import io.kvpod.contract.LayerMeta;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.TableLayout;
 import io.kvpod.loader.MiniHdfs;
+import io.kvpod.local.PodProcess;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;

@@ -1,6 +1,5 @@
 package io.kvpod.pod;
 
-import io.kvpod.local.PodProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,6 +14,7 @@ import io.kvpod.loader.LoaderConfig;
 import io.kvpod.loader.LoaderJob;
 import io.kvpod.loader.MiniHdfs;
 import io.kvpod.loader.RecordGenerator;
+import io.kvpod.local.PodProcess;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;

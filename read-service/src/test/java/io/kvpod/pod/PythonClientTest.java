@@ -1,10 +1,10 @@
 package io.kvpod.pod;
 
-import io.kvpod.local.PodProcess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.contract.TableLayout;
+import io.kvpod.local.PodProcess;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
