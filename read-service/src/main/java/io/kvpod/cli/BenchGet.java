@@ -38,7 +38,8 @@ public final class BenchGet {
         .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
   }
 
-  static Option opt(String name, String arg, String desc) {
+  /** A long option that takes one argument: the CLI's one way of declaring them. */
+  public static Option opt(String name, String arg, String desc) {
     return Option.builder().longOpt(name).hasArg().argName(arg).desc(desc).get();
   }
 

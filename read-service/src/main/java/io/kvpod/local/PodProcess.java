@@ -1,11 +1,13 @@
 package io.kvpod.local;
 
+import io.kvpod.pod.PodConfig;
 import java.io.File;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -47,6 +49,33 @@ public final class PodProcess {
   public static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
+    }
+  }
+
+  /** {@code n} pod addresses on free loopback ports, as {@code kvpod.pods} lists them. */
+  public static String loopbackPodList(int n) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      sb.append(i == 0 ? "" : ",").append("127.0.0.1:").append(freePort());
+    }
+    return sb.toString();
+  }
+
+  /** The settings every pod of a cluster needs: who the pods are, which one this is, the table and the secret. */
+  public static Map<String, String> baseConfig(String podList, int id, String root, String table, String secret) {
+    Map<String, String> c = new HashMap<>();
+    c.put(PodConfig.PODS, podList);
+    c.put(PodConfig.POD_ID, Integer.toString(id));
+    c.put(PodConfig.ROOT, root);
+    c.put(PodConfig.TABLE, table);
+    c.put(PodConfig.SECRET, secret);
+    return c;
+  }
+
+  /** Stops every pod of {@code pods} that is running (SIGTERM, then SIGKILL after 20 s). */
+  public static void stopAll(List<PodProcess> pods) throws InterruptedException {
+    for (PodProcess p : pods) {
+      p.stop();
     }
   }
 

@@ -1,5 +1,6 @@
 package io.kvpod.local;
 
+import io.kvpod.cli.BenchGet;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.loader.LoaderMain;
@@ -12,7 +13,6 @@ import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,19 +72,15 @@ public final class Suite {
 
   static Options options() {
     return new Options()
-        .addOption(opt("cases", "1,2,3,4,5", "which cases to run (default: all five)"))
-        .addOption(opt("records", "N", "records in cases 1-3 (default: 10000)"))
-        .addOption(opt("big", "N", "records in case 4 (default: 1000000)"))
-        .addOption(opt("bulk", "N", "records in case 5, through the bulk loader (default: 100000000)"))
-        .addOption(opt("sample", "N", "case 5 reads back this many random keys; 0: every key (default: 1000000)"))
-        .addOption(opt("threads", "T", "client threads for writes and reads (default: 4)"))
-        .addOption(opt("pod-heap", "SIZE", "heap of each pod (default: 1g)"))
-        .addOption(opt("work", "DIR", "where HDFS, logs and the results go; emptied first (default: run/suite)"))
+        .addOption(BenchGet.opt("cases", "1,2,3,4,5", "which cases to run (default: all five)"))
+        .addOption(BenchGet.opt("records", "N", "records in cases 1-3 (default: 10000)"))
+        .addOption(BenchGet.opt("big", "N", "records in case 4 (default: 1000000)"))
+        .addOption(BenchGet.opt("bulk", "N", "records in case 5, through the bulk loader (default: 100000000)"))
+        .addOption(BenchGet.opt("sample", "N", "case 5 reads back this many random keys; 0: every key (default: 1000000)"))
+        .addOption(BenchGet.opt("threads", "T", "client threads for writes and reads (default: 4)"))
+        .addOption(BenchGet.opt("pod-heap", "SIZE", "heap of each pod (default: 1g)"))
+        .addOption(BenchGet.opt("work", "DIR", "where HDFS, logs and the results go; emptied first (default: run/suite)"))
         .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
-  }
-
-  private static Option opt(String name, String arg, String desc) {
-    return Option.builder().longOpt(name).hasArg().argName(arg).desc(desc).get();
   }
 
   public static int run(String[] args) throws Exception {
@@ -184,11 +180,7 @@ public final class Suite {
 
     Cluster(String table) throws IOException, InterruptedException {
       this.table = table;
-      StringBuilder sb = new StringBuilder();
-      for (int i = 0; i < pods; i++) {
-        sb.append(i == 0 ? "" : ",").append("127.0.0.1:").append(PodProcess.freePort());
-      }
-      podList = sb.toString();
+      podList = PodProcess.loopbackPodList(pods);
       for (int i = 0; i < pods; i++) {
         PodProcess p = PodProcess.prepare(i, new File(work, "logs/" + table)).heap(podHeap);
         procs.add(p);
@@ -198,12 +190,7 @@ public final class Suite {
     }
 
     Map<String, String> config(int id) {
-      Map<String, String> c = new HashMap<>();
-      c.put(PodConfig.PODS, podList);
-      c.put(PodConfig.POD_ID, Integer.toString(id));
-      c.put(PodConfig.ROOT, hdfs.uri() + "/kvpod");
-      c.put(PodConfig.TABLE, table);
-      c.put(PodConfig.SECRET, secret);
+      Map<String, String> c = PodProcess.baseConfig(podList, id, hdfs.uri() + "/kvpod", table, secret);
       c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(64L << 20));
       c.put(PodConfig.PEER_TIMEOUT, "2s");
       c.put(PodConfig.TAKEOVER_AFTER, "2s");
@@ -214,9 +201,7 @@ public final class Suite {
     }
 
     void restartAll() throws IOException, InterruptedException {
-      for (PodProcess p : procs) {
-        p.stop();
-      }
+      PodProcess.stopAll(procs);
       for (int i = 0; i < pods; i++) {
         procs.get(i).launch(config(i));
       }
@@ -231,9 +216,7 @@ public final class Suite {
     @Override
     public void close() throws InterruptedException {
       client.close();
-      for (PodProcess p : procs) {
-        p.stop();
-      }
+      PodProcess.stopAll(procs);
     }
   }
 

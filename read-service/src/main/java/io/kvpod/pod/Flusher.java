@@ -83,13 +83,18 @@ final class Flusher implements Closeable {
     if (!due) {
       return;
     }
+    tryFlush("flush failed; the records stay in memory and in the WAL, and the flush is retried");
+  }
+
+  /** Flushes; a failure is logged with {@code onFailure} and kept for status, never thrown. */
+  private void tryFlush(String onFailure) {
     try {
       flush();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (IOException | RuntimeException e) {
       lastError = e.toString();
-      LOG.error("flush failed; the records stay in memory and in the WAL, and the flush is retried", e);
+      LOG.error(onFailure, e);
     }
   }
 
@@ -162,12 +167,6 @@ final class Flusher implements Closeable {
     if (Thread.currentThread().isInterrupted()) {
       return;
     }
-    try {
-      flush();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (IOException | RuntimeException e) {
-      LOG.error("flush at shutdown failed; the WAL still holds the records and replays them at the next start", e);
-    }
+    tryFlush("flush at shutdown failed; the WAL still holds the records and replays them at the next start");
   }
 }

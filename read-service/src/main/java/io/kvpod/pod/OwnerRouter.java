@@ -148,19 +148,19 @@ final class OwnerRouter implements Closeable {
   private void write(int bucket, byte[][] keys, byte[][] values)
       throws IOException, KvPodException, InterruptedException {
     PeerRequest req = null;
-    long started = System.currentTimeMillis();
-    long deadline = started + forwardDeadlineMillis;
+    long deadline = System.currentTimeMillis() + forwardDeadlineMillis;
     long failingSince = -1;
     Exception last = null;
     int attempt = 0;
     while (true) {
-      Ownership.Holding h = shards.holding(bucket);
+      Ownership.Holding h = null;
       try {
         Shard s = shards.serving(bucket);
         if (s != null) {
           s.write(keys, values);
           return;
         }
+        h = shards.holding(bucket);
         if (h.holder() == self || h.holder() < 0) {
           throw new PodUnavailable(ErrorCode.UNAVAILABLE, "bucket " + bucket + " is being taken over");
         }
@@ -178,14 +178,14 @@ final class OwnerRouter implements Closeable {
           shards.refresh();
         }
       } catch (PodUnavailable e) {
-        last = e; // this pod's own shard is stopping or being replaced
+        last = e; // this pod's shard is stopping or being replaced, or the holder records could not be read
       } catch (IOException e) {
         last = e; // this pod's log failed: the poller takes the bucket over again to recover it
         shards.refresh();
       }
       long now = System.currentTimeMillis();
       failingSince = failingSince < 0 ? now : failingSince;
-      if (takeoverAfterMillis > 0 && now - failingSince >= takeoverAfterMillis && h.holder() != self) {
+      if (takeoverAfterMillis > 0 && now - failingSince >= takeoverAfterMillis && h != null && h.holder() != self) {
         failingSince = -1;
         if (reachesAnotherPod(h.holder())) {
           LOG.warn("bucket {}: its holder pod {} could not take writes for {} ms, directly or relayed ({}); "

@@ -5,7 +5,6 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
@@ -167,8 +166,4 @@ final class Ownership {
     }
   }
 
-  @Override
-  public String toString() {
-    return Arrays.toString(view.holdings());
-  }
 }

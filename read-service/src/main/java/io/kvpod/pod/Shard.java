@@ -24,11 +24,11 @@ final class Shard implements Closeable {
 
   /** What every shard of a pod shares: where the table is, its settings, its layers. */
   record Context(int podId, FileSystem walFs, TableLayout layout, LayerWatcher layers,
-                 WriteAheadLog.Durability durability, PodConfigView settings, Flusher.LayerSink sink,
+                 WriteAheadLog.Durability durability, Settings settings, Flusher.LayerSink sink,
                  Runnable afterPublish) {}
 
   /** The settings a shard reads, by name, from the pod's configuration. */
-  record PodConfigView(long leaseRecoveryMillis, long segmentBytes, long groupBytes, long memMaxBytes,
+  record Settings(long leaseRecoveryMillis, long segmentBytes, long groupBytes, long memMaxBytes,
                        int flushPartitions, long flushBytes, long flushAgeMillis, long writeTimeoutMillis,
                        long flushCheckMillis) {}
 
@@ -61,7 +61,7 @@ final class Shard implements Closeable {
    * replay is tried again on a fresh view of the layers.
    */
   static Shard open(Context ctx, int bucket, long epoch, WriteAheadLog.SegmentGuard guard) throws IOException {
-    PodConfigView s = ctx.settings();
+    Settings s = ctx.settings();
     for (int attempt = 1; ; attempt++) {
       long start = System.currentTimeMillis();
       ctx.layers().refresh();

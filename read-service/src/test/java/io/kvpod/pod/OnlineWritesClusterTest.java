@@ -74,8 +74,7 @@ class OnlineWritesClusterTest {
   void startCluster() throws Exception {
     hdfs = new MiniHdfs(new File(tmp, "dfs"), 1);
     root = hdfs.uri() + "/kvpod";
-    int[] ports = {PodProcess.freePort(), PodProcess.freePort(), PodProcess.freePort()};
-    podList = "127.0.0.1:" + ports[0] + ",127.0.0.1:" + ports[1] + ",127.0.0.1:" + ports[2];
+    podList = PodProcess.loopbackPodList(3);
     for (int id = 0; id < PODS; id++) {
       pods.add(PodProcess.start(id, podConfig(id), logDir));
     }
@@ -83,12 +82,7 @@ class OnlineWritesClusterTest {
   }
 
   private Map<String, String> podConfig(int id) {
-    Map<String, String> c = new HashMap<>();
-    c.put(PodConfig.PODS, podList);
-    c.put(PodConfig.POD_ID, Integer.toString(id));
-    c.put(PodConfig.ROOT, root);
-    c.put(PodConfig.TABLE, TABLE);
-    c.put(PodConfig.SECRET, SECRET);
+    Map<String, String> c = PodProcess.baseConfig(podList, id, root, TABLE, SECRET);
     c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(16L << 20));
     c.put(PodConfig.WORKER_THREADS, "8");
     c.put(PodConfig.LAYERS_POLL, "1s");
@@ -109,9 +103,7 @@ class OnlineWritesClusterTest {
     if (client != null) {
       client.close();
     }
-    for (PodProcess p : pods) {
-      p.stop();
-    }
+    PodProcess.stopAll(pods);
     if (hdfs != null) {
       hdfs.close();
     }

@@ -87,8 +87,7 @@ class PodClusterTest {
     for (long i = 0; i < RECORDS; i++) {
       expected.put(gen.key(i), gen.value(i));
     }
-    int[] ports = {PodProcess.freePort(), PodProcess.freePort(), PodProcess.freePort()};
-    podList = "127.0.0.1:" + ports[0] + ",127.0.0.1:" + ports[1] + ",127.0.0.1:" + ports[2];
+    podList = PodProcess.loopbackPodList(3);
     for (int id = 0; id < 3; id++) {
       pods.add(PodProcess.start(id, podConfig(id), new File("target/pod-logs/" + getClass().getSimpleName())));
     }
@@ -97,12 +96,7 @@ class PodClusterTest {
 
   /** Pods 0 and 1 effectively never poll (they learn of changes by refresh); pod 2 polls every 500 ms. */
   private Map<String, String> podConfig(int id) {
-    Map<String, String> c = new HashMap<>();
-    c.put(PodConfig.PODS, podList);
-    c.put(PodConfig.POD_ID, Integer.toString(id));
-    c.put(PodConfig.ROOT, root);
-    c.put(PodConfig.TABLE, TABLE);
-    c.put(PodConfig.SECRET, SECRET);
+    Map<String, String> c = PodProcess.baseConfig(podList, id, root, TABLE, SECRET);
     c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(32L << 20));
     c.put(PodConfig.WORKER_THREADS, "8");
     c.put(PodConfig.LAYERS_POLL, id == 2 ? "500ms" : "1h");
@@ -114,9 +108,7 @@ class PodClusterTest {
     if (client != null) {
       client.close();
     }
-    for (PodProcess p : pods) {
-      p.stop();
-    }
+    PodProcess.stopAll(pods);
     if (hdfs != null) {
       hdfs.close();
     }

@@ -14,6 +14,8 @@ import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
 import io.kvpod.thrift.internal.FaultRequest;
 import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.wal.WalReplay;
+import io.kvpod.wal.WriteAheadLog;
 import java.io.File;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,6 +26,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -35,7 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Fenced takeover and reclaim with three pod processes on a real HDFS: a holder cut off from
- * every pod (split brain), and a holder killed with {@code kill -9} while writes run. Every
+ * every pod (split brain), a holder killed with {@code kill -9} while writes run, and a
+ * holder whose own log was fenced from outside. Every
  * write is a new key, so each acknowledged key has exactly one right answer.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -58,8 +63,7 @@ class TakeoverClusterTest {
   void startCluster() throws Exception {
     hdfs = new MiniHdfs(new File(tmp, "dfs"), 1);
     root = hdfs.uri() + "/kvpod";
-    podList = "127.0.0.1:" + PodProcess.freePort() + ",127.0.0.1:" + PodProcess.freePort() + ",127.0.0.1:"
-        + PodProcess.freePort();
+    podList = PodProcess.loopbackPodList(PODS);
     for (int id = 0; id < PODS; id++) {
       pods.add(PodProcess.start(id, podConfig(id), logDir));
     }
@@ -67,12 +71,7 @@ class TakeoverClusterTest {
   }
 
   private Map<String, String> podConfig(int id) {
-    Map<String, String> c = new HashMap<>();
-    c.put(PodConfig.PODS, podList);
-    c.put(PodConfig.POD_ID, Integer.toString(id));
-    c.put(PodConfig.ROOT, root);
-    c.put(PodConfig.TABLE, "takeover");
-    c.put(PodConfig.SECRET, SECRET);
+    Map<String, String> c = PodProcess.baseConfig(podList, id, root, "takeover", SECRET);
     c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(16L << 20));
     c.put(PodConfig.WORKER_THREADS, "8");
     c.put(PodConfig.LAYERS_POLL, "1s");
@@ -91,9 +90,7 @@ class TakeoverClusterTest {
     if (client != null) {
       client.close();
     }
-    for (PodProcess p : pods) {
-      p.stop();
-    }
+    PodProcess.stopAll(pods);
     if (hdfs != null) {
       hdfs.close();
     }
@@ -264,5 +261,32 @@ class TakeoverClusterTest {
     verifyAllThroughEveryPod();
     System.out.printf("[kill -9] %d keys acknowledged in all and read back through every pod; %d writes failed "
         + "retriably during the takeover and the reclaim%n", acked.size(), retried.get());
+  }
+
+  @Test
+  @Order(3)
+  void aHolderWhoseOwnLogFailedTakesItsBucketOverFromItselfWithoutARestart() throws Exception {
+    String before = keyOf(0, "heal", 0);
+    client.putVia(0, before, value(before));
+    acked.put(before, value(before));
+    long epochBefore = client.status(0).getHolderEpochs().get(0);
+    // fence pod 0's own log from outside, as a stray writer would: recover the lease on its newest segment
+    try (FileSystem fs = FileSystem.newInstance(java.net.URI.create(hdfs.uri()), hdfs.conf())) {
+      List<Path> segments = WalReplay.segments(fs, new Path(root + "/tables/takeover/wal/pod-0"));
+      WriteAheadLog.recoverLease(fs, segments.get(segments.size() - 1), 30_000);
+    }
+    long fencedAt = System.nanoTime();
+    for (int i = 1; i <= 20; i++) { // the first waits until pod 0 has recovered its log
+      String k = keyOf(0, "heal", i);
+      client.putVia(0, k, value(k));
+      acked.put(k, value(k));
+    }
+    System.out.printf("[self-heal] pod 0 took writes to its own keys again %.1f s after its log was fenced%n",
+        (System.nanoTime() - fencedAt) / 1e9);
+    assertTrue(pods.get(0).logText().contains("taking the bucket over again to recover it"),
+        "pod 0 recovered its log by taking its bucket over from itself");
+    assertEquals(0, holderIn(0, 0), "pod 0 still holds its bucket");
+    assertTrue(client.status(0).getHolderEpochs().get(0) > epochBefore, "in a new epoch");
+    verifyAllThroughEveryPod();
   }
 }
