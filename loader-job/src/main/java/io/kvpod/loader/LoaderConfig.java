@@ -40,8 +40,9 @@ public final class LoaderConfig {
           "HFiles (= reducers) in the layer; key -> murmur3(key) mod partitions (--partitions)")
       .define(COMPRESSION, Type.STRING, "snappy", Validator.oneOf("none", "gz", "snappy", "lz4", "zstd"),
           "HFile block compression; none, gz and snappy need no native libraries (--compression)")
-      .define(BLOCK_SIZE, Type.INT, "65536", Validator.between(1024, 16 << 20),
-          "HFile data block size in bytes (--block-size)")
+      .define(BLOCK_SIZE, Type.INT, "16384", Validator.between(1024, 16 << 20),
+          "HFile data block size in bytes; a get reads one block, so smaller blocks make random gets "
+              + "cheaper and the block index larger (--block-size)")
       .define(MAX_BAD_RECORDS, Type.LONG, "0", Validator.atLeast(0),
           "bad input lines tolerated before the load fails; each is reported (--max-bad-records)")
       .define(DEFAULT_VERSION, Type.LONG, null, Validator.atLeast(0),

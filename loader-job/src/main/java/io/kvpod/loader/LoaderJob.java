@@ -69,7 +69,7 @@ public class LoaderJob extends Configured implements Tool {
         .addOption(Cli.flag("format", "jsonl|tsv", "input format (default: jsonl)"))
         .addOption(Cli.flag("partitions", "P", "HFiles in the layer (default: 4)"))
         .addOption(Cli.flag("compression", "CODEC", "none, gz or snappy (default: snappy)"))
-        .addOption(Cli.flag("block-size", "BYTES", "HFile block size (default: 65536)"))
+        .addOption(Cli.flag("block-size", "BYTES", "HFile block size (default: 16384)"))
         .addOption(Cli.flag("max-bad-records", "N", "bad lines tolerated (default: 0)"))
         .addOption(Cli.flag("version", "V", "version of records that carry none (default: now, in ms)"))
         .addOption(Cli.flag("notify", "PODS", "host:port,... of pods to tell about the new layer at once"));

@@ -45,6 +45,10 @@ public final class LocalHdfs implements AutoCloseable {
     c.set("dfs.namenode.http-address", "127.0.0.1:0");
     c.set("hadoop.tmp.dir", new File(base, "hadoop-tmp").getPath());
     c.setInt("dfs.heartbeat.interval", 1); // lease recovery of a dead pod's log waits on a heartbeat
+    // Lets a client of this user read block files straight from disk, if it asks to
+    // (dfs.client.read.shortcircuit and dfs.client.use.legacy.blockreader.local): the
+    // short-circuit read that needs no native library. Without those client keys, nothing changes.
+    c.set("dfs.block.local-path-access.user", System.getProperty("user.name"));
     MiniDFSCluster cluster = new MiniDFSCluster.Builder(c, base).numDataNodes(1).build();
     cluster.waitActive();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> cluster.shutdown(false)));
