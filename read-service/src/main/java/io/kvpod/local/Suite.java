@@ -142,7 +142,7 @@ public final class Suite {
    * @throws IllegalArgumentException for a kvpod.* key that neither pods nor the loader declare
    */
   public Suite set(String key, String value) {
-    if (key.startsWith("kvpod.") && !podKey(key) && !declared(LoaderConfig.DEF, key)) {
+    if (!podKey(key) && !loaderKey(key)) {
       throw new IllegalArgumentException("unknown setting " + key + " (see kvpod pod --help and kvpod load --help)");
     }
     settings.put(key, value);
@@ -151,6 +151,10 @@ public final class Suite {
 
   private static boolean podKey(String key) {
     return !key.startsWith("kvpod.") || declared(PodConfig.DEF, key);
+  }
+
+  private static boolean loaderKey(String key) {
+    return !key.startsWith("kvpod.") || declared(LoaderConfig.DEF, key);
   }
 
   private static boolean declared(ConfigDef def, String key) {
@@ -325,7 +329,7 @@ public final class Suite {
     String root = hdfs.uri() + "/kvpod";
     List<String> defs = new ArrayList<>(List.of("-D", "fs.defaultFS=" + hdfs.uri()));
     settings.forEach((k, v) -> {
-      if (!k.startsWith("kvpod.") || declared(LoaderConfig.DEF, k)) {
+      if (loaderKey(k)) {
         defs.addAll(List.of("-D", k + "=" + v));
       }
     });
@@ -343,7 +347,8 @@ public final class Suite {
     }
     double loadSecs = (System.nanoTime() - loadStart) / 1e9;
     RecordGenerator gen = new RecordGenerator(5, 4, 100);
-    boolean local = Boolean.parseBoolean(settings.getOrDefault("dfs.client.read.shortcircuit", "true"));
+    String shortCircuit = "dfs.client.read.shortcircuit";
+    boolean local = Boolean.parseBoolean(settings.getOrDefault(shortCircuit, LOCAL_READS.get(shortCircuit)));
     out.printf("[case 5] pods read the HFiles %s%n", local ? "straight from the DataNode's disk (short-circuit reads)"
         : "through the DataNode");
     try (Cluster c = new Cluster(table, LOCAL_READS)) {
