@@ -44,6 +44,12 @@ enum ErrorCode {
   /** The pod does not hold the keys' bucket (another pod took it over, or it moved back).
       Ask a pod's status() for the holders, or send the call to any pod. Retriable. */
   NOT_OWNER = 13,
+  /** The pod holds the keys' bucket but is still replaying its log (after a start or a
+      takeover); it takes writes once that is done. Retriable; reads are answered meanwhile. */
+  RECOVERING = 14,
+  /** The write's deadline passed before the bucket's holder could log it: it was not
+      applied, and never will be. Not retriable as it is: send it again with a new deadline. */
+  EXPIRED = 15,
   /** Stored data failed a checksum or format check. Do not retry; an operator must look. */
   CORRUPTION = 20,
   /** An unexpected server error; the message says more. */
@@ -55,6 +61,18 @@ exception KvPodException {
   2: required string message,
   /** True when the same call may succeed if sent again (to this or another pod). */
   3: optional bool retriable = false
+}
+
+/** Settings of one write (put or batchPut). */
+struct WriteOptions {
+  /**
+   * The write's deadline, in ms since the Unix epoch by the caller's clock: the write is
+   * logged by then or never. A holder refuses to log it later (EXPIRED), so once this time
+   * (plus the clocks' skew) has passed, a write whose call failed or timed out will never
+   * take effect, and the key may be written again without the old write overtaking the new.
+   * Unset: the pod that receives the call sets it to its arrival plus kvpod.write.deadline.
+   */
+  1: optional i64 deadlineMillis
 }
 
 /** A record that was found. `version` decides which write wins: the highest. */
@@ -91,18 +109,28 @@ struct PodStatus {
       pod's view; b itself unless another pod took the bucket over. */
   16: optional list<i32> holders,
   /** holderEpochs[b] is the epoch of that holding, as recorded on HDFS; higher is newer. */
-  17: optional list<i64> holderEpochs
+  17: optional list<i64> holderEpochs,
+  /** Buckets this pod is taking (claimed, replaying its log); it answers RECOVERING for them. */
+  18: optional list<i32> recovering,
+  /** Writes this pod refused to log because their deadline had passed (EXPIRED). */
+  19: optional i64 expiredWrites
 }
 
 service KvPod {
   /** The record stored under key, or an empty map if there is none. */
   map<string, string> get(1: string key) throws (1: KvPodException e),
 
-  /** Stores one record durably; true once it is acknowledged. */
-  bool put(1: string key, 2: map<string, string> value) throws (1: KvPodException e),
+  /**
+   * Stores one record durably; true once it is acknowledged (it never returns false). On a
+   * failure the record may or may not be stored, unless the code says otherwise
+   * (INVALID_ARGUMENT, TOO_LARGE, EXPIRED: not stored); it cannot take effect after the
+   * options' deadline. `options` may be left out (the seed's two-argument call).
+   */
+  bool put(1: string key, 2: map<string, string> value, 3: WriteOptions options) throws (1: KvPodException e),
 
-  /** Stores many records durably; true once all are acknowledged. */
-  bool batchPut(1: map<string, map<string, string>> records) throws (1: KvPodException e),
+  /** Stores many records durably; true once all are acknowledged. A failure leaves each
+      record stored or not, as for put. */
+  bool batchPut(1: map<string, map<string, string>> records, 2: WriteOptions options) throws (1: KvPodException e),
 
   /** The records found among keys; keys with no record are absent from the result. */
   map<string, map<string, string>> multiGet(1: list<string> keys) throws (1: KvPodException e),

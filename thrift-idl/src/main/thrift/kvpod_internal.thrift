@@ -43,7 +43,10 @@ struct KeyValue {
  * by the receiver; otherwise it answers INVALID_ARGUMENT and writes nothing.
  */
 struct WriteRequest {
-  1: required list<KeyValue> records
+  1: required list<KeyValue> records,
+  /** The write's deadline (see kvpod.WriteOptions): the owner refuses to log it later,
+      with EXPIRED. Unset (an older sender): the owner's arrival time plus kvpod.write.deadline. */
+  2: optional i64 deadlineMillis
 }
 
 /**
@@ -101,7 +104,10 @@ union PeerRequest {
 
 struct PingReply {
   1: required i32 podId,
-  2: required i64 uptimeMillis
+  2: required i64 uptimeMillis,
+  /** silentMillis[p]: how long the replying pod has not heard from pod p (0 for itself; -1:
+      never). Pods use it to tell "the holder is down" from "my link to it is cut". */
+  3: optional list<i64> silentMillis
 }
 
 struct RefreshReply {

@@ -24,6 +24,8 @@ public final class MiniHdfs implements AutoCloseable {
     c.set("dfs.datanode.ipc.address", "127.0.0.1:0");
     c.set("dfs.namenode.http-address", "127.0.0.1:0");
     c.setLong("dfs.blocksize", 16L << 20);
+    // lease recovery (how a takeover fences the old holder) waits for a DataNode heartbeat
+    c.setInt("dfs.heartbeat.interval", 1);
     // the local job runner's scratch (default /tmp/hadoop-<user>) goes with the cluster's files
     c.set("hadoop.tmp.dir", new File(baseDir, "hadoop-tmp").getAbsolutePath());
     // the local runner's job staging (on the local filesystem; default /tmp/hadoop/mapred/staging)

@@ -7,6 +7,7 @@ import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPod;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.WriteOptions;
 import java.io.Closeable;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -44,6 +45,14 @@ import org.apache.thrift.transport.TTransportException;
  *       whichever comes first; then a retriable {@code UNAVAILABLE} is thrown.</li>
  *   <li><b>Hedged reads</b> (off unless {@code hedgeAfterMs > 0}): if a get has no answer
  *       after that long, the same get goes to the next pod too, and the first answer wins.</li>
+ *   <li><b>Writes have a deadline</b>: {@code put} and {@code batchPut} send
+ *       {@code now + deadlineMs - maxClockSkewMs} as the write's deadline, which every pod
+ *       enforces: a write is logged by then or never ({@code WriteOptions}). When a write
+ *       fails in a way that leaves it perhaps applied (a timeout, a lost connection, an
+ *       unreachable holder), the call returns its error only once that deadline plus the
+ *       clock skew has passed. So when {@code put} returns, by success or by failure, the
+ *       write can no longer take effect later: retrying it, or writing the key again, can
+ *       never be overtaken by it.</li>
  * </ul>
  *
  * Thread-safe; share one instance. Close it to release connections.
@@ -55,6 +64,7 @@ public final class KvPodClient implements Closeable {
   private final int maxAttempts;
   private final Backoff backoff;
   private final long hedgeAfterMs;
+  private final long maxClockSkewMs;
   private final ExecutorService hedgePool;
   private final AtomicInteger hedges = new AtomicInteger();
   private final PodHealth health;
@@ -74,6 +84,7 @@ public final class KvPodClient implements Closeable {
     this.maxAttempts = b.maxAttempts;
     this.backoff = b.backoff;
     this.hedgeAfterMs = b.hedgeAfterMs;
+    this.maxClockSkewMs = b.maxClockSkewMs;
     this.health = new PodHealth(b.pods.size(), b.backoff);
     long[] home = new long[b.pods.size()];
     for (int i = 0; i < home.length; i++) {
@@ -114,6 +125,7 @@ public final class KvPodClient implements Closeable {
     private int maxAttempts = 6;
     private Backoff backoff = new Backoff(20, 1000);
     private long hedgeAfterMs = -1;
+    private long maxClockSkewMs = 1000;
     private int maxIdlePerPod = 16;
 
     private Builder(List<InetSocketAddress> pods) {
@@ -165,7 +177,21 @@ public final class KvPodClient implements Closeable {
       return this;
     }
 
+    /**
+     * The most this client's clock may differ from any pod's (default 1000 ms): a write's
+     * deadline is set this much before the call's own, and a failed write is reported only
+     * once its deadline plus this much has passed.
+     */
+    public Builder maxClockSkewMs(long ms) {
+      this.maxClockSkewMs = ms;
+      return this;
+    }
+
     public KvPodClient build() {
+      if (maxClockSkewMs < 0 || deadlineMs <= 2 * maxClockSkewMs) {
+        throw new IllegalArgumentException("the deadline (" + deadlineMs + " ms) must exceed twice the clock skew ("
+            + maxClockSkewMs + " ms): a write's deadline is the call's less the skew");
+      }
       return new KvPodClient(this);
     }
   }
@@ -259,16 +285,22 @@ public final class KvPodClient implements Closeable {
     return call("multiGet", first, c -> c.multiGet(keys));
   }
 
+  /**
+   * Stores one record durably; returns true once it is acknowledged. If it throws, the
+   * record may or may not be stored (unless the code is INVALID_ARGUMENT, TOO_LARGE or
+   * EXPIRED: not stored), but it can no longer be stored later: see the class comment.
+   */
   public boolean put(String key, Map<String, String> value) throws KvPodException {
     int owner = holderOf(KeyPartitioner.bucket(checkKey(key), pool.size()));
-    return call("put", owner, c -> c.put(key, value));
+    long deadline = writeDeadline();
+    return settled(deadline, () -> call("put", owner, deadline, c -> c.put(key, value, options(deadline))));
   }
 
   /**
    * Stores many records: split by bucket, and each bucket's share sent to its holder in parallel
    * (with the usual failover and retries). Returns once every share is acknowledged; if one
-   * fails, its error is thrown, and the other shares may have been stored (sending the
-   * batch again is safe: a record written twice holds the same value).
+   * fails, its error is thrown (after the write's deadline, as for {@link #put}), and the
+   * other shares may have been stored. Sending the batch again is safe.
    */
   public boolean batchPut(Map<String, Map<String, String>> records) throws KvPodException {
     guard(() -> Limits.checkBatchSize(records.size()));
@@ -280,8 +312,13 @@ public final class KvPodClient implements Closeable {
     for (Map.Entry<String, Map<String, String>> e : records.entrySet()) {
       shares.get(KeyPartitioner.bucket(checkKey(e.getKey()), n)).put(e.getKey(), e.getValue());
     }
+    long deadline = writeDeadline();
+    return settled(deadline, () -> sendShares(shares, deadline));
+  }
+
+  private boolean sendShares(List<Map<String, Map<String, String>>> shares, long deadline) throws KvPodException {
     List<CompletableFuture<Boolean>> sent = new ArrayList<>();
-    for (int owner = 0; owner < n; owner++) {
+    for (int owner = 0; owner < shares.size(); owner++) {
       Map<String, Map<String, String>> share = shares.get(owner);
       if (share.isEmpty()) {
         continue;
@@ -289,7 +326,7 @@ public final class KvPodClient implements Closeable {
       int o = holderOf(owner);
       sent.add(CompletableFuture.supplyAsync(() -> {
         try {
-          return call("batchPut", o, c -> c.batchPut(share));
+          return call("batchPut", o, deadline, c -> c.batchPut(share, options(deadline)));
         } catch (KvPodException e) {
           throw new CompletionException(e);
         }
@@ -318,16 +355,86 @@ public final class KvPodClient implements Closeable {
     return callOne(pod, c -> c.multiGet(keys));
   }
 
-  /** Sends a put to one given pod, which forwards it to the owner; no failover: for tools and tests. */
+  /**
+   * Sends a put to one given pod, which forwards it to the owner; no failover, and no wait
+   * after a failure: for tools and tests. The write's deadline is the call's (less the
+   * clock skew); a failed write may still take effect until then.
+   */
   public boolean putVia(int pod, String key, Map<String, String> value) throws KvPodException {
-    checkKey(key);
-    return callOne(pod, c -> c.put(key, value));
+    return putVia(pod, key, value, writeDeadline());
   }
 
-  /** Sends a whole batch to one given pod, which splits it among the owners; no failover. */
+  /** {@link #putVia(int, String, Map)} with the write's deadline given (ms since the epoch). */
+  public boolean putVia(int pod, String key, Map<String, String> value, long deadlineMillis) throws KvPodException {
+    checkKey(key);
+    return callOne(pod, c -> c.put(key, value, options(deadlineMillis)));
+  }
+
+  /** Sends a whole batch to one given pod, which splits it among the owners; as {@link #putVia}. */
   public boolean batchPutVia(int pod, Map<String, Map<String, String>> records) throws KvPodException {
+    return batchPutVia(pod, records, writeDeadline());
+  }
+
+  /** {@link #batchPutVia(int, Map)} with the write's deadline given (ms since the epoch). */
+  public boolean batchPutVia(int pod, Map<String, Map<String, String>> records, long deadlineMillis)
+      throws KvPodException {
     guard(() -> Limits.checkBatchSize(records.size()));
-    return callOne(pod, c -> c.batchPut(records));
+    return callOne(pod, c -> c.batchPut(records, options(deadlineMillis)));
+  }
+
+  /**
+   * The deadline a write sent now gets: the call's deadline less the clock skew, in ms
+   * since the epoch. A write that failed can take effect until this time plus
+   * {@link #maxClockSkewMs()} at the latest.
+   */
+  public long writeDeadline() {
+    return System.currentTimeMillis() + deadlineMs - maxClockSkewMs;
+  }
+
+  public long maxClockSkewMs() {
+    return maxClockSkewMs;
+  }
+
+  /**
+   * Gives up every call in progress to {@code pod} (they fail at once with a retriable
+   * UNAVAILABLE) and drops its connections: for a pod known to have stopped answering.
+   */
+  public void abort(int pod) {
+    pool.abort(pod);
+  }
+
+  private static WriteOptions options(long deadlineMillis) {
+    return new WriteOptions().setDeadlineMillis(deadlineMillis);
+  }
+
+  /** A write's call, which may throw. */
+  @FunctionalInterface
+  private interface WriteCall {
+    boolean run() throws KvPodException;
+  }
+
+  /**
+   * Runs a write; if it fails in a way that leaves it perhaps applied, waits until it can no
+   * longer be (its deadline plus the clock skew) before throwing.
+   */
+  private boolean settled(long deadlineMillis, WriteCall write) throws KvPodException {
+    try {
+      return write.run();
+    } catch (KvPodException e) {
+      if (e.isRetriable()) {
+        long wait = deadlineMillis + maxClockSkewMs - System.currentTimeMillis();
+        if (wait > 0) {
+          try {
+            Thread.sleep(wait);
+          } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw error(ErrorCode.UNAVAILABLE, "interrupted while waiting out a failed write's deadline (it may "
+                + "still take effect until " + (deadlineMillis + maxClockSkewMs) + "): " + e.getMessage(), true);
+          }
+        }
+      }
+      throw e;
+    }
   }
 
   /** The status of one pod (no failover: the caller asked for that pod). */
@@ -408,7 +515,11 @@ public final class KvPodClient implements Closeable {
         pool.giveBack(c); // the pod answered; the connection is fine
         throw e;
       } catch (TTransportException e) {
-        c.close();
+        pool.discard(c);
+        if (c.aborted) {
+          throw error(ErrorCode.UNAVAILABLE, "the call to pod " + pod + " (" + pool.address(pod)
+              + ") was given up: the pod stopped answering", true);
+        }
         pool.evict(pod);
         if (c.reused && round == 0 && e.getType() != TTransportException.TIMED_OUT) {
           continue;
@@ -416,7 +527,7 @@ public final class KvPodClient implements Closeable {
         throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") failed: "
             + e.getMessage(), true);
       } catch (TException e) {
-        c.close();
+        pool.discard(c);
         throw error(ErrorCode.INTERNAL, "pod " + pod + " answered with a protocol error: " + e, false);
       }
     }
@@ -428,7 +539,10 @@ public final class KvPodClient implements Closeable {
    * waits {@link Backoff} only when a call comes back round to a pod it already tried.
    */
   private <T> T call(String what, int firstPod, PodCall<T> op) throws KvPodException {
-    long deadline = System.currentTimeMillis() + deadlineMs;
+    return call(what, firstPod, System.currentTimeMillis() + deadlineMs, op);
+  }
+
+  private <T> T call(String what, int firstPod, long deadline, PodCall<T> op) throws KvPodException {
     KvPodException last = null;
     int n = pool.size();
     int next = firstPod;
@@ -463,8 +577,8 @@ public final class KvPodClient implements Closeable {
       }
       next = (pod + 1) % n;
     }
-    throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (deadline " + deadlineMs
-        + " ms, at most " + maxAttempts + " attempts); last error: "
+    throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (within its deadline, at most "
+        + maxAttempts + " attempts); last error: "
         + (last == null ? "deadline passed" : last.getMessage()), true);
   }
 

@@ -11,7 +11,8 @@ import org.apache.thrift.transport.layered.TFramedTransport;
 
 /**
  * One open connection to a pod: framed transport, binary protocol, as the pod serves.
- * Used by one thread at a time (borrowed from a {@link ConnectionPool}).
+ * Used by one thread at a time (borrowed from a {@link ConnectionPool}), except that
+ * {@link ConnectionPool#abort} may close it from another thread to end a call in progress.
  */
 final class PodConnection implements AutoCloseable {
   final int pod;
@@ -20,6 +21,8 @@ final class PodConnection implements AutoCloseable {
   private final TFramedTransport transport;
   /** True if this connection served an earlier call: the pod may have restarted since. */
   boolean reused;
+  /** Set (from any thread) when the pool gave up on calls to this pod and closed the socket. */
+  volatile boolean aborted;
 
   PodConnection(int pod, InetSocketAddress addr, int connectTimeoutMs, int callTimeoutMs)
       throws TTransportException {

@@ -116,13 +116,14 @@ public final class PodProcess {
     synchronized (ALL) {
       ALL.add(process);
     }
-    long deadline = System.currentTimeMillis() + 60_000;
+    // a pod is ready in seconds; the limit is for a machine that other work keeps busy
+    long deadline = System.currentTimeMillis() + 180_000;
     while (!Files.readString(log.toPath(), StandardCharsets.UTF_8).contains("READY ")) {
       if (!process.isAlive()) {
         throw new IOException("pod " + id + " exited during start:\n" + Files.readString(log.toPath()));
       }
       if (System.currentTimeMillis() > deadline) {
-        throw new IOException("pod " + id + " not ready in 60 s:\n" + Files.readString(log.toPath()));
+        throw new IOException("pod " + id + " not ready in 180 s:\n" + Files.readString(log.toPath()));
       }
       Thread.sleep(50);
     }

@@ -246,7 +246,7 @@ public final class Suite {
       c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(64L << 20));
       c.put(PodConfig.PEER_TIMEOUT, "2s");
       c.put(PodConfig.TAKEOVER_AFTER, "2s");
-      c.put(PodConfig.FORWARD_DEADLINE, "20s");
+      c.put(PodConfig.WRITE_DEADLINE, "20s");
       c.put(PodConfig.FLUSH_BYTES, Long.toString(32L << 20));
       c.put(PodConfig.MEMTABLE_MAX_BYTES, Long.toString(192L << 20));
       c.putAll(extra);

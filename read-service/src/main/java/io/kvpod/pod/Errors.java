@@ -24,7 +24,7 @@ final class Errors {
       return of(v.code(), v.getMessage(), false);
     }
     if (e instanceof PodUnavailable u) {
-      return of(u.code(), u.getMessage(), true);
+      return of(u.code(), u.getMessage(), u.code() != ErrorCode.EXPIRED);
     }
     if (e instanceof CorruptionException) {
       return of(ErrorCode.CORRUPTION, "stored data is corrupt: " + e.getMessage(), false);

@@ -26,6 +26,12 @@ import org.slf4j.LoggerFactory;
  * go backwards on this pod even if its clock does; equal versions are ordered by sequence
  * number, and the memtable keeps the later one.
  *
+ * <p>Deadlines: a write whose deadline (wall clock, ms) has passed when its group is about
+ * to be appended is refused with {@code EXPIRED} and never logged. So a write is logged
+ * before its deadline or not at all, and a write its caller sends after that deadline is
+ * logged after it, with a higher version: a late or retried write can never overtake a
+ * newer one of the same key (see {@code docs/failover.md}).
+ *
  * <p>If the WAL fails, every waiting and later write fails with a retriable
  * {@code UNAVAILABLE}; the pod refuses writes until it restarts. Thread-safe.
  */
@@ -39,12 +45,14 @@ final class GroupCommitter implements Closeable {
     final byte[][] keys;
     final byte[][] values;
     final byte[] body;
+    final long deadlineMillis;
     final CompletableFuture<Object> done = new CompletableFuture<>();
 
-    Pending(byte[][] keys, byte[][] values, byte[] body) {
+    Pending(byte[][] keys, byte[][] values, byte[] body, long deadlineMillis) {
       this.keys = keys;
       this.values = values;
       this.body = body;
+      this.deadlineMillis = deadlineMillis;
     }
 
     boolean isFreeze() {
@@ -63,6 +71,7 @@ final class GroupCommitter implements Closeable {
   private long lastVersion;
   private long syncs;
   private long entries;
+  private final java.util.concurrent.atomic.AtomicLong expired = new java.util.concurrent.atomic.AtomicLong();
 
   GroupCommitter(WriteAheadLog wal, MemTables mem, long lastVersion, long rollBytes, long maxGroupBytes,
                  long maxMemBytes) {
@@ -81,24 +90,32 @@ final class GroupCommitter implements Closeable {
   }
 
   /**
-   * Logs and applies one write of records (keys and values pair up by index); returns once
-   * it is durable and visible to reads. Throws {@link PodUnavailable} when memory is full,
-   * the pod is stopping or the wait timed out, and another IOException when the WAL failed.
+   * Logs and applies one write of records (keys and values pair up by index) unless its
+   * deadline ({@code deadlineMillis}, wall clock) passes first; returns once it is durable
+   * and visible to reads. Throws {@link PodUnavailable}: {@code EXPIRED} if the deadline
+   * passed before it was logged (it never will be), {@code UNAVAILABLE} when memory is full
+   * or the pod is stopping, {@code TIMEOUT} when it was not durable within
+   * {@code timeoutMillis} (it may still be); another IOException when the WAL failed.
    */
-  Committed write(byte[][] keys, byte[][] values, long timeoutMillis)
+  Committed write(byte[][] keys, byte[][] values, long deadlineMillis, long timeoutMillis)
       throws IOException, InterruptedException {
     awaitMemory(timeoutMillis);
     WalFormat.BodyBuilder b = new WalFormat.BodyBuilder();
     for (int i = 0; i < keys.length; i++) {
       b.add(keys[i], values[i]);
     }
-    Pending p = new Pending(keys, values, b.build());
+    Pending p = new Pending(keys, values, b.build(), deadlineMillis);
     return (Committed) submit(p, timeoutMillis);
   }
 
   /** Freezes the active memtable between two WAL entries and rolls the WAL segment. */
   MemTables.Frozen freeze(long timeoutMillis) throws IOException, InterruptedException {
-    return (MemTables.Frozen) submit(new Pending(null, null, null), timeoutMillis);
+    return (MemTables.Frozen) submit(new Pending(null, null, null, Long.MAX_VALUE), timeoutMillis);
+  }
+
+  /** Writes refused so far because their deadline had passed. */
+  long expiredWrites() {
+    return expired.get();
   }
 
   private Object submit(Pending p, long timeoutMillis) throws IOException, InterruptedException {
@@ -110,7 +127,7 @@ final class GroupCommitter implements Closeable {
       return p.done.get(timeoutMillis, TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       throw new PodUnavailable(ErrorCode.TIMEOUT, "the write was not durable within " + timeoutMillis
-          + " ms; it may still be applied, so retrying it is safe");
+          + " ms; it may still be applied (never after its deadline), and retrying it is safe");
     } catch (ExecutionException e) {
       if (e.getCause() instanceof IOException io) {
         throw io;
@@ -163,7 +180,20 @@ final class GroupCommitter implements Closeable {
   }
 
   private void commit(List<Pending> group) {
-    long version = Math.max(System.currentTimeMillis(), lastVersion);
+    long now = System.currentTimeMillis();
+    group.removeIf(p -> {
+      if (now <= p.deadlineMillis) {
+        return false;
+      }
+      expired.incrementAndGet();
+      p.done.completeExceptionally(new PodUnavailable(ErrorCode.EXPIRED, "the write's deadline passed "
+          + (now - p.deadlineMillis) + " ms before its holder could log it: it was not applied, and never will be"));
+      return true;
+    });
+    if (group.isEmpty()) {
+      return;
+    }
+    long version = Math.max(now, lastVersion);
     lastVersion = version;
     long[] seqs = new long[group.size()];
     try {

@@ -8,7 +8,6 @@ import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.internal.FoundRecord;
 import io.kvpod.thrift.internal.KeyValue;
 import io.kvpod.thrift.internal.PeerRequest;
-import io.kvpod.thrift.internal.PingRequest;
 import io.kvpod.thrift.internal.PeerResponse;
 import io.kvpod.thrift.internal.ReadRequest;
 import io.kvpod.thrift.internal.RelayRequest;
@@ -35,17 +34,20 @@ import org.slf4j.LoggerFactory;
  * <p><b>Reads</b> of a bucket held elsewhere are forwarded to its holder, which answers from
  * one consistent view (its memtables, then its layers), so a flush in progress there cannot
  * hide a record between two sources. If the holder does not answer within the short read
- * timeout, was recently unreachable ({@link PeerClient}), or no longer holds the bucket, the
- * read is answered from the bucket's WAL and the layers ({@link PeerWalReader}): every
- * acknowledged write is in one of the two, so a read never fails for want of a peer.
+ * timeout, was recently unreachable ({@link PeerClient}), is recovering, or no longer holds
+ * the bucket, the read is answered from the bucket's WAL and the layers
+ * ({@link PeerWalReader}): every acknowledged write is in one of the two, so a read never
+ * fails for want of a peer.
  *
- * <p><b>Writes</b> of a bucket held elsewhere are forwarded to its holder; if the holder
- * cannot be reached directly (a cut link), the write is relayed through each other pod in
- * turn. A holder that answers {@code NOT_OWNER} makes this pod re-read the records and route
- * again. When no pod has reached the holder for {@code takeoverAfterMillis}, this pod takes
- * the bucket over ({@link ShardSet#takeOver}) and writes it itself. Retriable failures are
- * retried with {@link Backoff} until {@code forwardDeadlineMillis}, then fail with a
- * retriable {@code OWNER_UNREACHABLE}. Thread-safe.
+ * <p><b>Writes</b> carry a deadline (wall clock, ms) and are tried until it passes, or until
+ * {@code kvpod.write.deadline} after they arrived, whichever is first; the holder refuses
+ * to log a write after its deadline. A write of a bucket held elsewhere is forwarded to its
+ * holder; if this pod cannot reach the holder (a cut link, or the holder is silent to this
+ * pod's {@link PeerLiveness}), it is relayed through another pod that still hears from the
+ * holder. A holder that answers {@code NOT_OWNER} makes this pod re-read the records and
+ * route again; one that answers {@code RECOVERING} is waited for. Writes never take a
+ * bucket over themselves: a write that cannot reach its holder tells the
+ * {@link TakeoverPolicy}, and the poller decides. Thread-safe.
  */
 final class OwnerRouter implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(OwnerRouter.class);
@@ -55,28 +57,43 @@ final class OwnerRouter implements Closeable {
   private final ShardSet shards;
   private final PeerClient peers;
   private final PeerWalReader peerWals;
-  private final long forwardDeadlineMillis;
-  private final long takeoverAfterMillis;
+  private final PeerLiveness liveness;
+  private final TakeoverPolicy policy;
+  private final long writeDeadlineMillis;
+  private final long silentAfterMillis;
   private final Backoff backoff = new Backoff(20, 500);
+  /** Why the last direct call to a holder failed, for the error of a write that finds none to call. */
+  private volatile String lastCallFailure;
   private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
     Thread t = new Thread(r, "owner-fan-out");
     t.setDaemon(true);
     return t;
   });
 
-  OwnerRouter(int self, int pods, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
-              long forwardDeadlineMillis, long takeoverAfterMillis) {
+  /**
+   * {@code silentAfterMillis}: a pod silent this long to this pod's detector is not called
+   * directly, nor used as a relay (its calls would only wait out their timeout).
+   */
+  OwnerRouter(int self, int pods, ShardSet shards, PeerClient peers, PeerWalReader peerWals, PeerLiveness liveness,
+              TakeoverPolicy policy, long writeDeadlineMillis, long silentAfterMillis) {
     this.self = self;
     this.pods = pods;
     this.shards = shards;
     this.peers = peers;
     this.peerWals = peerWals;
-    this.forwardDeadlineMillis = forwardDeadlineMillis;
-    this.takeoverAfterMillis = takeoverAfterMillis;
+    this.liveness = liveness;
+    this.policy = policy;
+    this.writeDeadlineMillis = writeDeadlineMillis;
+    this.silentAfterMillis = silentAfterMillis;
   }
 
   int bucketOf(byte[] key) {
     return KeyPartitioner.bucket(key, pods);
+  }
+
+  /** The deadline of a write whose caller set none: now plus {@code kvpod.write.deadline}. */
+  long defaultDeadline() {
+    return System.currentTimeMillis() + writeDeadlineMillis;
   }
 
   /** The newest record of each key, null where there is none. */
@@ -96,25 +113,29 @@ final class OwnerRouter implements Closeable {
     return out;
   }
 
-  /** Durably stores records (keys and values pair by index) at their holders. */
-  void put(byte[][] keys, byte[][] values) throws IOException, KvPodException, InterruptedException {
+  /**
+   * Durably stores records (keys and values pair by index) at their holders, unless
+   * {@code deadlineMillis} passes first.
+   */
+  void put(byte[][] keys, byte[][] values, long deadlineMillis)
+      throws IOException, KvPodException, InterruptedException {
     if (keys.length == 1) { // the common put: no grouping, no fan-out
-      write(bucketOf(keys[0]), keys, values);
+      write(bucketOf(keys[0]), keys, values, deadlineMillis);
       return;
     }
     eachBucket(groupByBucket(keys), (bucket, idx) -> {
-      write(bucket, pick(keys, idx), pick(values, idx));
+      write(bucket, pick(keys, idx), pick(values, idx), deadlineMillis);
       return null;
     });
   }
 
   private Found[] read(int bucket, byte[][] keys) throws IOException, KvPodException {
-    Shard s = shards.serving(bucket);
-    if (s != null) {
-      return s.get(keys);
+    Found[] mine = shards.read(bucket, keys);
+    if (mine != null) {
+      return mine;
     }
     int holder = shards.holding(bucket).holder();
-    if (holder >= 0 && holder != self && !peers.readsSkip(holder)) {
+    if (holder >= 0 && holder != self && !peers.readsSkip(holder) && liveness.silentMillis(holder) < silentAfterMillis) {
       List<ByteBuffer> ks = new ArrayList<>(keys.length);
       for (byte[] k : keys) {
         ks.add(ByteBuffer.wrap(k));
@@ -135,39 +156,38 @@ final class OwnerRouter implements Closeable {
         if (e.getCode() == ErrorCode.NOT_OWNER) {
           shards.refresh();
         }
-        // out of reach, not serving yet, or moved: the bucket's WAL has every acknowledged write
+        // out of reach, recovering, or moved: the bucket's WAL has every acknowledged write
       }
     }
     return peerWals.get(bucket, keys);
   }
 
   /**
-   * Writes one bucket's records where the bucket is held, taking the bucket over when its
-   * holder has been out of everyone's reach for {@code takeoverAfterMillis}.
+   * Writes one bucket's records where the bucket is held, retrying retriable failures
+   * until the write's deadline, or {@code kvpod.write.deadline} from now if that is sooner.
    */
-  private void write(int bucket, byte[][] keys, byte[][] values)
+  private void write(int bucket, byte[][] keys, byte[][] values, long deadlineMillis)
       throws IOException, KvPodException, InterruptedException {
     PeerRequest req = null;
-    long deadline = System.currentTimeMillis() + forwardDeadlineMillis;
-    long failingSince = -1;
+    long giveUpAt = Math.min(deadlineMillis, System.currentTimeMillis() + writeDeadlineMillis);
     Exception last = null;
     int attempt = 0;
     while (true) {
-      Ownership.Holding h = null;
       try {
         Shard s = shards.serving(bucket);
         if (s != null) {
-          s.write(keys, values);
+          s.write(keys, values, deadlineMillis);
           return;
         }
-        h = shards.holding(bucket);
+        Ownership.Holding h = shards.holding(bucket);
         if (h.holder() == self || h.holder() < 0) {
-          throw new PodUnavailable(ErrorCode.UNAVAILABLE, "bucket " + bucket + " is being taken over");
+          throw new PodUnavailable(ErrorCode.RECOVERING, "bucket " + bucket + " is being taken over"
+              + (h.holder() == self ? " by this pod" : ""));
         }
         if (req == null) {
-          req = writeRequest(keys, values);
+          req = writeRequest(keys, values, deadlineMillis);
         }
-        sendDirectOrRelayed(h.holder(), req);
+        sendDirectOrRelayed(bucket, h.holder(), req);
         return;
       } catch (KvPodException e) {
         if (!e.isRetriable()) {
@@ -178,86 +198,60 @@ final class OwnerRouter implements Closeable {
           shards.refresh();
         }
       } catch (PodUnavailable e) {
-        last = e; // this pod's shard is stopping or being replaced, or the holder records could not be read
+        if (e.code() == ErrorCode.EXPIRED) {
+          throw e;
+        }
+        last = e; // this pod is recovering the bucket, its shard is being replaced, or the records could not be read
       } catch (IOException e) {
         last = e; // this pod's log failed: the poller takes the bucket over again to recover it
         shards.refresh();
       }
-      long now = System.currentTimeMillis();
-      failingSince = failingSince < 0 ? now : failingSince;
-      if (takeoverAfterMillis > 0 && now - failingSince >= takeoverAfterMillis && h != null && h.holder() != self) {
-        failingSince = -1;
-        if (reachesAnotherPod(h.holder())) {
-          LOG.warn("bucket {}: its holder pod {} could not take writes for {} ms, directly or relayed ({}); "
-              + "taking the bucket over", bucket, h.holder(), takeoverAfterMillis, last.getMessage());
-          if (shards.takeOver(bucket, h)) {
-            continue;
-          } // else another pod took it first: route to it
-        } else {
-          LOG.warn("bucket {}: its holder pod {} is out of reach, but so is every other pod: not taking the "
-              + "bucket over (this pod is the one cut off, most likely)", bucket, h.holder());
-        }
-      }
       long pause = backoff.delayMillis(attempt++);
-      if (System.currentTimeMillis() + pause >= deadline) {
+      if (System.currentTimeMillis() + pause >= giveUpAt) {
         break;
       }
       Thread.sleep(pause);
     }
+    boolean expired = System.currentTimeMillis() + backoff.ceilingMillis(attempt) >= deadlineMillis;
     throw Errors.of(ErrorCode.OWNER_UNREACHABLE, "the holder of bucket " + bucket + " (" + keys.length
-        + " records) could not take the write within " + forwardDeadlineMillis + " ms (" + attempt
-        + " rounds, each direct and through every other pod); last error: " + last.getMessage(), true);
+        + " records) could not take the write " + (expired ? "before its deadline" : "within "
+        + writeDeadlineMillis + " ms") + " (" + attempt + " rounds); it may have been applied before its deadline, "
+        + "never after; last error: " + last.getMessage(), true);
   }
 
-  /**
-   * Whether this pod reaches a pod other than {@code holder}. A pod cut off from all the
-   * others must not take buckets over: it would only fence the pods that can still serve.
-   * With two pods there is no third to ask, and a takeover goes ahead.
-   */
-  private boolean reachesAnotherPod(int holder) {
-    if (pods < 3) {
-      return true;
-    }
-    for (int p = 0; p < pods; p++) {
-      if (p != self && p != holder) {
-        try {
-          peers.read(p, PeerRequest.ping(new PingRequest()));
-          return true;
-        } catch (KvPodException e) {
-          // try the next
-        }
-      }
-    }
-    return false;
-  }
-
-  private static PeerRequest writeRequest(byte[][] keys, byte[][] values) {
+  private static PeerRequest writeRequest(byte[][] keys, byte[][] values, long deadlineMillis) {
     List<KeyValue> records = new ArrayList<>(keys.length);
     for (int i = 0; i < keys.length; i++) {
       records.add(new KeyValue(ByteBuffer.wrap(keys[i]), ByteBuffer.wrap(values[i])));
     }
-    return PeerRequest.write(new WriteRequest(records));
+    return PeerRequest.write(new WriteRequest(records).setDeadlineMillis(deadlineMillis));
   }
 
   /**
-   * Sends {@code req} to {@code owner}; if the owner cannot be reached directly, relays it
-   * through each other pod in turn until one gets an answer. Throws the direct failure if
-   * no relay got through, and at once an answer from the owner itself ({@code NOT_OWNER}).
+   * Sends {@code req} to {@code owner}, unless the owner is silent to this pod; if that
+   * fails, relays it through each other pod that this pod hears from and that still hears
+   * from the owner, until one gets an answer. Answers that are refusals from the owner
+   * itself ({@code NOT_OWNER}, {@code RECOVERING}, non-retriable ones) are thrown at once.
+   * If no pod could reach the owner, tells the {@link TakeoverPolicy} and throws.
    */
-  private void sendDirectOrRelayed(int owner, PeerRequest req) throws KvPodException {
-    KvPodException direct;
-    try {
-      peers.write(owner, req);
-      return;
-    } catch (KvPodException e) {
-      if (!e.isRetriable() || e.getCode() == ErrorCode.NOT_OWNER) {
-        throw e;
+  private void sendDirectOrRelayed(int bucket, int owner, PeerRequest req) throws KvPodException {
+    KvPodException direct = null;
+    if (liveness.silentMillis(owner) < silentAfterMillis) {
+      try {
+        peers.write(owner, req);
+        return;
+      } catch (KvPodException e) {
+        if (ownerAnswered(e)) {
+          throw e;
+        }
+        direct = e;
+        lastCallFailure = e.getMessage();
       }
-      direct = e;
     }
     PeerRequest relayed = null;
     for (int via = 0; via < pods; via++) {
-      if (via == self || via == owner) {
+      if (via == self || via == owner || liveness.silentMillis(via) >= silentAfterMillis
+          || liveness.reportedSilentMillis(via, owner, silentAfterMillis / 2) >= silentAfterMillis) {
         continue;
       }
       if (relayed == null) {
@@ -267,12 +261,21 @@ final class OwnerRouter implements Closeable {
         peers.write(via, relayed);
         return;
       } catch (KvPodException e) {
-        if (!e.isRetriable() || e.getCode() == ErrorCode.NOT_OWNER) {
+        if (ownerAnswered(e)) {
           throw e;
         }
+        direct = direct == null ? e : direct;
       }
     }
-    throw direct;
+    policy.demand(bucket);
+    throw direct != null ? direct : Errors.of(ErrorCode.UNAVAILABLE, "no pod has heard from pod " + owner + " for "
+        + liveness.silentMillis(owner) + " ms" + (lastCallFailure == null ? "" : " (last failed call to it: "
+        + lastCallFailure + ")"), true);
+  }
+
+  /** An answer from the holder itself, not a failure to reach it. */
+  private static boolean ownerAnswered(KvPodException e) {
+    return !e.isRetriable() || e.getCode() == ErrorCode.NOT_OWNER || e.getCode() == ErrorCode.RECOVERING;
   }
 
   private List<List<Integer>> groupByBucket(byte[][] keys) {

@@ -8,6 +8,8 @@ import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.thrift.internal.PeerResponse;
+import io.kvpod.thrift.internal.PingReply;
+import io.kvpod.thrift.internal.PingRequest;
 import java.io.Closeable;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -16,7 +18,9 @@ import org.apache.thrift.TException;
 /**
  * Calls other pods' {@code process()} with signed internal messages. Reads use a short
  * timeout, because a reader has somewhere else to go (the owner's WAL on HDFS); writes use
- * the normal peer timeout.
+ * the normal peer timeout; heartbeats their own. Every answer is reported to the
+ * {@link PeerLiveness}, and {@link #abort} gives up the calls in flight to a pod that it
+ * found silent, so that no caller waits out a full timeout on a frozen pod.
  *
  * <p>A peer that failed to answer a read is <em>skipped</em> for {@code downWindowMillis}:
  * reads go straight to the fallback instead of each waiting out the timeout, so a blocked
@@ -26,13 +30,19 @@ final class PeerClient implements Closeable {
   private final PeerSigner signer;
   private final KvPodClient readCalls;
   private final KvPodClient writeCalls;
+  private final KvPodClient pingCalls;
   private final PodHealth readHealth;
   private final PeerFaults faults;
+  private final PeerLiveness liveness;
 
   PeerClient(List<InetSocketAddress> pods, PeerSigner signer, int readTimeoutMillis,
-             int writeTimeoutMillis, long downWindowMillis, PeerFaults faults) {
+             int writeTimeoutMillis, int pingTimeoutMillis, long downWindowMillis, PeerFaults faults,
+             PeerLiveness liveness) {
     this.faults = faults;
     this.signer = signer;
+    this.liveness = liveness;
+    this.pingCalls = KvPodClient.builder(pods).connectTimeoutMs(pingTimeoutMillis)
+        .callTimeoutMs(pingTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).maxIdlePerPod(2).build();
     this.readCalls = KvPodClient.builder(pods).connectTimeoutMs(readTimeoutMillis)
         .callTimeoutMs(readTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).build();
     this.writeCalls = KvPodClient.builder(pods).connectTimeoutMs(Math.min(writeTimeoutMillis, 1000))
@@ -67,9 +77,30 @@ final class PeerClient implements Closeable {
     return send(writeCalls, pod, req);
   }
 
+  /** A heartbeat: pings {@code pod} and returns its view of who it hears from ({@link PeerLiveness#view}). */
+  List<Long> ping(int pod) throws KvPodException {
+    PingReply r = send(pingCalls, pod, PeerRequest.ping(new PingRequest())).getPing();
+    return r.isSetSilentMillis() ? r.getSilentMillis() : null;
+  }
+
+  /** Gives up every call in flight to {@code pod}; they fail at once with a retriable UNAVAILABLE. */
+  void abort(int pod) {
+    readCalls.abort(pod);
+    writeCalls.abort(pod);
+  }
+
   private PeerResponse send(KvPodClient via, int pod, PeerRequest req) throws KvPodException {
     faults.beforeCall(pod);
-    byte[] answer = via.process(pod, signer.seal(req));
+    byte[] answer;
+    try {
+      answer = via.process(pod, signer.seal(req));
+    } catch (KvPodException e) {
+      if (e.getCode() != ErrorCode.UNAVAILABLE) {
+        liveness.heard(pod); // it answered, if only to refuse (UNAVAILABLE also stands for no answer, or a cut link)
+      }
+      throw e;
+    }
+    liveness.heard(pod);
     try {
       return PeerSigner.decode(answer);
     } catch (TException e) {
@@ -81,5 +112,6 @@ final class PeerClient implements Closeable {
   public void close() {
     readCalls.close();
     writeCalls.close();
+    pingCalls.close();
   }
 }

@@ -27,7 +27,9 @@ import java.util.function.LongSupplier;
  * ({@link PeerFaults}), then dispatches on the request type. A relay is passed on once to
  * its target. Forwarded writes and reads are served from the {@link Shard}s this pod holds
  * only, never forwarded again; keys of a bucket held elsewhere get a retriable
- * {@code NOT_OWNER}, and the sender routes again. Thread-safe.
+ * {@code NOT_OWNER}, and the sender routes again; keys of a bucket this pod is still
+ * recovering get a retriable {@code RECOVERING}, and the sender waits. A ping is answered
+ * with this pod's {@link PeerLiveness} view. Thread-safe.
  */
 final class PeerDispatcher {
   private final PeerSigner signer;
@@ -39,11 +41,17 @@ final class PeerDispatcher {
   private final LongSupplier uptime;
   private final PeerFaults faults;
   private final PeerClient relay;
+  private final PeerLiveness liveness;
+  private final LongSupplier defaultDeadline;
 
+  /** {@code defaultDeadline}: the deadline of a forwarded write that carries none (an older sender). */
   PeerDispatcher(PeerSigner signer, int podId, int pods, String table, ShardSet shards, LayerWatcher layers,
-                 LongSupplier uptime, PeerFaults faults, PeerClient relay) {
+                 LongSupplier uptime, PeerFaults faults, PeerClient relay, PeerLiveness liveness,
+                 LongSupplier defaultDeadline) {
     this.faults = faults;
     this.relay = relay;
+    this.liveness = liveness;
+    this.defaultDeadline = defaultDeadline;
     this.signer = signer;
     this.podId = podId;
     this.pods = pods;
@@ -58,9 +66,12 @@ final class PeerDispatcher {
     PeerRequest req = opened.request();
     if (opened.fromPod() >= 0) {
       faults.onMessageFrom(opened.fromPod());
+      if (opened.fromPod() < pods) {
+        liveness.heard(opened.fromPod());
+      }
     }
     PeerResponse resp = switch (req.getSetField()) {
-      case PING -> PeerResponse.ping(new PingReply(podId, uptime.getAsLong()));
+      case PING -> PeerResponse.ping(new PingReply(podId, uptime.getAsLong()).setSilentMillis(liveness.view()));
       case REFRESH -> {
         String t = req.getRefresh().getTable();
         if (t != null && !t.equals(table)) {
@@ -69,7 +80,8 @@ final class PeerDispatcher {
         }
         yield PeerResponse.refresh(new RefreshReply(layers.refresh()));
       }
-      case WRITE -> PeerResponse.write(write(req.getWrite().getRecords()));
+      case WRITE -> PeerResponse.write(write(req.getWrite().getRecords(), req.getWrite().isSetDeadlineMillis()
+          ? req.getWrite().getDeadlineMillis() : defaultDeadline.getAsLong()));
       case READ -> PeerResponse.read(read(req.getRead().getKeys()));
       case FAULT -> PeerResponse.fault(faults.apply(req.getFault()));
       case FLUSH -> PeerResponse.flush(new FlushReply(held(req.getFlush().getBucket()).flush()));
@@ -87,7 +99,7 @@ final class PeerDispatcher {
     return relay.write(target, inner);
   }
 
-  private WriteReply write(List<KeyValue> records) throws IOException, InterruptedException {
+  private WriteReply write(List<KeyValue> records, long deadlineMillis) throws IOException, InterruptedException {
     Limits.checkBatchSize(records.size());
     if (records.isEmpty()) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "a forwarded write with no records");
@@ -100,7 +112,7 @@ final class PeerDispatcher {
       Limits.checkValueLength(values[i].length);
     }
     int bucket = oneBucket(keys);
-    GroupCommitter.Committed c = held(bucket).write(keys, values);
+    GroupCommitter.Committed c = held(bucket).write(keys, values, deadlineMillis);
     return new WriteReply(c.seq(), c.version());
   }
 
@@ -113,7 +125,7 @@ final class PeerDispatcher {
       b.get(keys[i]);
       checkKey(keys[i]);
     }
-    Found[] found = keys.length == 0 ? new Found[0] : held(oneBucket(keys)).get(keys);
+    Found[] found = keys.length == 0 ? new Found[0] : readHeld(oneBucket(keys), keys);
     List<FoundRecord> out = new ArrayList<>(found.length);
     for (Found f : found) {
       out.add(f == null ? new FoundRecord() : new FoundRecord().setVersion(f.version()).setValue(f.value()));
@@ -121,17 +133,38 @@ final class PeerDispatcher {
     return new ReadReply(out);
   }
 
-  /** The shard of {@code bucket}, or a retriable NOT_OWNER if this pod does not serve it now. */
+  /** The shard of {@code bucket}, or a retriable NOT_OWNER (RECOVERING) if this pod does not serve it now. */
   private Shard held(int bucket) throws IOException {
+    checkBucket(bucket);
+    Shard s = shards.serving(bucket);
+    if (s == null) {
+      throw notServing(bucket);
+    }
+    return s;
+  }
+
+  private Found[] readHeld(int bucket, byte[][] keys) throws IOException {
+    checkBucket(bucket);
+    Found[] found = shards.read(bucket, keys);
+    if (found == null) {
+      throw notServing(bucket);
+    }
+    return found;
+  }
+
+  private void checkBucket(int bucket) {
     if (bucket < 0 || bucket >= pods) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "no bucket " + bucket + " in a table of " + pods);
     }
-    Shard s = shards.serving(bucket);
-    if (s == null) {
-      throw new PodUnavailable(ErrorCode.NOT_OWNER, "pod " + podId + " does not hold bucket " + bucket
-          + " (holder: pod " + shards.holding(bucket).holder() + ")");
+  }
+
+  private PodUnavailable notServing(int bucket) throws IOException {
+    if (shards.isRecovering(bucket)) {
+      return new PodUnavailable(ErrorCode.RECOVERING, "pod " + podId + " is recovering bucket " + bucket
+          + " (replaying its log); retry shortly");
     }
-    return s;
+    return new PodUnavailable(ErrorCode.NOT_OWNER, "pod " + podId + " does not hold bucket " + bucket
+        + " (holder: pod " + shards.holding(bucket).holder() + ")");
   }
 
   /** A forwarded request carries the keys of one bucket (senders split by bucket). */

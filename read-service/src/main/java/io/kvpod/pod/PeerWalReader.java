@@ -2,7 +2,7 @@ package io.kvpod.pod;
 
 import io.kvpod.contract.TableLayout;
 import io.kvpod.wal.WalEntry;
-import io.kvpod.wal.WalFormat;
+import io.kvpod.wal.SegmentName;
 import io.kvpod.wal.WalReplay;
 import io.kvpod.wal.WalSegmentReader;
 import java.io.FileNotFoundException;
@@ -17,7 +17,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads another pod's unflushed writes from its WAL on HDFS, for when that pod does not
+ * Reads a bucket's unflushed writes from its WAL on HDFS, for when that pod does not
  * answer. Every acknowledged write is in the owner's log (it was synced before the
  * acknowledgement), and a new reader sees all synced bytes, so the log plus the published
  * layers answer exactly as the owner would.
@@ -48,7 +48,7 @@ final class PeerWalReader {
   }
 
   private static final class OwnerLog {
-    final TreeMap<Long, Segment> segments = new TreeMap<>();
+    final TreeMap<SegmentName, Segment> segments = new TreeMap<>();
     long lastRefreshNanos = System.nanoTime() - 86_400_000_000_000L; // "long ago"
   }
 
@@ -100,16 +100,17 @@ final class PeerWalReader {
     Path dir = layout.walDir(owner);
     for (int attempt = 1; ; attempt++) {
       List<Path> listed = WalReplay.segments(fs, dir);
-      Set<Long> present = new HashSet<>();
-      listed.forEach(p -> present.add(WalFormat.firstSeqOf(p.getName())));
+      Set<SegmentName> present = new HashSet<>();
+      listed.forEach(p -> present.add(SegmentName.parse(p.getName())));
       log.segments.keySet().retainAll(present);
       try {
         for (int i = 0; i < listed.size(); i++) {
           Path p = listed.get(i);
-          Segment seg = log.segments.computeIfAbsent(WalFormat.firstSeqOf(p.getName()), k -> new Segment());
+          Segment seg = log.segments.computeIfAbsent(SegmentName.parse(p.getName()), k -> new Segment());
           if (!seg.sealed) {
             readNew(p, seg);
-            // a later segment exists, so the owner had closed this one before we read it
+            // a later segment exists, so this one is no longer written (closed by its writer, or
+            // fenced by the holder that wrote the later one: see WriteAheadLog)
             seg.sealed = i + 1 < listed.size();
           }
         }
@@ -120,7 +121,7 @@ final class PeerWalReader {
         continue; // the owner flushed and deleted a segment meanwhile: list again
       }
       if (!listed.isEmpty()) {
-        ensureLayersCover(owner, WalFormat.firstSeqOf(listed.get(0).getName()) - 1);
+        ensureLayersCover(owner, SegmentName.parse(listed.get(0).getName()).firstSeq() - 1);
       } else {
         layers.refresh();
       }

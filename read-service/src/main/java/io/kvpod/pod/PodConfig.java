@@ -37,7 +37,7 @@ public final class PodConfig {
   public static final String PEER_TIMEOUT = "kvpod.peer.timeout";
   public static final String PEER_READ_TIMEOUT = "kvpod.peer.read.timeout";
   public static final String PEER_DOWN_WINDOW = "kvpod.peer.down.window";
-  public static final String FORWARD_DEADLINE = "kvpod.write.forward.deadline";
+  public static final String WRITE_DEADLINE = "kvpod.write.deadline";
   public static final String WRITE_TIMEOUT = "kvpod.write.timeout";
   public static final String WAL_DURABILITY = "kvpod.wal.durability";
   public static final String WAL_SEGMENT_BYTES = "kvpod.wal.segment.bytes";
@@ -55,6 +55,9 @@ public final class PodConfig {
   public static final String TAKEOVER_AFTER = "kvpod.takeover.after";
   public static final String OWNERSHIP_POLL = "kvpod.ownership.poll.interval";
   public static final String OWNERSHIP_LEASE = "kvpod.ownership.lease";
+  public static final String HEARTBEAT_INTERVAL = "kvpod.peer.heartbeat.interval";
+  public static final String HEARTBEAT_TIMEOUT = "kvpod.peer.heartbeat.timeout";
+  public static final String DEBUG_RECOVERY_DELAY = "kvpod.debug.recovery.delay";
 
   public static final ConfigDef DEF = new ConfigDef()
       .define(PODS, Type.STRING, null,
@@ -83,8 +86,10 @@ public final class PodConfig {
           "how long a forwarded read waits for the key's owner before answering from the owner's WAL")
       .define(PEER_DOWN_WINDOW, Type.DURATION_MS, "2s", Validator.atLeast(0),
           "after an owner failed to answer a read, how long reads skip it and use its WAL directly")
-      .define(FORWARD_DEADLINE, Type.DURATION_MS, "10s", Validator.atLeast(1),
-          "how long a forwarded write keeps retrying an unreachable owner before OWNER_UNREACHABLE")
+      .define(WRITE_DEADLINE, Type.DURATION_MS, "10s", Validator.atLeast(1),
+          "a write is logged within this long of reaching a pod, or never (unless its caller set an earlier "
+              + "deadline in WriteOptions); a pod retries an unreachable holder until then, then answers "
+              + "OWNER_UNREACHABLE")
       .define(WRITE_TIMEOUT, Type.DURATION_MS, "30s", Validator.atLeast(1),
           "how long a write waits to become durable before it fails with TIMEOUT")
       .define(WAL_DURABILITY, Type.STRING, "hflush", Validator.oneOf("hflush", "hsync"),
@@ -113,13 +118,20 @@ public final class PodConfig {
           "compact when the table has more live layers than this")
       .define(COMPACTION_MAX_RECORDS, Type.LONG, "20000000", Validator.atLeast(1),
           "largest merge (in records) a pod runs; larger ones are left for a MapReduce job")
-      .define(TAKEOVER_AFTER, Type.DURATION_MS, "3s", Validator.atLeast(0),
-          "take over a bucket whose holder no pod could reach for this long; 0: never take over")
+      .define(TAKEOVER_AFTER, Type.DURATION_MS, "2s", Validator.atLeast(0),
+          "take over a bucket whose holder no pod has heard from for this long; 0: never take over")
       .define(OWNERSHIP_POLL, Type.DURATION_MS, "250ms", Validator.atLeast(10),
           "how often a pod re-reads the bucket holders recorded on HDFS")
       .define(OWNERSHIP_LEASE, Type.DURATION_MS, "1s", Validator.atLeast(1),
           "a holder serves its buckets only while its last confirmed view of the holders is "
-              + "younger than this; a new holder waits this long before it serves (must exceed the poll interval)");
+              + "younger than this; a new holder waits this long before it serves (must exceed the poll interval)")
+      .define(HEARTBEAT_INTERVAL, Type.DURATION_MS, "250ms", Validator.atLeast(10),
+          "how often a pod pings each other pod, to learn which pods are down (see kvpod.takeover.after)")
+      .define(HEARTBEAT_TIMEOUT, Type.DURATION_MS, "1s", Validator.atLeast(1),
+          "how long a ping waits for its answer")
+      .define(DEBUG_RECOVERY_DELAY, Type.DURATION_MS, "0", Validator.atLeast(0),
+          "for fault tests only: wait this long in every bucket recovery, after the claim and before the log "
+              + "is fenced and replayed, as a slow machine or a large log would");
 
   private final Map<String, String> values;
   private final ConfigDef.Values typed;

@@ -17,6 +17,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hbase.io.hfile.BlockCache;
@@ -56,6 +57,7 @@ public final class PodServer implements Closeable {
   private ShardSet shards;
   private Compactor compactor;
   private PeerClient peerClient;
+  private PeerLiveness liveness;
   private OwnerRouter router;
   private TServer server;
   private Thread serveThread;
@@ -72,9 +74,11 @@ public final class PodServer implements Closeable {
   }
 
   /**
-   * Opens the layers, recovers the WAL (replaying what no layer holds), then starts
-   * serving; returns once the port accepts connections. The pod does not listen before
-   * recovery is complete, so no one reads it half-recovered.
+   * Opens the layers, starts serving, then takes this pod's buckets (recovering their logs);
+   * returns once it holds them. The pod listens <em>before</em> it recovers: while a bucket
+   * is being recovered, calls for it get a retriable {@code RECOVERING}, reads are answered
+   * from the bucket's log and the layers, and pings are answered, so no other pod mistakes
+   * a slow recovery for a dead pod and takes the bucket away.
    */
   public void start() throws IOException, TTransportException {
     var v = config.values();
@@ -92,8 +96,10 @@ public final class PodServer implements Closeable {
     PeerSigner signer = new PeerSigner(v.getString(PodConfig.SECRET), podId,
         v.getMillis(PodConfig.AUTH_MAX_SKEW), System::currentTimeMillis);
     PeerFaults faults = new PeerFaults(pods);
+    liveness = new PeerLiveness(podId, pods);
     peerClient = new PeerClient(config.pods(), signer, (int) v.getMillis(PodConfig.PEER_READ_TIMEOUT),
-        (int) v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults);
+        (int) v.getMillis(PodConfig.PEER_TIMEOUT), (int) v.getMillis(PodConfig.HEARTBEAT_TIMEOUT),
+        v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults, liveness);
 
     FileSystem walFs = WriteAheadLog.walFileSystem(fs);
     HFileOptions flushFormat = new HFileOptions(v.getString(PodConfig.FLUSH_COMPRESSION), 64 * 1024);
@@ -103,18 +109,16 @@ public final class PodServer implements Closeable {
         new Shard.Settings(v.getMillis(PodConfig.WAL_LEASE_TIMEOUT), v.getLong(PodConfig.WAL_SEGMENT_BYTES),
             v.getLong(PodConfig.WAL_GROUP_BYTES), v.getLong(PodConfig.MEMTABLE_MAX_BYTES),
             v.getInt(PodConfig.FLUSH_PARTITIONS), v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE),
-            v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK)),
+            v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK),
+            v.getMillis(PodConfig.DEBUG_RECOVERY_DELAY)),
         sink, () -> tellPeers(pods, podId));
     shards = new ShardSet(podId, new Ownership(fs, layout, pods), v.getMillis(PodConfig.OWNERSHIP_LEASE),
-        (bucket, epoch, guard) -> Shard.open(shardContext, bucket, epoch, guard));
-    try {
-      shards.start(v.getMillis(PodConfig.OWNERSHIP_POLL), this::askToFlush);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while taking this pod's buckets", e);
-    }
+        (bucket, epoch, claim) -> Shard.open(shardContext, bucket, epoch, claim));
+    long takeoverAfter = v.getMillis(PodConfig.TAKEOVER_AFTER);
+    long silentAfter = takeoverAfter > 0 ? takeoverAfter : v.getMillis(PodConfig.PEER_TIMEOUT);
+    TakeoverPolicy policy = new TakeoverPolicy(podId, pods, liveness, takeoverAfter, System::nanoTime);
     router = new OwnerRouter(podId, pods, shards, peerClient, new PeerWalReader(walFs, layout, layers, pods),
-        v.getMillis(PodConfig.FORWARD_DEADLINE), v.getMillis(PodConfig.TAKEOVER_AFTER));
+        liveness, policy, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter);
 
     compactor = v.getInt(PodConfig.COMPACTION_POD) == podId
         ? new Compactor(fs, layout, layers, sink, v.getInt(PodConfig.COMPACTION_MAX_LAYERS),
@@ -126,25 +130,43 @@ public final class PodServer implements Closeable {
 
     PodService[] service = new PodService[1];
     PeerDispatcher peers = new PeerDispatcher(signer, podId, pods, layout.table(), shards, layers,
-        () -> service[0].uptimeMillis(), faults, peerClient);
+        () -> service[0].uptimeMillis(), faults, peerClient, liveness, router::defaultDeadline);
     service[0] = new PodService(podId, pods, layout.table(), layers, router, peers, this::describeWrites,
         () -> blockCache == null ? 0 : blockCache.getStats().getHitRatio());
 
+    List<Integer> planned = shards.plan();
     InetSocketAddress bind = new InetSocketAddress(config.bindHost(), config.self().getPort());
+    listen(bind, new KvPod.Processor<>(service[0]));
+    liveness.start(peerClient::ping, v.getMillis(PodConfig.HEARTBEAT_INTERVAL), silentAfter, peerClient::abort);
+    LOG.info("pod {} of {} listening on {}; taking buckets {}", podId, pods, bind, planned);
+    try {
+      shards.start(planned, v.getMillis(PodConfig.OWNERSHIP_POLL), this::askToFlush, policy);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while taking this pod's buckets", e);
+    }
+    LOG.info("pod {} of {} serving table {} on {} ({} layers; holding buckets {})", podId, pods,
+        layout.table(), bind, layers.liveLayerCount(), shards.held().keySet());
+  }
+
+  /** Starts the Thrift server on {@code bind}; returns once it accepts connections. */
+  private void listen(InetSocketAddress bind, KvPod.Processor<PodService> processor)
+      throws IOException, TTransportException {
+    var v = config.values();
     socket = new TNonblockingServerSocket(bind);
     TThreadedSelectorServer.Args args = new TThreadedSelectorServer.Args(socket)
         .selectorThreads(v.getInt(PodConfig.SELECTOR_THREADS))
         .workerThreads(v.getInt(PodConfig.WORKER_THREADS))
-        .processor(new KvPod.Processor<>(service[0]))
+        .processor(processor)
         .protocolFactory(new TBinaryProtocol.Factory(Limits.MAX_FRAME_BYTES, Limits.MAX_BATCH));
     args.maxReadBufferBytes = v.getLong(PodConfig.MAX_READ_BUFFER_BYTES);
     server = new TThreadedSelectorServer(args);
     serveThread = new Thread(server::serve, "thrift-server");
     serveThread.start();
-    long deadline = System.currentTimeMillis() + 10_000;
+    long deadline = System.currentTimeMillis() + 60_000;
     while (!server.isServing()) {
       if (System.currentTimeMillis() > deadline) {
-        throw new IOException("Thrift server did not start within 10 s");
+        throw new IOException("Thrift server did not start within 60 s");
       }
       try {
         Thread.sleep(10);
@@ -153,16 +175,16 @@ public final class PodServer implements Closeable {
         throw new IOException("interrupted while starting", e);
       }
     }
-    LOG.info("pod {} of {} serving table {} on {} ({} layers; holding buckets {})", podId, pods,
-        layout.table(), bind, layers.liveLayerCount(), shards.held().keySet());
   }
 
   private void describeWrites(PodStatus st) {
     long records = 0;
+    long expired = 0;
     List<String> held = new ArrayList<>();
     String problem = null;
     for (Shard s : shards.held().values()) {
       records += s.memRecords();
+      expired += s.expiredWrites();
       held.add(s.bucket + "@" + s.epoch);
       if (s.bucket == config.podId()) {
         st.setWalDurableSeq(s.durableSeq());
@@ -189,8 +211,12 @@ public final class PodServer implements Closeable {
     }
     st.setHolders(holders);
     st.setHolderEpochs(epochs);
+    st.setRecovering(new ArrayList<>(shards.recovering()));
+    st.setExpiredWrites(expired);
+    Set<Integer> recovering = shards.recovering();
     st.setState((problem != null ? problem : st.getState()) + "; holds buckets " + held
-        + (shards.takeovers() > 0 ? " (" + shards.takeovers() + " takeovers)" : ""));
+        + (recovering.isEmpty() ? "" : "; RECOVERING buckets " + recovering)
+        + "; buckets claimed since start: " + shards.takeovers());
   }
 
   /** Asks {@code holder} to flush {@code bucket}, so that taking it back leaves little to replay. */
@@ -236,6 +262,9 @@ public final class PodServer implements Closeable {
     }
     if (compactor != null) {
       compactor.close();
+    }
+    if (liveness != null) {
+      liveness.close();
     }
     if (shards != null) {
       shards.close();

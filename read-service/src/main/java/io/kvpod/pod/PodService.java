@@ -8,6 +8,7 @@ import io.kvpod.thrift.KvPod;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.LayerStatus;
 import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.WriteOptions;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
@@ -109,12 +110,18 @@ final class PodService implements KvPod.Iface {
     }
   }
 
+  /** The write's deadline: the caller's, or this pod's default from now. */
+  private long deadlineOf(WriteOptions options) {
+    return options != null && options.isSetDeadlineMillis() ? options.getDeadlineMillis() : router.defaultDeadline();
+  }
+
   @Override
-  public boolean put(String key, Map<String, String> value) throws KvPodException {
+  public boolean put(String key, Map<String, String> value, WriteOptions options) throws KvPodException {
     try {
+      long deadline = deadlineOf(options);
       byte[][] k = {checkedKey(key)};
       byte[][] v = {checkedValue(key, value)};
-      router.put(k, v);
+      router.put(k, v, deadline);
       puts.increment();
       return true;
     } catch (Exception e) {
@@ -123,8 +130,9 @@ final class PodService implements KvPod.Iface {
   }
 
   @Override
-  public boolean batchPut(Map<String, Map<String, String>> records) throws KvPodException {
+  public boolean batchPut(Map<String, Map<String, String>> records, WriteOptions options) throws KvPodException {
     try {
+      long deadline = deadlineOf(options);
       if (records == null) {
         throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "records are missing");
       }
@@ -137,7 +145,7 @@ final class PodService implements KvPod.Iface {
         values[i] = checkedValue(e.getKey(), e.getValue());
         i++;
       }
-      router.put(keys, values); // every record was checked first: a bad one writes nothing
+      router.put(keys, values, deadline); // every record was checked first: a bad one writes nothing
       puts.add(keys.length);
       return true;
     } catch (Exception e) {

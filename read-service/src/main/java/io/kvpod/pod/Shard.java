@@ -1,9 +1,11 @@
 package io.kvpod.pod;
 
 import io.kvpod.contract.TableLayout;
+import io.kvpod.wal.SupersededException;
 import io.kvpod.wal.WalReplay;
 import io.kvpod.wal.WriteAheadLog;
 import java.io.Closeable;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import org.apache.hadoop.fs.FileSystem;
 import org.slf4j.Logger;
@@ -29,8 +31,8 @@ final class Shard implements Closeable {
 
   /** The settings a shard reads, by name, from the pod's configuration. */
   record Settings(long leaseRecoveryMillis, long segmentBytes, long groupBytes, long memMaxBytes,
-                       int flushPartitions, long flushBytes, long flushAgeMillis, long writeTimeoutMillis,
-                       long flushCheckMillis) {}
+                  int flushPartitions, long flushBytes, long flushAgeMillis, long writeTimeoutMillis,
+                  long flushCheckMillis, long debugRecoveryDelayMillis) {}
 
   final int bucket;
   final long epoch;
@@ -54,15 +56,37 @@ final class Shard implements Closeable {
   }
 
   /**
-   * Recovers bucket {@code bucket}'s log as holder of {@code epoch} and starts serving it:
-   * recovers the HDFS lease on the last segment (fencing any earlier writer), replays every
-   * entry no live layer covers, and opens a new segment, which {@code guard} must accept.
-   * A previous holder may publish a flush and delete segments while this runs, so a failed
-   * replay is tried again on a fresh view of the layers.
+   * Confirms that this pod still holds the bucket in the epoch it claimed; throws
+   * {@link SupersededException} if not (or another IOException if it cannot tell).
    */
-  static Shard open(Context ctx, int bucket, long epoch, WriteAheadLog.SegmentGuard guard) throws IOException {
+  @FunctionalInterface
+  interface ClaimCheck {
+    void confirm() throws IOException;
+  }
+
+  /**
+   * Recovers bucket {@code bucket}'s log as holder of {@code epoch} and starts serving it:
+   * ends every earlier writer's HDFS lease on the log's segments (fencing them), replays
+   * every entry no live layer covers, and opens a new segment, which {@code claim} must
+   * still confirm. A previous holder may publish a flush and retire segments while this
+   * runs, so a replay that finds a segment gone is tried again on a fresh view of the
+   * layers, but only while {@code claim} confirms that the bucket is still this pod's: a
+   * pod that lost its claim touches nothing more. Throws {@link SupersededException} then.
+   */
+  static Shard open(Context ctx, int bucket, long epoch, ClaimCheck claim) throws IOException {
     Settings s = ctx.settings();
+    if (s.debugRecoveryDelayMillis() > 0) {
+      LOG.info("bucket {} (epoch {}): waiting {} ms before recovering its log ({})", bucket, epoch,
+          s.debugRecoveryDelayMillis(), PodConfig.DEBUG_RECOVERY_DELAY);
+      try {
+        Thread.sleep(s.debugRecoveryDelayMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted while delaying the recovery of bucket " + bucket);
+      }
+    }
     for (int attempt = 1; ; attempt++) {
+      claim.confirm();
       long start = System.currentTimeMillis();
       ctx.layers().refresh();
       long covered;
@@ -77,7 +101,8 @@ final class Shard implements Closeable {
       MemTables mem = new MemTables();
       MemTable active = mem.active();
       long[] records = {0};
-      WriteAheadLog wal = new WriteAheadLog(ctx.walFs(), ctx.layout().walDir(bucket), bucket, ctx.durability(), guard);
+      WriteAheadLog wal = new WriteAheadLog(ctx.walFs(), ctx.layout().walDir(bucket),
+          new WriteAheadLog.Writer(bucket, epoch, ctx.podId()), ctx.durability(), segment -> claim.confirm());
       WalReplay.Result r;
       try {
         r = wal.recover(covered, e -> {
@@ -90,14 +115,17 @@ final class Shard implements Closeable {
         }, (segment, valid, dropped) -> LOG.warn("WAL {}: dropped a torn tail of {} bytes after byte {} (an "
             + "entry being written when its writer stopped; it was never acknowledged)", segment,
             dropped < 0 ? "<header>" : dropped, valid), s.leaseRecoveryMillis());
-      } catch (IOException e) {
+      } catch (FileNotFoundException e) {
         closeQuietly(wal);
-        if (attempt >= 3 || e instanceof PodUnavailable) {
+        if (attempt >= 5) {
           throw e;
         }
-        LOG.warn("recovering bucket {}'s log failed (attempt {}), trying again on a fresh view of the layers: {}",
-            bucket, attempt, e.toString());
+        LOG.info("bucket {}: a log segment was retired while it was replayed (attempt {}); replaying again on a "
+            + "fresh view of the layers: {}", bucket, attempt, e.toString());
         continue;
+      } catch (IOException e) {
+        closeQuietly(wal);
+        throw e;
       }
       LOG.info("bucket {} (epoch {}): WAL recovered in {} ms: {} segments, {} bytes, {} entries replayed ({} "
           + "records), {} already in layers (through sequence {}); next sequence {}", bucket, epoch,
@@ -125,9 +153,17 @@ final class Shard implements Closeable {
     return out;
   }
 
-  /** Logs and applies records of this bucket; returns once they are durable. */
-  GroupCommitter.Committed write(byte[][] keys, byte[][] values) throws IOException, InterruptedException {
-    return committer.write(keys, values, writeTimeoutMillis);
+  /**
+   * Logs and applies records of this bucket unless their deadline passes first; returns
+   * once they are durable ({@link GroupCommitter#write}).
+   */
+  GroupCommitter.Committed write(byte[][] keys, byte[][] values, long deadlineMillis)
+      throws IOException, InterruptedException {
+    return committer.write(keys, values, deadlineMillis, writeTimeoutMillis);
+  }
+
+  long expiredWrites() {
+    return committer.expiredWrites();
   }
 
   /** Flushes everything in memory now; returns the sequence number the layers now cover. */

@@ -1,11 +1,18 @@
 package io.kvpod.pod;
 
+import io.kvpod.client.Backoff;
+import io.kvpod.contract.CorruptionException;
 import io.kvpod.thrift.ErrorCode;
+import io.kvpod.wal.SupersededException;
 import io.kvpod.wal.WriteAheadLog;
 import java.io.Closeable;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -21,34 +28,41 @@ import org.slf4j.LoggerFactory;
  * {@code n}, by this pod:
  * <ol>
  *   <li><em>Claim</em>: create the record ({@code b}, {@code n+1}) exclusively
- *       ({@link Ownership#claim}); of all pods that try, exactly one wins.</li>
- *   <li><em>Fence</em>: recover the HDFS lease on {@code b}'s last log segment. {@code h}'s
- *       next {@code hflush} fails, so it acknowledges nothing more; a segment {@code h}
- *       starts after the claim finds the claim in its {@link WriteAheadLog.SegmentGuard} and
- *       is refused.</li>
- *   <li><em>Replay</em> the log above what the layers cover, and open a new segment
- *       ({@link Shard#open}).</li>
- *   <li><em>Wait out the lease</em>: a holder serves a bucket only while its view of the
- *       records was confirmed less than half a lease ago, so after one lease {@code h} serves
- *       nothing of {@code b} from memory any more, and no read can miss a write acknowledged
- *       here.</li>
+ *       ({@link Ownership#claim}); of all pods that try, exactly one wins. From here until
+ *       it serves, the bucket is <em>recovering</em> here: calls for it get a retriable
+ *       {@code RECOVERING}, which no pod takes for a reason to take the bucket away.</li>
+ *   <li><em>Fence</em>: end every earlier writer's HDFS lease on each of {@code b}'s log
+ *       segments. {@code h}'s next {@code hflush} fails, so it acknowledges nothing more; a
+ *       segment {@code h} starts after the claim finds the claim in its
+ *       {@link WriteAheadLog.SegmentGuard} and is refused. If the log already holds a
+ *       segment of a later epoch, a later claim has won: stop, touching nothing.</li>
+ *   <li><em>Replay</em> the log above what the layers cover, and open a new segment named
+ *       with epoch {@code n+1} ({@link Shard#open}). Before each retry of the replay, and
+ *       before the new segment takes any entry, the claim is confirmed again.</li>
+ *   <li><em>Wait out the lease</em>: a holder serves a read from memory only if its view of
+ *       the records was confirmed less than a lease before the read ended (it checks again
+ *       after reading), so after one lease from the claim {@code h} serves nothing of
+ *       {@code b} any more, and no read can miss a write acknowledged here.</li>
  *   <li>Serve.</li>
  * </ol>
- * A pod takes a bucket over when no pod could reach its holder for
- * {@code kvpod.takeover.after} ({@link OwnerRouter}), when its own log failed (to recover it
- * without a restart), and at start for its home bucket (<em>reclaim</em>, after asking the
- * interim holder to flush) and for any bucket still recorded to it.
+ * A pod takes a bucket over when its {@link TakeoverPolicy} says so (its holder is down for
+ * every pod, or the records give it to this pod but it has no shard), when its own log
+ * failed (to recover it without a restart), and at start for its home bucket (<em>reclaim</em>,
+ * after asking the interim holder to flush) and for any bucket still recorded to it.
  *
- * <p>A poller re-reads the records every {@code kvpod.ownership.poll.interval} and abandons
- * shards whose bucket was claimed by a later epoch. Thread-safe; takeovers run one at a time.
+ * <p>A poller re-reads the records every {@code kvpod.ownership.poll.interval}, abandons
+ * shards whose bucket was claimed by a later epoch, and runs the policy. Thread-safe;
+ * takeovers run one at a time.
  */
 final class ShardSet implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(ShardSet.class);
+  /** Reads re-confirmed this many times in a row (each paused for a lease) give up. */
+  private static final int MAX_READ_CONFIRMS = 8;
 
   /** Opens a bucket's shard; the pod supplies how. */
   @FunctionalInterface
   interface Opener {
-    Shard open(int bucket, long epoch, WriteAheadLog.SegmentGuard guard) throws IOException;
+    Shard open(int bucket, long epoch, Shard.ClaimCheck claim) throws IOException;
   }
 
   /** Asks pod {@code holder} to flush bucket {@code bucket}; best effort. */
@@ -62,14 +76,20 @@ final class ShardSet implements Closeable {
   private final long leaseNanos;
   private final Opener opener;
   private final Map<Integer, Shard> held = new ConcurrentHashMap<>();
+  private final Set<Integer> recovering = ConcurrentHashMap.newKeySet();
   private final Object takeoverLock = new Object();
   private final Object refreshLock = new Object();
   private final AtomicLong takeovers = new AtomicLong();
+  /** Backoff between failed takeovers of one bucket (a corrupt log, HDFS trouble): 1 s doubling to 1 min. */
+  private static final Backoff TAKEOVER_RETRY = new Backoff(1000, 60_000);
+  private final Map<Integer, Integer> failures = new ConcurrentHashMap<>();
+  private final Map<Integer, Long> retryAfterNanos = new ConcurrentHashMap<>();
   private final ScheduledExecutorService poller = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "ownership-poller");
     t.setDaemon(true);
     return t;
   });
+  private volatile TakeoverPolicy policy;
 
   ShardSet(int self, Ownership ownership, long leaseMillis, Opener opener) {
     this.self = self;
@@ -79,33 +99,60 @@ final class ShardSet implements Closeable {
   }
 
   /**
-   * Takes back this pod's home bucket (asking its interim holder to flush first) and every
-   * bucket still recorded to this pod; then starts the poller. Call once, before serving.
+   * The buckets this pod takes at start: its home bucket, and every bucket still recorded
+   * to it. Marks them recovering, so that once the pod listens, calls for them wait for
+   * {@link #start} instead of finding no holder. Call before the pod listens.
    */
-  void start(long pollMillis, FlushAsk flushAsk) throws IOException, InterruptedException {
+  List<Integer> plan() throws IOException {
     Ownership.View v = ownership.refresh();
+    List<Integer> planned = new ArrayList<>();
     for (int b = 0; b < v.holdings().length; b++) {
-      Ownership.Holding h = v.of(b);
-      if (b != self && h.holder() != self) {
-        continue;
-      }
-      if (h.holder() != self && h.holder() >= 0) {
-        LOG.info("bucket {} is held by pod {} (epoch {}); asking it to flush before taking the bucket back",
-            b, h.holder(), h.epoch());
-        flushAsk.ask(h.holder(), b);
-      }
-      for (int attempt = 1; !takeOver(b, ownership.refresh().of(b)); attempt++) {
-        if (attempt >= 10) {
-          throw new IOException("could not take bucket " + b + " at start: another pod claimed it each time");
-        }
+      if (b == self || v.of(b).holder() == self) {
+        planned.add(b);
+        recovering.add(b);
       }
     }
+    return planned;
+  }
+
+  /**
+   * Takes the planned buckets (asking an interim holder to flush first), then starts the
+   * poller, which runs {@code policy} from then on. A bucket whose log is corrupt stops the
+   * start: an operator must look, and guessing could lose acknowledged writes. A bucket
+   * that cannot be taken for another reason is logged and left to the policy, which takes
+   * a bucket recorded to this pod but not held.
+   */
+  void start(List<Integer> planned, long pollMillis, FlushAsk flushAsk, TakeoverPolicy policy)
+      throws CorruptionException, InterruptedException {
+    for (int b : planned) {
+      try {
+        Ownership.Holding h = ownership.refresh().of(b);
+        if (h.holder() != self && h.holder() >= 0) {
+          LOG.info("bucket {} is held by pod {} (epoch {}); asking it to flush before taking the bucket back",
+              b, h.holder(), h.epoch());
+          flushAsk.ask(h.holder(), b);
+        }
+        for (int attempt = 1; !takeOver(b, ownership.refresh().of(b)); attempt++) {
+          if (attempt >= 10) {
+            LOG.warn("bucket {}: another pod claimed it each time this pod tried to take it at start; leaving it", b);
+            break;
+          }
+        }
+      } catch (CorruptionException e) {
+        throw e;
+      } catch (IOException e) {
+        LOG.error("bucket {}: could not take it at start; the poller tries again if it is recorded to this pod", b, e);
+      } finally {
+        recovering.remove(b);
+      }
+    }
+    this.policy = policy;
     poller.scheduleWithFixedDelay(this::poll, pollMillis, pollMillis, TimeUnit.MILLISECONDS);
   }
 
   /**
-   * The shard of {@code bucket} if this pod holds it and may serve it now, else null. Throws
-   * {@link PodUnavailable} if the records cannot be read to confirm the holding.
+   * The shard of {@code bucket} if this pod holds it and may take writes for it now, else
+   * null. Throws {@link PodUnavailable} if the records cannot be read to confirm the holding.
    */
   Shard serving(int bucket) throws IOException {
     Shard s = held.get(bucket);
@@ -118,6 +165,44 @@ final class ShardSet implements Closeable {
     }
     abandon(s, h);
     return null;
+  }
+
+  /**
+   * Reads {@code keys} of {@code bucket} from this pod's shard, or returns null if this pod
+   * does not serve the bucket. The read is checked <em>after</em> it is done: the view that
+   * confirmed the holding must still be younger than a lease, so a pod paused between its
+   * check and its read (a long GC, SIGSTOP) reads again rather than answer from a memtable
+   * that a new holder may have overtaken.
+   */
+  Found[] read(int bucket, byte[][] keys) throws IOException {
+    for (int i = 0; i < MAX_READ_CONFIRMS; i++) {
+      Shard s = held.get(bucket);
+      if (s == null) {
+        return null;
+      }
+      Ownership.View v = confirmed();
+      Ownership.Holding h = v.of(bucket);
+      if (h.holder() != self || h.epoch() != s.epoch) {
+        abandon(s, h);
+        return null;
+      }
+      Found[] out = s.get(keys);
+      if (System.nanoTime() - v.confirmedNanos() < leaseNanos) {
+        return out;
+      }
+    }
+    throw new PodUnavailable(ErrorCode.UNAVAILABLE, "could not confirm holding bucket " + bucket
+        + " within a lease of reading it; retry shortly");
+  }
+
+  /** True while this pod is taking {@code bucket} (claimed or about to, replaying its log). */
+  boolean isRecovering(int bucket) {
+    return recovering.contains(bucket);
+  }
+
+  /** The buckets being taken now. */
+  Set<Integer> recovering() {
+    return new TreeSet<>(recovering);
   }
 
   /** The holding of {@code bucket} in a view confirmed within half a lease. */
@@ -156,7 +241,8 @@ final class ShardSet implements Closeable {
   /**
    * Takes {@code bucket} over if its recorded holding is still {@code seen} (see the class
    * comment). Returns true if this pod holds the bucket afterwards, false if another pod
-   * claimed it first (route by the new record).
+   * claimed it first, or claimed a later epoch while this pod recovered (route by the new
+   * record).
    */
   boolean takeOver(int bucket, Ownership.Holding seen) throws IOException, InterruptedException {
     synchronized (takeoverLock) {
@@ -165,40 +251,55 @@ final class ShardSet implements Closeable {
         return now.holder() == self && held.containsKey(bucket);
       }
       long epoch = seen.epoch() + 1;
-      if (!ownership.claim(bucket, epoch, self)) {
-        LOG.info("bucket {}: another pod claimed epoch {} first", bucket, epoch);
-        refresh();
-        return false;
-      }
-      long claimed = System.nanoTime();
-      LOG.info("bucket {}: claimed epoch {} (was pod {} in epoch {}); fencing and replaying its log",
-          bucket, epoch, seen.holder(), seen.epoch());
-      Shard old = held.remove(bucket);
-      if (old != null) {
-        old.abandon();
-      }
-      Shard s = opener.open(bucket, epoch, segment -> {
-        Ownership.Holding h = ownership.refresh().of(bucket);
-        if (h.holder() != self || h.epoch() != epoch) {
-          throw new PodUnavailable(ErrorCode.NOT_OWNER, "bucket " + bucket + " is held by pod " + h.holder()
-              + " since epoch " + h.epoch() + ", not by this pod (epoch " + epoch + "); segment " + segment
-              + " is refused");
-        }
-      });
-      long waitNanos = claimed + leaseNanos - System.nanoTime();
-      if (waitNanos > 0) {
-        TimeUnit.NANOSECONDS.sleep(waitNanos); // the previous holder stops serving within one lease
-      }
-      held.put(bucket, s);
-      takeovers.incrementAndGet();
-      LOG.info("bucket {}: serving as holder of epoch {}, {} ms after the claim", bucket, epoch,
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - claimed));
+      recovering.add(bucket);
       try {
-        ownership.prune(bucket, epoch);
-      } catch (IOException e) {
-        LOG.debug("pruning old holder records of bucket {}: {}", bucket, e.toString());
+        if (!ownership.claim(bucket, epoch, self)) {
+          LOG.info("bucket {}: another pod claimed epoch {} first", bucket, epoch);
+          refresh();
+          return false;
+        }
+        long claimed = System.nanoTime();
+        LOG.info("bucket {}: claimed epoch {} (was pod {} in epoch {}); fencing and replaying its log",
+            bucket, epoch, seen.holder(), seen.epoch());
+        Shard old = held.remove(bucket);
+        if (old != null) {
+          old.abandon();
+        }
+        Shard s;
+        try {
+          s = opener.open(bucket, epoch, () -> confirmClaim(bucket, epoch));
+        } catch (SupersededException e) {
+          LOG.info("bucket {}: a later claim won while this pod recovered epoch {}; it wrote nothing: {}", bucket,
+              epoch, e.getMessage());
+          refresh();
+          return false;
+        }
+        long waitNanos = claimed + leaseNanos - System.nanoTime();
+        if (waitNanos > 0) {
+          TimeUnit.NANOSECONDS.sleep(waitNanos); // the previous holder stops serving within one lease
+        }
+        held.put(bucket, s);
+        takeovers.incrementAndGet();
+        LOG.info("bucket {}: serving as holder of epoch {}, {} ms after the claim", bucket, epoch,
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - claimed));
+        try {
+          ownership.prune(bucket, epoch);
+        } catch (IOException e) {
+          LOG.debug("pruning old holder records of bucket {}: {}", bucket, e.toString());
+        }
+        return true;
+      } finally {
+        recovering.remove(bucket);
       }
-      return true;
+    }
+  }
+
+  /** Throws unless the records still give {@code bucket} to this pod in {@code epoch}. */
+  private void confirmClaim(int bucket, long epoch) throws IOException {
+    Ownership.Holding h = ownership.refresh().of(bucket);
+    if (h.holder() != self || h.epoch() != epoch) {
+      throw new SupersededException("bucket " + bucket + " is held by pod " + h.holder() + " since epoch "
+          + h.epoch() + ", not by this pod (epoch " + epoch + ")");
     }
   }
 
@@ -212,10 +313,26 @@ final class ShardSet implements Closeable {
           takeOver(s.bucket, new Ownership.Holding(self, s.epoch));
         }
       }
+      Ownership.View v = ownership.view();
+      for (int b : policy.toTakeOver(v, held.keySet())) {
+        if (System.nanoTime() - retryAfterNanos.getOrDefault(b, Long.MIN_VALUE / 2) < 0) {
+          continue; // failed a moment ago: wait before trying again
+        }
+        try {
+          takeOver(b, v.of(b));
+          failures.remove(b);
+          retryAfterNanos.remove(b);
+        } catch (IOException e) {
+          int n = failures.merge(b, 1, Integer::sum);
+          long wait = TAKEOVER_RETRY.ceilingMillis(n);
+          retryAfterNanos.put(b, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(wait));
+          LOG.error("bucket {}: taking it over failed ({} times in a row); trying again in {} ms", b, n, wait, e);
+        }
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (IOException | RuntimeException e) {
-      LOG.warn("reading the bucket holders failed; will retry: {}", e.toString());
+      LOG.warn("reading the bucket holders, or taking a bucket over, failed; will retry: {}", e.toString());
     }
   }
 
@@ -230,7 +347,7 @@ final class ShardSet implements Closeable {
 
   private void abandon(Shard s, Ownership.Holding now) {
     if (held.remove(s.bucket, s)) {
-      LOG.warn("bucket {}: pod {} holds it since epoch {} (this pod held epoch {}); dropping this pod's shard, "
+      LOG.info("bucket {}: pod {} holds it since epoch {} (this pod held epoch {}); dropping this pod's shard, "
           + "whose log the new holder replays", s.bucket, now.holder(), now.epoch(), s.epoch);
       Thread t = new Thread(s::abandon, "abandon-bucket-" + s.bucket); // may wait for a flush; not under a lock
       t.setDaemon(true);

@@ -7,13 +7,17 @@ import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32C;
 
 /**
- * The byte format of a pod's write-ahead log. A log is a directory of segments; a segment
- * is one file named {@code <firstSeq, 20 decimal digits>.wal}.
+ * The byte format of a bucket's write-ahead log. A log is a directory of segments; a
+ * segment is one file, written by one holder in one epoch (see {@link SegmentName}):
  *
  * <pre>
+ *   name     := firstSeq:20 decimal digits "-" epoch:12 decimal digits ".wal"
+ *               (format 1 named segments firstSeq ".wal": epoch 0)
  *   segment  := header entry*
- *   header   := "KVPODWAL" formatVersion:u8(=1) podId:i32 firstSeq:i64 headerCrc:u32
- *                 headerCrc = CRC32C of the 21 bytes before it
+ *   header   := "KVPODWAL" formatVersion:u8(=2) logId:i32 firstSeq:i64 epoch:i64 writer:i32 headerCrc:u32
+ *                 logId = the bucket; writer = the pod that wrote the segment
+ *                 headerCrc = CRC32C of the 33 bytes before it
+ *               (format 1: "KVPODWAL" 1:u8 logId:i32 firstSeq:i64 headerCrc:u32, read but not written)
  *   entry    := length:u32 lengthCheck:u32 crc:u32 payload
  *                 lengthCheck = ~length (a flipped length byte is corruption, not a torn tail)
  *                 crc = CRC32C(payload); length = bytes of payload, at most MAX_PAYLOAD
@@ -25,12 +29,17 @@ import java.util.zip.CRC32C;
  * Integers are big-endian; varints are unsigned LEB128 (7 bits a byte, low bits first).
  * Sequence numbers are consecutive: the first entry of a segment has {@code firstSeq}, and
  * each following entry the next number. Every record of an entry has the entry's version.
+ * The name and the header must agree on firstSeq and epoch.
  * See {@code docs/formats.md} for a worked example. Stateless; thread-safe.
  */
 public final class WalFormat {
   static final byte[] MAGIC = "KVPODWAL".getBytes(StandardCharsets.US_ASCII);
-  static final int FORMAT_VERSION = 1;
-  static final int HEADER_BYTES = 8 + 1 + 4 + 8 + 4;
+  static final int FORMAT_VERSION = 2;
+  /** Bytes of a format 2 header, the one written. */
+  static final int HEADER_BYTES = 8 + 1 + 4 + 8 + 8 + 4 + 4;
+  static final int V1_HEADER_BYTES = 8 + 1 + 4 + 8 + 4;
+  /** Magic and format version: enough to know how long the rest of the header is. */
+  static final int HEADER_PREFIX_BYTES = 8 + 1;
   static final int ENTRY_HEADER_BYTES = 12;
   /** Largest payload: a full Thrift frame of records plus framing, with room to spare. */
   static final int MAX_PAYLOAD = 64 << 20;
@@ -38,48 +47,57 @@ public final class WalFormat {
 
   private WalFormat() {}
 
-  public static String segmentName(long firstSeq) {
-    return String.format("%020d%s", firstSeq, SUFFIX);
+  /** The file name of the segment that starts at {@code firstSeq}, written in {@code epoch}. */
+  public static String segmentName(long firstSeq, long epoch) {
+    return new SegmentName(firstSeq, epoch).fileName();
   }
 
   /** The first sequence number of a segment file name, or -1 if it is not a segment name. */
   public static long firstSeqOf(String name) {
-    if (name.length() != 20 + SUFFIX.length() || !name.endsWith(SUFFIX)) {
-      return -1;
-    }
-    for (int i = 0; i < 20; i++) {
-      if (!Character.isDigit(name.charAt(i))) {
-        return -1;
-      }
-    }
-    return Long.parseLong(name.substring(0, 20));
+    SegmentName n = SegmentName.parse(name);
+    return n == null ? -1 : n.firstSeq();
   }
 
-  static byte[] header(int podId, long firstSeq) {
+  static byte[] header(int logId, long firstSeq, long epoch, int writer) {
     ByteBuffer b = ByteBuffer.allocate(HEADER_BYTES);
-    b.put(MAGIC).put((byte) FORMAT_VERSION).putInt(podId).putLong(firstSeq);
+    b.put(MAGIC).put((byte) FORMAT_VERSION).putInt(logId).putLong(firstSeq).putLong(epoch).putInt(writer);
     CRC32C crc = new CRC32C();
     crc.update(b.array(), 0, HEADER_BYTES - 4);
     b.putInt((int) crc.getValue());
     return b.array();
   }
 
-  /** Checks a header; returns its firstSeq. */
-  static long parseHeader(byte[] h, String where) throws CorruptionException {
-    ByteBuffer b = ByteBuffer.wrap(h);
-    byte[] magic = new byte[MAGIC.length];
-    b.get(magic);
+  /** A checked header: the segment's first sequence number and epoch (0 in format 1). */
+  record Header(long firstSeq, long epoch, int bytes) {}
+
+  /**
+   * The length of the header that starts with {@code prefix} (magic and version), or throws
+   * if it is not a kvpod WAL header of a known version.
+   */
+  static int headerBytes(byte[] prefix, String where) throws CorruptionException {
+    if (!java.util.Arrays.equals(prefix, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+      throw new CorruptionException(where + ": not a kvpod WAL segment (bad magic)");
+    }
+    return switch (prefix[MAGIC.length]) {
+      case 1 -> V1_HEADER_BYTES;
+      case 2 -> HEADER_BYTES;
+      default -> throw new CorruptionException(where + ": unsupported WAL format version " + prefix[MAGIC.length]);
+    };
+  }
+
+  /** Checks a whole header (as long as {@link #headerBytes} said). */
+  static Header parseHeader(byte[] h, String where) throws CorruptionException {
+    int n = headerBytes(h, where);
     CRC32C crc = new CRC32C();
-    crc.update(h, 0, HEADER_BYTES - 4);
-    if (!java.util.Arrays.equals(magic, MAGIC) || (int) crc.getValue() != ByteBuffer.wrap(h, HEADER_BYTES - 4, 4).getInt()) {
-      throw new CorruptionException(where + ": not a kvpod WAL segment header (bad magic or checksum)");
+    crc.update(h, 0, n - 4);
+    if (h.length != n || (int) crc.getValue() != ByteBuffer.wrap(h, n - 4, 4).getInt()) {
+      throw new CorruptionException(where + ": WAL segment header checksum mismatch");
     }
-    int version = b.get();
-    if (version != FORMAT_VERSION) {
-      throw new CorruptionException(where + ": unsupported WAL format version " + version);
-    }
-    b.getInt();
-    return b.getLong();
+    ByteBuffer b = ByteBuffer.wrap(h, HEADER_PREFIX_BYTES, n - HEADER_PREFIX_BYTES);
+    b.getInt(); // the log id: informational
+    long firstSeq = b.getLong();
+    long epoch = n == HEADER_BYTES ? b.getLong() : 0;
+    return new Header(firstSeq, epoch, n);
   }
 
   /** Builds the body of an entry: records appended in order. Not thread-safe. */

@@ -44,24 +44,37 @@ public final class WalSegmentReader implements Closeable {
   }
 
   /**
-   * Opens {@code path} and checks its header. Returns null if the file is shorter than a
-   * header (a segment torn before its header was complete).
+   * Opens {@code path} and checks its header against the file's name. Returns null if the
+   * file is shorter than a header (a segment torn before its header was complete).
    */
   public static WalSegmentReader open(FileSystem fs, Path path) throws IOException {
+    SegmentName named = SegmentName.parse(path.getName());
+    if (named == null) {
+      throw new IllegalArgumentException(path + " is not a WAL segment name");
+    }
     FSDataInputStream raw = fs.open(path);
     try {
       DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
-      byte[] h = in.readNBytes(WalFormat.HEADER_BYTES);
-      if (h.length < WalFormat.HEADER_BYTES) {
+      byte[] prefix = in.readNBytes(WalFormat.HEADER_PREFIX_BYTES);
+      if (prefix.length < WalFormat.HEADER_PREFIX_BYTES) {
         raw.close();
         return null;
       }
-      long first = WalFormat.parseHeader(h, path.toString());
-      long named = WalFormat.firstSeqOf(path.getName());
-      if (named != first) {
-        throw new CorruptionException(path + ": header says first sequence number " + first);
+      int headerBytes = WalFormat.headerBytes(prefix, path.toString());
+      byte[] rest = in.readNBytes(headerBytes - prefix.length);
+      if (rest.length < headerBytes - prefix.length) {
+        raw.close();
+        return null;
       }
-      return new WalSegmentReader(in, path.toString(), first, WalFormat.HEADER_BYTES, first);
+      byte[] h = new byte[headerBytes];
+      System.arraycopy(prefix, 0, h, 0, prefix.length);
+      System.arraycopy(rest, 0, h, prefix.length, rest.length);
+      WalFormat.Header header = WalFormat.parseHeader(h, path.toString());
+      if (header.firstSeq() != named.firstSeq() || header.epoch() != named.epoch()) {
+        throw new CorruptionException(path + ": header says first sequence number " + header.firstSeq()
+            + " and epoch " + header.epoch() + ", which its name does not");
+      }
+      return new WalSegmentReader(in, path.toString(), header.firstSeq(), headerBytes, header.firstSeq());
     } catch (IOException | RuntimeException e) {
       raw.close();
       throw e;

@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
@@ -14,22 +15,34 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One pod's write-ahead log: a directory of segments in {@link WalFormat}, of which the
- * newest is open for appending.
+ * One bucket's write-ahead log as written by its holder in one epoch: a directory of
+ * segments in {@link WalFormat}, of which the newest is open for appending.
  *
  * <p>Contract:
  * <ul>
- *   <li>{@link #recover} runs once, before anything else: it takes over the lease on the
- *       last segment (so a previous incarnation that is still alive can no longer write
- *       to it), replays what the layers do not cover, and opens a fresh segment.</li>
+ *   <li>{@link #recover} runs once, before anything else. It lists the segments, ends every
+ *       other writer's HDFS lease on each of them (so a previous holder that is still alive
+ *       can no longer make anything durable in them), replays what the layers do not cover,
+ *       and starts a fresh segment named with this log's epoch. It never deletes, truncates
+ *       or rewrites a segment, and it gives up with a {@link SupersededException} if any
+ *       segment carries a later epoch than its own.</li>
  *   <li>{@link #append} buffers an entry; {@link #sync} makes every appended entry durable
  *       ({@code hflush}: in every DataNode's memory; {@code hsync}: on their disks). An
  *       entry may be acknowledged only after a sync that followed it returned.</li>
  *   <li>After any failed append, sync or roll the log is <em>failed</em> for good: every
- *       later call throws, because whether the failed bytes reached HDFS is unknown. A pod
- *       with a failed log refuses writes until it restarts and recovers.</li>
+ *       later call throws, because whether the failed bytes reached HDFS is unknown. Its
+ *       holder must stop writing it and recover the log anew, in a later epoch.</li>
+ *   <li>{@link #retireThrough} deletes only segments that are closed (by this log, or fenced
+ *       by its recovery) and whose every entry is at or below the given sequence number,
+ *       which a published layer must hold.</li>
  * </ul>
- * Threading: {@link #append}, {@link #sync} and {@link #roll} belong to one thread (the
+ *
+ * <p>Who writes which file: segment names carry the epoch of their writer, and this log
+ * creates segments only in its own epoch, with {@code create(overwrite=false)}; so two
+ * holders never write a file of the same name. Every new segment is shown to the
+ * {@link SegmentGuard} after it is created and before any entry goes into it.
+ *
+ * <p>Threading: {@link #append}, {@link #sync} and {@link #roll} belong to one thread (the
  * group committer); {@link #retireThrough} and the getters may be called from any thread.
  */
 public final class WriteAheadLog implements Closeable {
@@ -39,38 +52,51 @@ public final class WriteAheadLog implements Closeable {
   public enum Durability { HFLUSH, HSYNC }
 
   /**
-   * Checked after each new segment is created and before any entry goes into it; throws to
-   * refuse the segment (the log then fails). A takeover uses it to fence an old writer that
-   * starts a segment the new holder did not see: the holder records its claim <em>before</em>
-   * it lists the segments, so a segment created later finds the claim here.
+   * Checked after each new segment is created and before any entry goes into it; throws
+   * (a {@link SupersededException}) to refuse the segment, which fails the log. A takeover
+   * uses it to fence an old holder that starts a segment the new holder did not list: the
+   * new holder records its claim <em>before</em> it lists the segments, so a segment created
+   * later finds the claim here.
    */
   @FunctionalInterface
   public interface SegmentGuard {
     void check(Path segment) throws IOException;
   }
 
+  /** Test hook: runs in {@link #recover} after the segments are listed and before they are fenced. */
+  @FunctionalInterface
+  public interface RecoveryHook {
+    void listed(List<Path> segments) throws IOException;
+  }
+
+  /** Identifies a log's writer: the bucket, the writer's epoch, and the pod that writes. */
+  public record Writer(int bucket, long epoch, int pod) {}
+
   private final FileSystem fs;
   private final Path dir;
-  private final int podId;
+  private final Writer writer;
   private final Durability durability;
   private final SegmentGuard guard;
-  private final List<Path> segments = new ArrayList<>();
+  /** Closed segments in name order, each with its last sequence number; not the active one. */
+  private final List<WalSegment> closed = new ArrayList<>();
+  private volatile RecoveryHook recoveryHook = segments -> { };
   private FSDataOutputStream out;
   private Path active;
+  private SegmentName activeName;
   private long activeBytes;
   private long nextSeq = 1;
   private volatile long durableSeq;
   private volatile IOException failure;
 
+  /** A log written in epoch 0 by pod {@code podId} for bucket {@code podId}, with no guard: for tools and tests. */
   public WriteAheadLog(FileSystem fs, Path dir, int podId, Durability durability) {
-    this(fs, dir, podId, durability, segment -> { });
+    this(fs, dir, new Writer(podId, 0, podId), durability, segment -> { });
   }
 
-  /** {@code logId} names the log in each segment header: the home pod of the keys it holds. */
-  public WriteAheadLog(FileSystem fs, Path dir, int logId, Durability durability, SegmentGuard guard) {
+  public WriteAheadLog(FileSystem fs, Path dir, Writer writer, Durability durability, SegmentGuard guard) {
     this.fs = walFileSystem(fs);
     this.dir = dir;
-    this.podId = logId;
+    this.writer = writer;
     this.durability = durability;
     this.guard = guard;
   }
@@ -84,28 +110,37 @@ public final class WriteAheadLog implements Closeable {
     return fs instanceof LocalFileSystem l ? l.getRawFileSystem() : fs;
   }
 
+  /** For tests: runs {@code hook} at the given point of {@link #recover}. */
+  public void setRecoveryHook(RecoveryHook hook) {
+    this.recoveryHook = hook;
+  }
+
   /**
-   * Recovers the log and opens a new segment. {@code coveredThrough} is the highest
-   * sequence number the published layers hold for this pod; entries above it go to
-   * {@code sink}. Fails with a {@link io.kvpod.contract.CorruptionException} on damage.
+   * Recovers the log and opens a new segment in this log's epoch. {@code coveredThrough} is
+   * the highest sequence number the published layers hold for this bucket; entries above
+   * it go to {@code sink}. Fails with a {@link SupersededException} if a later epoch wrote
+   * here, and with a {@link io.kvpod.contract.CorruptionException} on damage; a
+   * {@link java.io.FileNotFoundException} means a segment was retired meanwhile (a previous
+   * holder published a flush): recover again, on a fresh view of the layers.
    */
   public synchronized WalReplay.Result recover(long coveredThrough, WalReplay.Sink sink,
       WalReplay.Reporter reporter, long leaseTimeoutMillis) throws IOException {
     fs.mkdirs(dir);
     List<Path> found = WalReplay.segments(fs, dir);
-    if (!found.isEmpty()) {
-      recoverLease(fs, found.get(found.size() - 1), leaseTimeoutMillis);
+    SegmentName newest = null;
+    for (Path p : found) {
+      SegmentName n = SegmentName.parse(p.getName());
+      newest = newest == null || n.epoch() > newest.epoch() ? n : newest;
     }
-    WalReplay.Result r = WalReplay.replay(fs, dir, coveredThrough, sink, reporter);
-    segments.addAll(r.segments());
-    if (!segments.isEmpty() && r.lastSegmentEntries() == 0) {
-      Path empty = segments.remove(segments.size() - 1);
-      if (WalFormat.firstSeqOf(empty.getName()) == r.nextSeq()) {
-        fs.delete(empty, false); // holds no entry, and the new segment takes its name
-      } else {
-        segments.add(empty);
-      }
+    if (newest != null && newest.epoch() > writer.epoch()) {
+      throw new SupersededException("bucket " + writer.bucket() + "'s log has segment " + newest.fileName()
+          + " of epoch " + newest.epoch() + ", later than this holder's epoch " + writer.epoch()
+          + ": another pod holds the bucket now; nothing was fenced or written");
     }
+    recoveryHook.listed(found);
+    recoverLeases(fs, found, leaseTimeoutMillis);
+    WalReplay.Result r = WalReplay.replay(fs, dir, found, coveredThrough, sink, reporter);
+    closed.addAll(r.segments());
     nextSeq = r.nextSeq();
     durableSeq = nextSeq - 1;
     openSegment();
@@ -117,39 +152,60 @@ public final class WriteAheadLog implements Closeable {
    * length. Polls, since the NameNode answers false until block recovery is done.
    */
   public static void recoverLease(FileSystem fs, Path file, long timeoutMillis) throws IOException {
+    recoverLeases(fs, List.of(file), timeoutMillis);
+  }
+
+  /**
+   * {@link #recoverLease} for every file of {@code files} at once: asks for each, then polls
+   * those not yet recovered. A file deleted meanwhile needs no fencing.
+   */
+  public static void recoverLeases(FileSystem fs, List<Path> files, long timeoutMillis) throws IOException {
     if (!(fs instanceof LeaseRecoverable lr)) {
       return;
     }
     long deadline = System.currentTimeMillis() + timeoutMillis;
+    List<Path> pending = new ArrayList<>(files);
     long pause = 50;
-    while (!lr.recoverLease(file)) {
+    while (true) {
+      for (Iterator<Path> it = pending.iterator(); it.hasNext(); ) {
+        Path p = it.next();
+        try {
+          if (lr.recoverLease(p)) {
+            it.remove();
+          }
+        } catch (java.io.FileNotFoundException e) {
+          it.remove();
+        }
+      }
+      if (pending.isEmpty()) {
+        return;
+      }
       if (System.currentTimeMillis() > deadline) {
-        throw new IOException("could not recover the HDFS lease on " + file + " within " + timeoutMillis + " ms");
+        throw new IOException("could not recover the HDFS lease on " + pending + " within " + timeoutMillis + " ms");
       }
       try {
         Thread.sleep(pause);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new InterruptedIOException("interrupted while recovering the lease on " + file);
+        throw new InterruptedIOException("interrupted while recovering the lease on " + pending);
       }
       pause = Math.min(1000, pause * 2);
     }
   }
 
   private void openSegment() throws IOException {
-    Path p = new Path(dir, WalFormat.segmentName(nextSeq));
+    SegmentName name = new SegmentName(nextSeq, writer.epoch());
+    Path p = new Path(dir, name.fileName());
     FSDataOutputStream o = null;
     try {
       o = fs.create(p, false);
-      o.write(WalFormat.header(podId, nextSeq));
+      o.write(WalFormat.header(writer.bucket(), nextSeq, writer.epoch(), writer.pod()));
       o.hflush();
       guard.check(p);
       out = o;
       active = p;
+      activeName = name;
       activeBytes = WalFormat.HEADER_BYTES;
-      synchronized (segments) {
-        segments.add(p);
-      }
     } catch (IOException e) {
       if (o != null) {
         try {
@@ -158,7 +214,8 @@ public final class WriteAheadLog implements Closeable {
           e.addSuppressed(closing);
         }
       }
-      throw fail("cannot start segment " + p, e);
+      IOException f = fail("cannot start segment " + p, e);
+      throw e instanceof SupersededException ? e : f;
     }
   }
 
@@ -207,31 +264,33 @@ public final class WriteAheadLog implements Closeable {
     } catch (IOException e) {
       throw fail("cannot close " + active, e);
     }
+    synchronized (closed) {
+      closed.add(new WalSegment(active, activeName, last));
+    }
     openSegment();
     return last;
   }
 
   /**
    * Deletes every closed segment whose entries all have sequence numbers at or below
-   * {@code seq}: call only after a published layer holds those entries. Returns how many
-   * segments were deleted.
+   * {@code seq}: call only after a published layer holds those entries. The active segment
+   * is never deleted. Returns how many segments were deleted.
    */
   public int retireThrough(long seq) throws IOException {
-    List<Path> doomed = new ArrayList<>();
-    synchronized (segments) {
-      for (int i = 0; i + 1 < segments.size(); i++) {
-        long lastOfSegment = WalFormat.firstSeqOf(segments.get(i + 1).getName()) - 1;
-        if (lastOfSegment <= seq) {
-          doomed.add(segments.get(i));
+    List<WalSegment> doomed = new ArrayList<>();
+    synchronized (closed) {
+      for (WalSegment s : closed) {
+        if (s.lastSeq() <= seq) {
+          doomed.add(s);
         }
       }
-      segments.removeAll(doomed);
+      closed.removeAll(doomed);
     }
-    for (Path p : doomed) {
-      fs.delete(p, false);
+    for (WalSegment s : doomed) {
+      fs.delete(s.path(), false);
     }
     if (!doomed.isEmpty()) {
-      LOG.info("retired {} WAL segments through sequence {}", doomed.size(), seq);
+      LOG.info("retired {} WAL segments of bucket {} through sequence {}", doomed.size(), writer.bucket(), seq);
     }
     return doomed.size();
   }
@@ -246,9 +305,10 @@ public final class WriteAheadLog implements Closeable {
     return activeBytes;
   }
 
+  /** Segments this log knows of, the active one included. */
   public int segmentCount() {
-    synchronized (segments) {
-      return segments.size();
+    synchronized (closed) {
+      return closed.size() + (active == null ? 0 : 1);
     }
   }
 
@@ -267,7 +327,7 @@ public final class WriteAheadLog implements Closeable {
     }
     IOException f = failure;
     if (f != null) {
-      throw new IOException("the WAL failed earlier and refuses writes until the pod restarts: " + f.getMessage(), f);
+      throw new IOException("the WAL failed earlier and refuses writes until it is recovered anew: " + f.getMessage(), f);
     }
   }
 
@@ -275,7 +335,11 @@ public final class WriteAheadLog implements Closeable {
     IOException f = new IOException(what + ": " + cause, cause);
     if (failure == null) {
       failure = f;
-      LOG.error("WAL {} failed; refusing writes from now on", dir, cause);
+      if (cause instanceof SupersededException) {
+        LOG.info("WAL {} (epoch {}) is superseded; refusing writes: {}", dir, writer.epoch(), cause.getMessage());
+      } else {
+        LOG.error("WAL {} (epoch {}) failed; refusing writes from now on", dir, writer.epoch(), cause);
+      }
     }
     return f;
   }

@@ -58,7 +58,7 @@ class GroupCommitterTest {
   }
 
   private GroupCommitter.Committed put(String k, String v) throws Exception {
-    return committer.write(new byte[][] {b(k)}, new byte[][] {b(v)}, 10_000);
+    return committer.write(new byte[][] {b(k)}, new byte[][] {b(v)}, Long.MAX_VALUE, 10_000);
   }
 
   @Test

@@ -92,7 +92,7 @@ class OnlineWritesClusterTest {
     c.put(PodConfig.WAL_SEGMENT_BYTES, Long.toString(256L << 10));
     c.put(PodConfig.COMPACTION_MAX_LAYERS, "4");
     c.put(PodConfig.PEER_TIMEOUT, "2s");
-    c.put(PodConfig.FORWARD_DEADLINE, "2s");
+    c.put(PodConfig.WRITE_DEADLINE, "2s");
     c.put(PodConfig.WAL_LEASE_TIMEOUT, "30s");
     c.put(PodConfig.TAKEOVER_AFTER, "0"); // takeovers are TakeoverClusterTest's; here an owner stays the owner
     return c;

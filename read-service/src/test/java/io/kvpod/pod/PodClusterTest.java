@@ -279,10 +279,10 @@ class PodClusterTest {
       assertEquals(ErrorCode.UNAUTHENTICATED, se.getCode());
       assertTrue(se.getMessage().contains("bad signature"), se.getMessage());
       // writes are checked like reads: an empty key, a null value
-      se = assertThrows(KvPodException.class, () -> raw.client().put("", Map.of("a", "b")));
+      se = assertThrows(KvPodException.class, () -> raw.client().put("", Map.of("a", "b"), null));
       assertEquals(ErrorCode.INVALID_ARGUMENT, se.getCode());
       se = assertThrows(KvPodException.class, () -> raw.client().batchPut(Map.of("k", Map.of("a",
-          "x".repeat(Limits.MAX_VALUE_BYTES)))));
+          "x".repeat(Limits.MAX_VALUE_BYTES))), null));
       assertEquals(ErrorCode.TOO_LARGE, se.getCode());
     }
 

@@ -80,7 +80,7 @@ class TakeoverClusterTest {
     c.put(PodConfig.WAL_SEGMENT_BYTES, Long.toString(128L << 10));
     c.put(PodConfig.PEER_TIMEOUT, "1s");
     c.put(PodConfig.TAKEOVER_AFTER, "2s");
-    c.put(PodConfig.FORWARD_DEADLINE, "15s");
+    c.put(PodConfig.WRITE_DEADLINE, "15s");
     c.put(PodConfig.WAL_LEASE_TIMEOUT, "30s");
     return c;
   }

@@ -172,19 +172,96 @@ class WriteAheadLogTest {
   }
 
   @Test
-  void aSegmentTornInsideItsHeaderIsReplacedOnRecovery() throws IOException {
+  void aSegmentTornInsideItsHeaderIsSkippedAndLeftAloneOnRecovery() throws IOException {
     fs.mkdirs(dir);
-    try (OutputStream o = fs.create(new Path(dir, WalFormat.segmentName(1)))) {
-      o.write(WalFormat.header(0, 1), 0, 7);
+    Path torn1 = new Path(dir, WalFormat.segmentName(1, 1));
+    try (OutputStream o = fs.create(torn1)) {
+      o.write(WalFormat.header(0, 1, 1, 0), 0, 7);
     }
     List<String> torn = new ArrayList<>();
-    try (WriteAheadLog wal = new WriteAheadLog(fs, dir, 0, WriteAheadLog.Durability.HFLUSH)) {
+    try (WriteAheadLog wal = epoch(2)) {
       assertEquals(1, wal.recover(0, e -> { }, (s, v, d) -> torn.add(s.getName()), 1000).nextSeq());
       assertEquals(1, wal.append(5, body("k", "v")));
       wal.sync();
     }
-    assertEquals(1, torn.size());
+    assertEquals(List.of(torn1.getName()), torn);
+    assertEquals(7, fs.getFileStatus(torn1).getLen(), "recovery neither deletes nor rewrites another epoch's segment");
     assertEquals(List.of("1:k=v"), replay(0, new ArrayList<>()));
+  }
+
+  /** A log written by {@code pod 0} as holder of epoch {@code e}. */
+  private WriteAheadLog epoch(long e) {
+    return new WriteAheadLog(fs, dir, new WriteAheadLog.Writer(0, e, 0), WriteAheadLog.Durability.HFLUSH, s -> { });
+  }
+
+  /** Writes a segment of {@code epoch} holding entries {@code first..last} (none if last < first). */
+  private void writeSegment(long epoch, long first, long last) throws IOException {
+    fs.mkdirs(dir);
+    try (OutputStream o = fs.create(new Path(dir, WalFormat.segmentName(first, epoch)))) {
+      o.write(WalFormat.header(0, first, epoch, 0));
+      for (long seq = first; seq <= last; seq++) {
+        o.write(WalFormat.entry(seq, 10, body("k" + seq, "e" + epoch)));
+      }
+    }
+  }
+
+  @Test
+  void everySegmentNameCarriesItsWritersEpochAndRecoveryStartsItsOwn() throws IOException {
+    try (WriteAheadLog first = epoch(1)) {
+      first.recover(0, e -> { }, (s, v, d) -> { }, 1000);
+      first.append(10, body("a", "1"));
+      first.sync();
+    } // no roll: the epoch-1 segment is what a crashed holder leaves
+    long before = fs.getFileStatus(onlySegment()).getLen();
+    try (WriteAheadLog second = epoch(2)) {
+      assertEquals(2, second.recover(0, e -> { }, (s, v, d) -> { }, 1000).nextSeq());
+      second.append(11, body("b", "2"));
+      second.sync();
+    }
+    List<String> names = WalReplay.segments(fs, dir).stream().map(Path::getName).toList();
+    assertEquals(List.of(WalFormat.segmentName(1, 1), WalFormat.segmentName(2, 2)), names);
+    assertEquals(before, fs.getFileStatus(new Path(dir, names.get(0))).getLen(), "epoch 1's segment is untouched");
+    assertEquals(List.of("1:a=1", "2:b=2"), replay(0, new ArrayList<>()));
+  }
+
+  @Test
+  void recoveryRefusesALogThatALaterEpochHasWritten() throws IOException {
+    writeSegment(5, 1, 3);
+    SupersededException e = assertThrows(SupersededException.class,
+        () -> epoch(4).recover(0, x -> { }, (s, v, d) -> { }, 1000));
+    assertTrue(e.getMessage().contains("epoch 5"), e.getMessage());
+    assertEquals(1, WalReplay.segments(fs, dir).size(), "and it created no segment");
+  }
+
+  @Test
+  void anEmptySegmentLeftByARefusedHolderIsSkippedOnReplay() throws IOException {
+    writeSegment(1, 1, 3);   // entries 1..3
+    writeSegment(0, 2, 1);   // a stale holder that had seen entry 1 only, refused before its first entry
+    writeSegment(2, 4, 5);   // the holder after epoch 1
+    assertEquals(List.of("1:k1=e1", "2:k2=e1", "3:k3=e1", "4:k4=e2", "5:k5=e2"), replay(0, new ArrayList<>()));
+  }
+
+  @Test
+  void anEmptySegmentNamedAfterEntriesThatNoSegmentHoldsIsCorruption() throws IOException {
+    writeSegment(1, 1, 3);
+    writeSegment(2, 10, 9); // its writer had seen entries through 9: 4..9 are gone
+    CorruptionException e = assertThrows(CorruptionException.class, () -> replay(0, new ArrayList<>()));
+    assertTrue(e.getMessage().contains("missing entries 4..9"), e.getMessage());
+    assertEquals(List.of(), replay(9, new ArrayList<>()), "unless the layers cover them");
+  }
+
+  @Test
+  void retiringGoesByEachSegmentsLastEntryNotByTheNameOfTheNext() throws IOException {
+    writeSegment(1, 1, 10);  // entries 1..10, closed
+    writeSegment(0, 5, 4);   // an empty stale segment that sorts between
+    try (WriteAheadLog wal = epoch(2)) {
+      assertEquals(11, wal.recover(0, e -> { }, (s, v, d) -> { }, 1000).nextSeq());
+      assertEquals(1, wal.retireThrough(7), "only the empty segment: epoch 1's still holds entries 8..10");
+      assertEquals(List.of(WalFormat.segmentName(1, 1), WalFormat.segmentName(11, 2)),
+          WalReplay.segments(fs, dir).stream().map(Path::getName).toList());
+      assertEquals(1, wal.retireThrough(10));
+    }
+    assertEquals(0, replay(10, new ArrayList<>()).size());
   }
 
   @Test
@@ -214,8 +291,9 @@ class WriteAheadLogTest {
 
   @Test
   void bytesMatchTheWorkedExampleInDocsFormats() {
-    assertEquals("4b 56 50 4f 44 57 41 4c 01 00 00 00 00 00 00 00 00 00 00 00 07 d0 1e 86 3b",
-        hex(WalFormat.header(0, 7)));
+    assertEquals("4b 56 50 4f 44 57 41 4c 02 00 00 00 00 00 00 00 00 00 00 00 07 00 00 00 00 00 00 00 03 "
+        + "00 00 00 00 04 2a 51 b2", hex(WalFormat.header(0, 7, 3, 0)));
+    assertEquals("00000000000000000007-000000000003.wal", WalFormat.segmentName(7, 3));
     byte[] value = io.kvpod.contract.RecordCodec.encode(java.util.Map.of("name", "choke"));
     byte[] entry = WalFormat.entry(7, 1763889600123L, new WalFormat.BodyBuilder().add(
         "user:1".getBytes(StandardCharsets.UTF_8), value).build());

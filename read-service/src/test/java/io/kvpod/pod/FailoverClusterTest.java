@@ -1,0 +1,207 @@
+package io.kvpod.pod;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvpod.client.KvPodClient;
+import io.kvpod.local.PodProcess;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.internal.FaultRequest;
+import java.io.File;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The interleavings behind lost or overwritten writes, each forced on three pod processes
+ * over a real HDFS, with the pods' <em>default</em> timing settings:
+ * <ol>
+ *   <li>a pod whose recovery is slow (held up on purpose, longer than the takeover window)
+ *       keeps its bucket: it listens first and answers {@code RECOVERING};</li>
+ *   <li>a frozen holder (SIGSTOP) is taken over, and when it wakes it is fenced: it serves
+ *       no stale read and loses nothing it acknowledged;</li>
+ *   <li>a forwarded write delayed past a newer acknowledged write of the same key is
+ *       refused by its deadline rather than applied over it.</li>
+ * </ol>
+ * Waits are on conditions, with generous limits: the times are printed, not asserted.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class FailoverClusterTest {
+  private static final int PODS = 3;
+  private static final Pattern CLAIMED = Pattern.compile("bucket (\\d+): claimed epoch (\\d+)");
+
+  @TempDir
+  static File tmp;
+  private PodCluster cluster;
+  private final Map<String, Map<String, String>> acked = new ConcurrentHashMap<>();
+
+  @BeforeAll
+  void start() throws Exception {
+    cluster = new PodCluster(tmp, "FailoverClusterTest", PODS, id -> Map.of());
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private static Map<String, String> value(String key, int version) {
+    return Map.of("key", key, "v", Integer.toString(version));
+  }
+
+  private void put(int via, String key, Map<String, String> value) throws KvPodException {
+    cluster.client.putVia(via, key, value);
+    acked.put(key, value);
+  }
+
+  private void verifyEveryAckedWriteThroughEveryPod() throws KvPodException {
+    List<String> wrong = new ArrayList<>();
+    for (int pod = 0; pod < PODS; pod++) {
+      Map<String, Map<String, String>> got = cluster.client.multiGetVia(pod, new ArrayList<>(acked.keySet()));
+      for (Map.Entry<String, Map<String, String>> e : acked.entrySet()) {
+        if (!e.getValue().equals(got.get(e.getKey())) && wrong.size() < 10) {
+          wrong.add("pod " + pod + ": " + e.getKey() + " read as " + got.get(e.getKey()) + ", acknowledged " + e.getValue());
+        }
+      }
+    }
+    assertTrue(wrong.isEmpty(), "acknowledged writes read wrong: " + wrong);
+  }
+
+  /** The epoch of the last claim of {@code bucket} that pod {@code pod} logged. */
+  private long lastClaimLogged(int pod, int bucket) throws Exception {
+    long epoch = -1;
+    Matcher m = CLAIMED.matcher(cluster.pod(pod).logText());
+    while (m.find()) {
+      if (Integer.parseInt(m.group(1)) == bucket) {
+        epoch = Long.parseLong(m.group(2));
+      }
+    }
+    return epoch;
+  }
+
+  @Test
+  @Order(1)
+  void aPodWhoseRecoveryIsSlowerThanTheTakeoverWindowKeepsItsBucket() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      String k = cluster.keyOf(2, "slow", i);
+      put(i % PODS, k, value(k, 1));
+    }
+    PodProcess p2 = cluster.pod(2);
+    p2.stop();
+    long delayMillis = 3 * 2000; // three takeover windows (kvpod.takeover.after is 2 s)
+    CompletableFuture<Void> relaunched = CompletableFuture.runAsync(() -> {
+      try {
+        cluster.relaunch(2, Map.of(PodConfig.DEBUG_RECOVERY_DELAY, delayMillis + "ms"));
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    PodCluster.await("pod 2 listens and says it is recovering bucket 2", 120_000, () -> {
+      PodStatus st = cluster.client.status(2);
+      return st.isSetRecovering() && st.getRecovering().contains(2);
+    });
+    long recoveringSince = System.nanoTime();
+    // meanwhile reads of bucket 2 are right through every pod, from its log and the layers
+    String first = cluster.keyOf(2, "slow", 0);
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(value(first, 1), cluster.client.getVia(pod, first), "read through pod " + pod + " while recovering");
+    }
+    // and a write through another pod waits for the recovery instead of taking the bucket away
+    String during = cluster.keyOf(2, "during-recovery", 0);
+    put(0, during, value(during, 1));
+    System.out.printf("[slow recovery] a write through pod 0 waited %.1f s for pod 2's recovery (held up %d ms)%n",
+        (System.nanoTime() - recoveringSince) / 1e9, delayMillis);
+    relaunched.get(180, TimeUnit.SECONDS);
+    assertTrue(p2.alive(), "pod 2 started");
+    long claimed = lastClaimLogged(2, 2);
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(2, cluster.holderIn(pod, 2), "pod 2 holds its bucket in pod " + pod + "'s view");
+      assertEquals(claimed, cluster.client.status(pod).getHolderEpochs().get(2),
+          "no pod claimed bucket 2 after pod 2 did, in pod " + pod + "'s view");
+    }
+    verifyEveryAckedWriteThroughEveryPod();
+    p2.stop(); // back to recovering at full speed, for the tests that follow
+    cluster.relaunch(2, Map.of());
+  }
+
+  @Test
+  @Order(2)
+  void aFrozenHolderIsTakenOverWithDefaultSettingsAndFencedWhenItWakes() throws Exception {
+    List<String> keys = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      String k = cluster.keyOf(1, "frozen", i);
+      keys.add(k);
+      put(i % PODS, k, value(k, 1));
+    }
+    PodProcess p1 = cluster.pod(1);
+    p1.signal("STOP");
+    try {
+      long frozenAt = System.nanoTime();
+      String probe = cluster.keyOf(1, "probe", 0);
+      put(0, probe, value(probe, 1)); // one call, with the pods' default write deadline (10 s)
+      System.out.printf("[freeze] pod 1 frozen (SIGSTOP); a write of its bucket through pod 0 succeeded after %.1f s%n",
+          (System.nanoTime() - frozenAt) / 1e9);
+      assertNotEquals(1, cluster.holderIn(0, 1), "bucket 1 was taken over");
+      for (String k : keys) {
+        put(2, k, value(k, 2)); // overwrites what pod 1 still holds in memory
+      }
+    } finally {
+      p1.signal("CONT");
+    }
+    for (String k : keys) {
+      assertEquals(value(k, 2), cluster.client.getVia(1, k), "the woken pod serves no stale read of " + k);
+    }
+    put(1, keys.get(0), value(keys.get(0), 3)); // and takes writes again, for the new holder
+    verifyEveryAckedWriteThroughEveryPod();
+    p1.stop(); // a restart takes bucket 1 back
+    cluster.relaunch(1, Map.of());
+    PodCluster.await("pod 1 holds bucket 1 again", 60_000, () -> cluster.holderIn(0, 1) == 1);
+    verifyEveryAckedWriteThroughEveryPod();
+  }
+
+  @Test
+  @Order(3)
+  void aForwardedWriteDelayedPastANewerAcknowledgedOneIsRefusedNotApplied() throws Exception {
+    String k = cluster.keyOf(1, "delayed", 0);
+    put(1, k, value(k, 1));
+    long expiredBefore = cluster.client.status(1).getExpiredWrites();
+    cluster.fault(0, new FaultRequest().setDelayProbability(1).setDelayMillis(4000)); // pod 0's calls to peers
+    try (KvPodClient impatient = KvPodClient.builder(cluster.podList).callTimeoutMs(1000).deadlineMs(3000)
+        .maxClockSkewMs(500).maxAttempts(1).build()) {
+      long deadline = impatient.writeDeadline();
+      assertThrows(KvPodException.class, () -> impatient.putVia(0, k, value(k, 2), deadline),
+          "the client gives up on the write stuck in pod 0");
+      long settled = deadline + impatient.maxClockSkewMs() - System.currentTimeMillis();
+      if (settled > 0) {
+        Thread.sleep(settled); // from here on the failed write can never take effect
+      }
+    }
+    put(1, k, value(k, 3)); // a newer write of the key, acknowledged by its holder
+    PodCluster.await("pod 1 refused the delayed write", 60_000,
+        () -> cluster.client.status(1).getExpiredWrites() > expiredBefore);
+    cluster.fault(0, new FaultRequest().setClear(true));
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(value(k, 3), cluster.client.getVia(pod, k), "the newer write stands, through pod " + pod);
+    }
+    verifyEveryAckedWriteThroughEveryPod();
+  }
+}
