@@ -337,9 +337,11 @@ public final class KvPodClient implements Closeable {
       try {
         f.join();
       } catch (CompletionException e) {
-        if (first == null) {
-          first = e.getCause() instanceof KvPodException k ? k
-              : error(ErrorCode.INTERNAL, String.valueOf(e.getCause()), false);
+        KvPodException k = e.getCause() instanceof KvPodException x ? x
+            : error(ErrorCode.INTERNAL, String.valueOf(e.getCause()), false);
+        // a share that may still take effect decides: its error is retriable, so the caller waits it out
+        if (first == null || (k.isRetriable() && !first.isRetriable())) {
+          first = k;
         }
       }
     }

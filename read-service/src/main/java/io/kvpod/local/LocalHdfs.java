@@ -58,6 +58,14 @@ public final class LocalHdfs implements AutoCloseable {
   }
 
   /**
+   * Starts the cluster in a new JVM with this JVM's classpath plus the minicluster jar, its
+   * data and log under {@code dir}, and waits (up to 2 minutes) until it serves.
+   */
+  public static LocalHdfs start(File dir) throws IOException, InterruptedException {
+    return start(dir, PodProcess.classpath() + File.pathSeparator + hdfsLib());
+  }
+
+  /**
    * Starts the cluster in a new JVM with {@code classpath}, its data and log under
    * {@code dir}, and waits (up to 2 minutes) until it serves.
    */
@@ -83,6 +91,43 @@ public final class LocalHdfs implements AutoCloseable {
       }
       Thread.sleep(100);
     }
+  }
+
+  /** The minicluster jar's directory next to target/lib, for the HDFS process only. */
+  static String hdfsLib() {
+    for (String entry : PodProcess.classpath().split(File.pathSeparator)) {
+      File f = new File(entry);
+      if (f.getName().startsWith("hadoop-client-minicluster")) {
+        return ""; // already on the classpath (tests)
+      }
+      if (f.getParentFile() != null && f.getParentFile().getName().equals("lib")) {
+        File dir = new File(f.getParentFile().getParentFile(), "hdfs-lib");
+        if (dir.isDirectory()) {
+          return dir.getPath() + File.separator + "*";
+        }
+      }
+    }
+    return "";
+  }
+
+  /** Deletes {@code f} and everything under it. */
+  public static void deleteRecursively(File f) {
+    File[] kids = f.listFiles();
+    if (kids != null) {
+      for (File k : kids) {
+        deleteRecursively(k);
+      }
+    }
+    f.delete();
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  /** Sends a signal to the HDFS process, e.g. STOP (freeze the NameNode and DataNode) or CONT. */
+  public void signal(String sig) throws IOException, InterruptedException {
+    PodProcess.signal(process.pid(), sig);
   }
 
   /** The NameNode's URI, e.g. {@code hdfs://127.0.0.1:41234}. */

@@ -20,6 +20,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class PodProcess {
   private static final List<Process> ALL = new ArrayList<>();
+  /** System property: the log4j configuration (a URL) for pods started from this JVM; unset: the classpath's. */
+  public static final String POD_LOG4J = "kvpod.pod.log4j";
 
   static {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -108,6 +110,10 @@ public final class PodProcess {
         // temp files (snappy-java's native library) next to the log, not in /tmp: kill -9 leaves them behind
         "-Djava.io.tmpdir=" + log.getAbsoluteFile().getParent(),
         "-cp", classpath(), "io.kvpod.cli.KvPodMain", "pod"));
+    String log4j = System.getProperty(POD_LOG4J);
+    if (log4j != null) {
+      cmd.add(1, "-Dlog4j.configuration=" + log4j);
+    }
     config.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.to(log));
@@ -145,9 +151,14 @@ public final class PodProcess {
 
   /** Sends a signal to the pod's process, e.g. STOP (freeze it) or CONT (resume it). */
   public void signal(String sig) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(pid())).inheritIO().start();
+    signal(pid(), sig);
+  }
+
+  /** Sends signal {@code sig} (STOP, CONT, ...) to process {@code pid}. */
+  static void signal(long pid, String sig) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).inheritIO().start();
     if (p.waitFor() != 0) {
-      throw new IOException("kill -" + sig + " " + pid() + " failed");
+      throw new IOException("kill -" + sig + " " + pid + " failed");
     }
   }
 

@@ -67,7 +67,6 @@ public final class Suite {
   private final int pods;
   private final int threads;
   private final String podHeap;
-  private final String classpath;
   private final PrintStream out;
   private final Map<String, String> settings = new LinkedHashMap<>();
   private final String secret = "suite-" + Long.toHexString(System.nanoTime());
@@ -78,7 +77,6 @@ public final class Suite {
     this.pods = pods;
     this.threads = threads;
     this.podHeap = podHeap;
-    this.classpath = PodProcess.classpath();
     this.out = out;
   }
 
@@ -164,11 +162,11 @@ public final class Suite {
   /** Runs the cases in order, prints the table, and returns the rows. */
   public List<Result> runCases(List<Integer> cases, long records, long big, long bulk, long sample)
       throws Exception {
-    deleteRecursively(work);
+    LocalHdfs.deleteRecursively(work);
     work.mkdirs();
     List<Result> results = new ArrayList<>();
     out.println("[suite] starting HDFS (one NameNode, one DataNode) under " + work);
-    hdfs = LocalHdfs.start(new File(work, "hdfs"), classpath + File.pathSeparator + hdfsLib());
+    hdfs = LocalHdfs.start(new File(work, "hdfs"));
     try {
       for (int k : cases) {
         Result r = switch (k) {
@@ -184,7 +182,7 @@ public final class Suite {
     } finally {
       hdfs.close();
       // Case 5 leaves ~30 GB of blocks at the defaults; the logs stay.
-      deleteRecursively(new File(work, "hdfs/data"));
+      LocalHdfs.deleteRecursively(new File(work, "hdfs/data"));
       out.println("[suite] HDFS stopped and its data deleted; the logs are under " + work);
     }
     out.println();
@@ -201,23 +199,6 @@ public final class Suite {
       }
     }
     return results;
-  }
-
-  /** The minicluster jar's directory next to target/lib, for the HDFS process only. */
-  private static String hdfsLib() {
-    for (String entry : PodProcess.classpath().split(File.pathSeparator)) {
-      File f = new File(entry);
-      if (f.getName().startsWith("hadoop-client-minicluster")) {
-        return ""; // already on the classpath (tests)
-      }
-      if (f.getParentFile() != null && f.getParentFile().getName().equals("lib")) {
-        File dir = new File(f.getParentFile().getParentFile(), "hdfs-lib");
-        if (dir.isDirectory()) {
-          return dir.getPath() + File.separator + "*";
-        }
-      }
-    }
-    return "";
   }
 
   private enum Fault { NONE, CUT_LINK, KILL_POD }
@@ -507,13 +488,4 @@ public final class Suite {
     return r;
   }
 
-  private static void deleteRecursively(File f) {
-    File[] kids = f.listFiles();
-    if (kids != null) {
-      for (File k : kids) {
-        deleteRecursively(k);
-      }
-    }
-    f.delete();
-  }
 }

@@ -333,7 +333,7 @@ final class OwnerRouter implements Closeable {
       try {
         results[futureOwners.get(i)] = await(futures.get(i));
       } catch (IOException | KvPodException | RuntimeException e) {
-        first = first == null ? e : first;
+        first = first == null || (retriable(e) && !retriable(first)) ? e : first;
       }
     }
     if (first instanceof InterruptedException ie) {
@@ -352,6 +352,14 @@ final class OwnerRouter implements Closeable {
       throw new IOException(first);
     }
     return results;
+  }
+
+  /**
+   * Whether a share's failure leaves it perhaps applied: such an error is reported before a
+   * definite refusal of another share, so that the caller waits for the write's deadline.
+   */
+  private static boolean retriable(Exception e) {
+    return !(e instanceof InterruptedException) && Errors.from(e).isRetriable();
   }
 
   private static <T> T await(Future<T> f) throws IOException, KvPodException, InterruptedException {

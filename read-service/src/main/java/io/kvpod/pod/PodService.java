@@ -215,7 +215,7 @@ final class PodService implements KvPod.Iface {
     KvPodException k = Errors.from(e);
     if (k.getCode() == ErrorCode.INTERNAL || k.getCode() == ErrorCode.CORRUPTION) {
       LOG.error("{} failed", call, e);
-    } else if (k.isRetriable()) {
+    } else if (k.isRetriable() && !call.equals("process")) {
       LOG.warn("{} failed: {}", call, k.getMessage());
     } else {
       LOG.debug("{} refused: {}", call, k.getMessage());

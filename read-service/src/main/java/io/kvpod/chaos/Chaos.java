@@ -1,0 +1,195 @@
+package io.kvpod.chaos;
+
+import io.kvpod.cli.BenchGet;
+import io.kvpod.client.KvPodClient;
+import io.kvpod.config.Durations;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.internal.FaultRequest;
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.HelpFormatter;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.apache.commons.cli.ParseException;
+
+/**
+ * {@code bin/kvpod chaos}: a Jepsen-style run against a real local cluster. It starts HDFS
+ * and pod processes, drives writers whose values per key are totally ordered
+ * ({@link Workload}), injects seeded random faults for the given time ({@link Nemesis}),
+ * then heals everything, restarts every pod, reads every key through every pod, and checks
+ * the history ({@link Checker}). It prints the faults by kind, the operations, write
+ * unavailability per fault, and every violation with its key's history
+ * ({@link ChaosReport}), and exits 1 if there was any violation.
+ *
+ * <p>The recipe, as {@link #run} reads: start the cluster; start the writers; run the
+ * nemesis; heal; stop the writers; restart every pod; read back; check; report.
+ */
+public final class Chaos {
+  /** What a run found. */
+  public record Outcome(List<Nemesis.Fault> faults, List<Checker.Violation> violations, long acked, long failed,
+                        long unknown, long reads, List<String> unexpectedErrors,
+                        Map<String, List<Long>> unavailabilityMillis) {}
+
+  private final ChaosCluster cluster;
+  private final PrintStream out;
+  private final long seed;
+  private final int writers;
+  private final int keysPerWriter;
+  private final long meanIntervalMillis;
+  private final Set<Nemesis.Kind> kinds;
+
+  Chaos(ChaosCluster cluster, PrintStream out, long seed, int writers, int keysPerWriter, long meanIntervalMillis,
+        Set<Nemesis.Kind> kinds) {
+    this.cluster = cluster;
+    this.out = out;
+    this.seed = seed;
+    this.writers = writers;
+    this.keysPerWriter = keysPerWriter;
+    this.meanIntervalMillis = meanIntervalMillis;
+    this.kinds = kinds;
+  }
+
+  static Options options() {
+    return new Options()
+        .addOption(BenchGet.opt("duration", "TIME", "how long to inject faults, e.g. 3m, 30m (default: 3m)"))
+        .addOption(BenchGet.opt("seed", "N", "seed of the faults and the workload (default: 1)"))
+        .addOption(BenchGet.opt("pods", "N", "pod processes (default: 3)"))
+        .addOption(BenchGet.opt("writers", "N", "writer threads, each with its own keys (default: 8)"))
+        .addOption(BenchGet.opt("keys", "N", "keys per writer (default: 50)"))
+        .addOption(BenchGet.opt("interval", "TIME", "mean time between faults (default: 6s)"))
+        .addOption(BenchGet.opt("faults", "KINDS", "which faults, comma-separated, of kill, restart, freeze, cut, "
+            + "flaky, hdfs-freeze (default: all)"))
+        .addOption(BenchGet.opt("pod-heap", "SIZE", "heap of each pod (default: 512m)"))
+        .addOption(BenchGet.opt("work", "DIR", "where HDFS and the logs go; emptied first (default: run/chaos)"))
+        .addOption(BenchGet.opt("json", "FILE", "also write the report as JSON to FILE"))
+        .addOption(Option.builder("D").hasArgs().valueSeparator('=').argName("key=value")
+            .desc("a pod setting for every pod, e.g. -D kvpod.takeover.after=3s").get())
+        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+  }
+
+  /** The command line: exit status 0 if nothing was violated, 1 if something was, 2 on a usage error. */
+  public static int run(String[] args) throws Exception {
+    CommandLine cl;
+    try {
+      cl = new DefaultParser().parse(options(), args);
+    } catch (ParseException e) {
+      System.err.println("kvpod chaos: " + e.getMessage() + " (see kvpod chaos --help)");
+      return 2;
+    }
+    if (cl.hasOption("help")) {
+      HelpFormatter.builder().get().printHelp("kvpod chaos [options]", "Inject seeded random faults into a local "
+          + "HDFS and pod processes while writers run, then check that no acknowledged write was lost and no "
+          + "read was wrong.", options(), "Exit status: 0 no violation, 1 violations found, 2 usage error.", false);
+      return 0;
+    }
+    Set<Nemesis.Kind> kinds;
+    long duration;
+    long interval;
+    try {
+      kinds = kinds(cl.getOptionValue("faults", "kill,restart,freeze,cut,flaky,hdfs-freeze"));
+      duration = Durations.parseMillis(cl.getOptionValue("duration", "3m"));
+      interval = Durations.parseMillis(cl.getOptionValue("interval", "6s"));
+    } catch (IllegalArgumentException e) {
+      System.err.println("kvpod chaos: " + e.getMessage());
+      return 2;
+    }
+    Map<String, String> settings = new HashMap<>();
+    cl.getOptionProperties("D").forEach((k, v) -> settings.put((String) k, (String) v));
+    File work = new File(cl.getOptionValue("work", "run/chaos")).getAbsoluteFile();
+    int pods = Integer.parseInt(cl.getOptionValue("pods", "3"));
+    try (ChaosCluster cluster = new ChaosCluster(work, pods, cl.getOptionValue("pod-heap", "512m"), settings,
+        System.out)) {
+      Chaos chaos = new Chaos(cluster, System.out, Long.parseLong(cl.getOptionValue("seed", "1")),
+          Integer.parseInt(cl.getOptionValue("writers", "8")), Integer.parseInt(cl.getOptionValue("keys", "50")),
+          interval, kinds);
+      Outcome o = chaos.run(duration);
+      if (cl.hasOption("json")) {
+        ChaosReport.writeJson(new File(cl.getOptionValue("json")), o, duration);
+      }
+      return o.violations().isEmpty() ? 0 : 1;
+    }
+  }
+
+  static Set<Nemesis.Kind> kinds(String csv) {
+    Set<Nemesis.Kind> out = EnumSet.noneOf(Nemesis.Kind.class);
+    for (String s : csv.split(",")) {
+      String name = s.trim().toUpperCase().replace('-', '_');
+      try {
+        out.add(Nemesis.Kind.valueOf(name));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("no fault '" + s.trim() + "'; faults are kill, restart, freeze, cut, "
+            + "flaky, hdfs-freeze");
+      }
+    }
+    return out;
+  }
+
+  /** The whole run: see the class comment. */
+  Outcome run(long durationMillis) throws Exception {
+    out.printf("[chaos] seed %d: %d pods, %d writers x %d keys, faults %s every %d ms on average, for %d s%n", seed,
+        cluster.size(), writers, keysPerWriter, kinds, meanIntervalMillis, durationMillis / 1000);
+    cluster.start();
+    History history = new History();
+    try (KvPodClient client = KvPodClient.builder(cluster.podList()).build()) {
+      Workload workload = new Workload(client, cluster.size(), writers, keysPerWriter, history, seed);
+      workload.start();
+      Nemesis nemesis = new Nemesis(cluster, history, seed, meanIntervalMillis, kinds, out);
+      nemesis.run(durationMillis);
+      heal();
+      out.println("[chaos] faults over; stopping the writers");
+      workload.stop();
+      out.println("[chaos] restarting every pod");
+      cluster.restartAll();
+      Map<String, long[]> finals = readBack(client, workload.keys());
+      List<Checker.Violation> violations = Checker.check(history, finals);
+      List<Nemesis.Fault> faults = nemesis.faults();
+      Outcome o = new Outcome(faults, violations, history.writes(History.Outcome.OK),
+          history.writes(History.Outcome.FAILED), history.writes(History.Outcome.UNKNOWN), history.reads(),
+          workload.unexpectedErrors(), ChaosReport.unavailability(faults, workload.acks()));
+      ChaosReport.print(out, o, history, durationMillis);
+      return o;
+    }
+  }
+
+  /** Ends every fault that might still hold: resumes frozen processes, clears injected faults, starts dead pods. */
+  private void heal() throws IOException, InterruptedException {
+    cluster.signalHdfs("CONT");
+    for (int p = 0; p < cluster.size(); p++) {
+      if (cluster.alive(p)) {
+        cluster.signal(p, "CONT");
+        cluster.fault(p, new FaultRequest().setClear(true));
+      } else {
+        cluster.relaunch(p, 0);
+      }
+    }
+  }
+
+  /** Every key's value number through every pod (-1: absent). */
+  private Map<String, long[]> readBack(KvPodClient client, List<String> keys) throws KvPodException {
+    Map<String, long[]> finals = new LinkedHashMap<>();
+    for (String k : keys) {
+      finals.put(k, new long[cluster.size()]);
+    }
+    for (int pod = 0; pod < cluster.size(); pod++) {
+      for (int from = 0; from < keys.size(); from += 500) {
+        List<String> chunk = new ArrayList<>(keys.subList(from, Math.min(keys.size(), from + 500)));
+        Map<String, Map<String, String>> got = client.multiGetVia(pod, chunk);
+        for (String k : chunk) {
+          finals.get(k)[pod] = Workload.numberOf(got.get(k));
+        }
+      }
+    }
+    out.printf("[chaos] read back %d keys through each of %d pods%n", keys.size(), cluster.size());
+    return finals;
+  }
+}

@@ -1,0 +1,105 @@
+package io.kvpod.chaos;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Every operation of a chaos run, per key, as its client saw it: each write with the value
+ * number it carried, when it was invoked and completed, and its outcome; each read with
+ * what it returned. A key's writes come from one writer, one at a time, in value order
+ * (value {@code n+1} is written only after {@code n} completed), which is what lets the
+ * {@link Checker} tell a lost or overtaken write from a merely failed one.
+ *
+ * <p>Times are nanoseconds on this JVM's monotonic clock, relative to {@link #startNanos}.
+ * Thread-safe; each key's records are kept in the order they were added.
+ */
+final class History {
+  /** How a write ended, as far as its client can know. */
+  enum Outcome {
+    /** Acknowledged: it must be readable from now on, until a later write replaces it. */
+    OK,
+    /** Refused in a way that says it was not applied (EXPIRED, INVALID_ARGUMENT, TOO_LARGE). */
+    FAILED,
+    /** Timed out or lost: it may or may not have been applied (but never after its deadline). */
+    UNKNOWN
+  }
+
+  /** One write of one key. {@code via}: "client" (routed) or "pod N". */
+  record Write(long n, long invokeNanos, long completeNanos, Outcome outcome, String via, String error) {}
+
+  /** One read of one key: {@code n} is the value number read, or -1 if the key read as absent. */
+  record Read(long n, long invokeNanos, long completeNanos, String via) {}
+
+  /** The operations on one key. */
+  static final class KeyHistory {
+    private final List<Write> writes = new ArrayList<>();
+    private final List<Read> reads = new ArrayList<>();
+
+    synchronized List<Write> writes() {
+      return new ArrayList<>(writes);
+    }
+
+    synchronized List<Read> reads() {
+      return new ArrayList<>(reads);
+    }
+  }
+
+  final long startNanos = System.nanoTime();
+  private final Map<String, KeyHistory> keys = new ConcurrentHashMap<>();
+  private final Map<Outcome, LongAdder> outcomes = new ConcurrentHashMap<>();
+  private final LongAdder reads = new LongAdder();
+
+  long now() {
+    return System.nanoTime() - startNanos;
+  }
+
+  void write(String key, Write w) {
+    KeyHistory h = keys.computeIfAbsent(key, k -> new KeyHistory());
+    synchronized (h) {
+      h.writes.add(w);
+    }
+    outcomes.computeIfAbsent(w.outcome(), o -> new LongAdder()).increment();
+  }
+
+  void read(String key, Read r) {
+    KeyHistory h = keys.computeIfAbsent(key, k -> new KeyHistory());
+    synchronized (h) {
+      h.reads.add(r);
+    }
+    reads.increment();
+  }
+
+  /** Every key's history, by key. */
+  Map<String, KeyHistory> byKey() {
+    return new TreeMap<>(keys);
+  }
+
+  /** Writes (one per key written) that ended with {@code o}. */
+  long writes(Outcome o) {
+    LongAdder a = outcomes.get(o);
+    return a == null ? 0 : a.sum();
+  }
+
+  long reads() {
+    return reads.sum();
+  }
+
+  /** A key's history as text, one operation a line, in invocation order, for a violation report. */
+  static String describe(String key, KeyHistory h) {
+    List<String> lines = new ArrayList<>();
+    for (Write w : h.writes()) {
+      lines.add(String.format("%10.3f s  write n=%-5d %-8s via %-6s done at %.3f s%s", w.invokeNanos() / 1e9, w.n(),
+          w.outcome(), w.via(), w.completeNanos() / 1e9, w.error() == null ? "" : "  (" + w.error() + ")"));
+    }
+    for (Read r : h.reads()) {
+      lines.add(String.format("%10.3f s  read  n=%-5s          via %-6s done at %.3f s", r.invokeNanos() / 1e9,
+          r.n() < 0 ? "none" : Long.toString(r.n()), r.via(), r.completeNanos() / 1e9));
+    }
+    lines.sort(null);
+    return "key " + key + ":\n  " + String.join("\n  ", lines);
+  }
+}
