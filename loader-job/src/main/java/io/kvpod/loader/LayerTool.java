@@ -61,6 +61,8 @@ public class LayerTool extends Configured implements Tool {
     switch (mode) {
       case LIST -> o.addOption(Cli.flag("json", null, "print JSON instead of a table"));
       case ROLLBACK -> o.addOption(Cli.flag("layer", "ID", "the layer to retire (default: the newest)"))
+          .addOption(Cli.flag("force", null, "retire a layer that holds online writes (a flush or compaction), "
+              + "whose write-ahead log segments are gone: those writes are lost"))
           .addOption(Cli.flag("notify", "PODS", "host:port,... of pods to tell at once (secret: KVPOD_SECRET)"));
       case GC -> o.addOption(Cli.flag("grace", "DURATION", "keep what was retired or staged more recently (default: 24h)"));
     }
@@ -87,7 +89,7 @@ public class LayerTool extends Configured implements Tool {
     return switch (mode) {
       case LIST -> list(fs, layout, cl.hasOption("json"));
       case ROLLBACK -> {
-        int rc = rollback(fs, layout, cl.getOptionValue("layer"));
+        int rc = rollback(fs, layout, cl.getOptionValue("layer"), cl.hasOption("force"));
         String secret = getConf().get(LoaderConfig.SECRET, System.getenv("KVPOD_SECRET"));
         if (cl.hasOption("notify") && secret != null) {
           PodNotifier.refresh(cl.getOptionValue("notify"), secret, layout.table(), 5000, out);
@@ -114,14 +116,19 @@ public class LayerTool extends Configured implements Tool {
     return 0;
   }
 
-  private int rollback(FileSystem fs, TableLayout layout, String layer) throws IOException {
+  private int rollback(FileSystem fs, TableLayout layout, String layer, boolean force)
+      throws IOException, UsageException {
     List<LayerMeta> live = LayerCatalog.liveLayers(fs, layout);
     if (live.isEmpty()) {
       throw new IOException("table " + layout.table() + " has no live layers to roll back");
     }
     String id = layer == null ? live.get(0).layerId : LayerId.check(layer);
-    if (live.stream().noneMatch(m -> m.layerId.equals(id))) {
-      throw new IOException("layer " + id + " is not live in table " + layout.table());
+    LayerMeta meta = live.stream().filter(m -> m.layerId.equals(id)).findFirst().orElseThrow(
+        () -> new IOException("layer " + id + " is not live in table " + layout.table()));
+    if (!meta.walThrough.isEmpty() && !force) {
+      throw new UsageException("layer " + id + " (" + meta.kind + ") holds acknowledged online writes (write-ahead "
+          + "log entries through " + meta.walThrough + ", whose segments were deleted once it was published): "
+          + "retiring it would lose them. Roll back a bulk load with --layer, or pass --force to lose them");
     }
     Path target = layout.retiredDir(id);
     fs.mkdirs(target.getParent());

@@ -22,8 +22,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Sends each key's reads and writes to the pod that holds its bucket ({@code murmur3(key)
@@ -50,8 +48,6 @@ import org.slf4j.LoggerFactory;
  * {@link TakeoverPolicy}, and the poller decides. Thread-safe.
  */
 final class OwnerRouter implements Closeable {
-  private static final Logger LOG = LoggerFactory.getLogger(OwnerRouter.class);
-
   private final int self;
   private final int pods;
   private final ShardSet shards;
