@@ -139,8 +139,9 @@ public final class Chaos {
     out.printf("[chaos] seed %d: %d pods, %d writers x %d keys, faults %s every %d ms on average, for %d s%n", seed,
         cluster.size(), writers, keysPerWriter, kinds, meanIntervalMillis, durationMillis / 1000);
     cluster.start();
-    History history = new History();
-    try (KvPodClient client = KvPodClient.builder(cluster.podList()).build()) {
+    File historyFile = new File(cluster.work(), "history.txt");
+    try (History history = new History(new java.io.FileWriter(historyFile, java.nio.charset.StandardCharsets.UTF_8));
+         KvPodClient client = KvPodClient.builder(cluster.podList()).build()) {
       Workload workload = new Workload(client, cluster.size(), writers, keysPerWriter, history, seed);
       workload.start();
       Nemesis nemesis = new Nemesis(cluster, history, seed, meanIntervalMillis, kinds, out);
@@ -157,6 +158,8 @@ public final class Chaos {
           history.writes(History.Outcome.FAILED), history.writes(History.Outcome.UNKNOWN), history.reads(),
           workload.unexpectedErrors(), ChaosReport.unavailability(faults, workload.acks()));
       ChaosReport.print(out, o, history, durationMillis);
+      out.printf("[chaos] every operation is in %s; the pods' logs are in %s%n", historyFile,
+          new File(cluster.work(), "logs"));
       return o;
     }
   }

@@ -1,5 +1,8 @@
 package io.kvpod.chaos;
 
+import java.io.BufferedWriter;
+import java.io.PrintWriter;
+import java.io.Writer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,9 +18,11 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link Checker} tell a lost or overtaken write from a merely failed one.
  *
  * <p>Times are nanoseconds on this JVM's monotonic clock, relative to {@link #startNanos}.
- * Thread-safe; each key's records are kept in the order they were added.
+ * Every operation is also written, as it completes, to the log given (one line each:
+ * invoked and completed in seconds, the operation, the key, the value number, the outcome,
+ * where it went). Thread-safe; each key's records are kept in the order they were added.
  */
-final class History {
+final class History implements AutoCloseable {
   /** How a write ended, as far as its client can know. */
   enum Outcome {
     /** Acknowledged: it must be readable from now on, until a later write replaces it. */
@@ -49,9 +54,19 @@ final class History {
   }
 
   final long startNanos = System.nanoTime();
+  private final PrintWriter log;
   private final Map<String, KeyHistory> keys = new ConcurrentHashMap<>();
   private final Map<Outcome, LongAdder> outcomes = new ConcurrentHashMap<>();
   private final LongAdder reads = new LongAdder();
+
+  /** A history that also logs every operation to {@code log} (null: keeps it in memory only). */
+  History(Writer log) {
+    this.log = log == null ? null : new PrintWriter(new BufferedWriter(log, 1 << 16));
+  }
+
+  History() {
+    this(null);
+  }
 
   long now() {
     return System.nanoTime() - startNanos;
@@ -63,6 +78,8 @@ final class History {
       h.writes.add(w);
     }
     outcomes.computeIfAbsent(w.outcome(), o -> new LongAdder()).increment();
+    logLine(String.format("%.3f %.3f write %s n=%d %s via %s%s", w.invokeNanos() / 1e9, w.completeNanos() / 1e9, key,
+        w.n(), w.outcome(), w.via(), w.error() == null ? "" : " (" + w.error() + ")"));
   }
 
   void read(String key, Read r) {
@@ -71,6 +88,25 @@ final class History {
       h.reads.add(r);
     }
     reads.increment();
+    logLine(String.format("%.3f %.3f read %s n=%d via %s", r.invokeNanos() / 1e9, r.completeNanos() / 1e9, key, r.n(),
+        r.via()));
+  }
+
+  private void logLine(String line) {
+    if (log != null) {
+      synchronized (log) {
+        log.println(line);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (log != null) {
+      synchronized (log) {
+        log.close();
+      }
+    }
   }
 
   /** Every key's history, by key. */

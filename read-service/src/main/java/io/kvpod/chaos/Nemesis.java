@@ -69,15 +69,15 @@ final class Nemesis {
 
   /**
    * Injects faults for {@code durationMillis}, then waits until every fault has healed.
-   * Faults come every {@code meanIntervalMillis} on average (0.5 to 1.5 times it); in about
-   * half the intervals the next fault comes early instead, as soon as a recovery is seen
+   * Faults come every {@code meanIntervalMillis} on average (0.5 to 1.5 times it); in two
+   * intervals of three the next fault comes early instead, as soon as a recovery is seen
    * under way.
    */
   void run(long durationMillis) throws InterruptedException {
     Random r = new Random(seed);
     long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(durationMillis);
     long next = System.nanoTime() + gapNanos(r);
-    boolean aim = r.nextBoolean();
+    boolean aim = r.nextInt(3) != 0;
     while (System.nanoTime() < end) {
       Thread.sleep(200);
       long now = System.nanoTime();
@@ -87,7 +87,7 @@ final class Nemesis {
       if (now >= next || (aim && recoveryUnderWay())) {
         inject(r);
         next = System.nanoTime() + gapNanos(r);
-        aim = r.nextBoolean();
+        aim = r.nextInt(3) != 0;
       }
     }
     running.shutdown();

@@ -78,7 +78,7 @@ class OnlineWritesClusterTest {
     for (int id = 0; id < PODS; id++) {
       pods.add(PodProcess.start(id, podConfig(id), logDir));
     }
-    client = KvPodClient.builder(podList).callTimeoutMs(10_000).deadlineMs(30_000).build();
+    client = KvPodClient.builder(podList).callTimeoutMs(30_000).deadlineMs(60_000).build();
   }
 
   private Map<String, String> podConfig(int id) {
@@ -357,7 +357,7 @@ class OnlineWritesClusterTest {
     List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
     List<Thread> ws = List.of(writer("load-a", stop, ackedRecords, failed, errors),
         writer("load-b", stop, ackedRecords, failed, errors), writer("load-c", stop, ackedRecords, failed, errors));
-    long deadline = System.currentTimeMillis() + 60_000;
+    long deadline = System.currentTimeMillis() + 180_000; // ends as soon as the flushes and a compaction happened
     long compactions = 0;
     long flushes = 0;
     while (System.currentTimeMillis() < deadline && (compactions < 1 || flushes < 6)) {
