@@ -1,8 +1,10 @@
 package io.kvpod.chaos;
 
-import io.kvpod.cli.BenchGet;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.config.Durations;
+import io.kvpod.loader.Cli;
+import io.kvpod.loader.UsageException;
+import io.kvpod.pod.PodConfig;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.internal.FaultRequest;
 import java.io.File;
@@ -16,11 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.DefaultParser;
-import org.apache.commons.cli.HelpFormatter;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import org.apache.commons.cli.ParseException;
 
 /**
  * {@code bin/kvpod chaos}: a Jepsen-style run against a real local cluster. It starts HDFS
@@ -60,64 +59,98 @@ public final class Chaos {
   }
 
   static Options options() {
-    return new Options()
-        .addOption(BenchGet.opt("duration", "TIME", "how long to inject faults, e.g. 3m, 30m (default: 3m)"))
-        .addOption(BenchGet.opt("seed", "N", "seed of the faults and the workload (default: 1)"))
-        .addOption(BenchGet.opt("pods", "N", "pod processes (default: 3)"))
-        .addOption(BenchGet.opt("writers", "N", "writer threads, each with its own keys (default: 8)"))
-        .addOption(BenchGet.opt("keys", "N", "keys per writer (default: 50)"))
-        .addOption(BenchGet.opt("interval", "TIME", "mean time between faults (default: 6s)"))
-        .addOption(BenchGet.opt("faults", "KINDS", "which faults, comma-separated, of kill, restart, freeze, cut, "
+    return Cli.withHelp(new Options()
+        .addOption(Cli.flag("duration", "TIME", "how long to inject faults, e.g. 3m, 30m (default: 3m)"))
+        .addOption(Cli.flag("seed", "N", "seed of the faults and the workload (default: 1)"))
+        .addOption(Cli.flag("pods", "N", "pod processes (default: 3)"))
+        .addOption(Cli.flag("writers", "N", "writer threads, each with its own keys (default: 8)"))
+        .addOption(Cli.flag("keys", "N", "keys per writer (default: 50)"))
+        .addOption(Cli.flag("interval", "TIME", "mean time between faults (default: 6s)"))
+        .addOption(Cli.flag("faults", "KINDS", "which faults, comma-separated, of kill, restart, freeze, cut, "
             + "flaky, hdfs-freeze (default: all)"))
-        .addOption(BenchGet.opt("pod-heap", "SIZE", "heap of each pod (default: 512m)"))
-        .addOption(BenchGet.opt("work", "DIR", "where HDFS and the logs go; emptied first (default: run/chaos)"))
-        .addOption(BenchGet.opt("json", "FILE", "also write the report as JSON to FILE"))
+        .addOption(Cli.flag("pod-heap", "SIZE", "heap of each pod (default: 512m)"))
+        .addOption(Cli.flag("work", "DIR", "where HDFS, the logs and history.txt go; emptied first (default: run/chaos)"))
+        .addOption(Cli.flag("json", "FILE", "also write the report as JSON to FILE"))
         .addOption(Option.builder("D").hasArgs().valueSeparator('=').argName("key=value")
-            .desc("a pod setting for every pod, e.g. -D kvpod.takeover.after=3s").get())
-        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+            .desc("a pod setting for every pod, e.g. -D kvpod.takeover.after=3s").get()));
   }
 
   /** The command line: exit status 0 if nothing was violated, 1 if something was, 2 on a usage error. */
   public static int run(String[] args) throws Exception {
     CommandLine cl;
     try {
-      cl = new DefaultParser().parse(options(), args);
-    } catch (ParseException e) {
-      System.err.println("kvpod chaos: " + e.getMessage() + " (see kvpod chaos --help)");
+      cl = Cli.parse("kvpod chaos", "Inject seeded random faults into a local HDFS and pod processes while "
+          + "writers run, then check that no acknowledged write was lost and no read was wrong. Exit status: 0 no "
+          + "violation, 1 violations found, 2 usage error.", options(), null, args);
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
       return 2;
     }
-    if (cl.hasOption("help")) {
-      HelpFormatter.builder().get().printHelp("kvpod chaos [options]", "Inject seeded random faults into a local "
-          + "HDFS and pod processes while writers run, then check that no acknowledged write was lost and no "
-          + "read was wrong.", options(), "Exit status: 0 no violation, 1 violations found, 2 usage error.", false);
+    if (cl == null) {
       return 0;
     }
     Set<Nemesis.Kind> kinds;
     long duration;
     long interval;
+    int pods;
+    int writers;
+    int keys;
+    long seed;
     try {
       kinds = kinds(cl.getOptionValue("faults", "kill,restart,freeze,cut,flaky,hdfs-freeze"));
       duration = Durations.parseMillis(cl.getOptionValue("duration", "3m"));
       interval = Durations.parseMillis(cl.getOptionValue("interval", "6s"));
+      pods = positive("pods", cl.getOptionValue("pods", "3"));
+      writers = positive("writers", cl.getOptionValue("writers", "8"));
+      keys = positive("keys", cl.getOptionValue("keys", "50"));
+      seed = Long.parseLong(cl.getOptionValue("seed", "1"));
+      checkSettings(settingsOf(cl));
     } catch (IllegalArgumentException e) {
       System.err.println("kvpod chaos: " + e.getMessage());
       return 2;
     }
-    Map<String, String> settings = new HashMap<>();
-    cl.getOptionProperties("D").forEach((k, v) -> settings.put((String) k, (String) v));
+    if (pods < 3) {
+      System.err.println("kvpod chaos: needs at least 3 pods (with 2, takeovers cannot tell a dead pod from a cut link)");
+      return 2;
+    }
     File work = new File(cl.getOptionValue("work", "run/chaos")).getAbsoluteFile();
-    int pods = Integer.parseInt(cl.getOptionValue("pods", "3"));
-    try (ChaosCluster cluster = new ChaosCluster(work, pods, cl.getOptionValue("pod-heap", "512m"), settings,
+    try (ChaosCluster cluster = new ChaosCluster(work, pods, cl.getOptionValue("pod-heap", "512m"), settingsOf(cl),
         System.out)) {
-      Chaos chaos = new Chaos(cluster, System.out, Long.parseLong(cl.getOptionValue("seed", "1")),
-          Integer.parseInt(cl.getOptionValue("writers", "8")), Integer.parseInt(cl.getOptionValue("keys", "50")),
-          interval, kinds);
-      Outcome o = chaos.run(duration);
+      Outcome o = new Chaos(cluster, System.out, seed, writers, keys, interval, kinds).run(duration);
       if (cl.hasOption("json")) {
         ChaosReport.writeJson(new File(cl.getOptionValue("json")), o, duration);
       }
       return o.violations().isEmpty() ? 0 : 1;
     }
+  }
+
+  /** Every -D key must be a pod setting (or an fs.*, dfs.* one, which pods pass to HDFS), with a valid value. */
+  private static void checkSettings(Map<String, String> settings) {
+    for (String k : settings.keySet()) {
+      if (k.startsWith("kvpod.") && PodConfig.DEF.keys().stream().noneMatch(d -> d.name().equals(k))) {
+        throw new IllegalArgumentException("unknown setting " + k + " (see kvpod pod --help)");
+      }
+    }
+    PodConfig.DEF.values(settings::get).validateAll();
+  }
+
+  private static Map<String, String> settingsOf(CommandLine cl) {
+    Map<String, String> settings = new HashMap<>();
+    cl.getOptionProperties("D").forEach((k, v) -> settings.put((String) k, (String) v));
+    return settings;
+  }
+
+  private static int positive(String what, String value) {
+    int n;
+    try {
+      n = Integer.parseInt(value.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--" + what + " must be a number, not '" + value + "'");
+    }
+    if (n <= 0) {
+      throw new IllegalArgumentException("--" + what + " must be at least 1, not " + value);
+    }
+    return n;
   }
 
   static Set<Nemesis.Kind> kinds(String csv) {

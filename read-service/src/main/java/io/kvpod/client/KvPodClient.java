@@ -45,14 +45,14 @@ import org.apache.thrift.transport.TTransportException;
  *       whichever comes first; then a retriable {@code UNAVAILABLE} is thrown.</li>
  *   <li><b>Hedged reads</b> (off unless {@code hedgeAfterMs > 0}): if a get has no answer
  *       after that long, the same get goes to the next pod too, and the first answer wins.</li>
- *   <li><b>Writes have a deadline</b>: {@code put} and {@code batchPut} send
- *       {@code now + deadlineMs - maxClockSkewMs} as the write's deadline, which every pod
- *       enforces: a write is logged by then or never ({@code WriteOptions}). When a write
- *       fails in a way that leaves it perhaps applied (a timeout, a lost connection, an
- *       unreachable holder), the call returns its error only once that deadline plus the
- *       clock skew has passed. So when {@code put} returns, by success or by failure, the
- *       write can no longer take effect later: retrying it, or writing the key again, can
- *       never be overtaken by it.</li>
+ *   <li><b>One copy of a write at a time.</b> Every attempt of {@code put} or
+ *       {@code batchPut} carries its own deadline, {@code min(call deadline, now + callTimeoutMs
+ *       - maxClockSkewMs)}, which every pod enforces: a copy is logged by then or never
+ *       ({@code WriteOptions}). An attempt that timed out has outlived its deadline, so the
+ *       next attempt never races it; an attempt lost otherwise (a reset connection) is waited
+ *       out before the next one; a pod answers an error only once every copy it sent on is
+ *       settled. So when {@code put} returns, by success or by failure, no copy of the write
+ *       can take effect later: writing the key again is never overtaken by it.</li>
  * </ul>
  *
  * Thread-safe; share one instance. Close it to release connections.
@@ -292,15 +292,14 @@ public final class KvPodClient implements Closeable {
    */
   public boolean put(String key, Map<String, String> value) throws KvPodException {
     int owner = holderOf(KeyPartitioner.bucket(checkKey(key), pool.size()));
-    long deadline = writeDeadline();
-    return settled(deadline, () -> call("put", owner, deadline, c -> c.put(key, value, options(deadline))));
+    return writeCall("put", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.put(key, value, options(d)));
   }
 
   /**
    * Stores many records: split by bucket, and each bucket's share sent to its holder in parallel
    * (with the usual failover and retries). Returns once every share is acknowledged; if one
-   * fails, its error is thrown (after the write's deadline, as for {@link #put}), and the
-   * other shares may have been stored. Sending the batch again is safe.
+   * fails, its error is thrown once no copy of it can take effect any more (as for
+   * {@link #put}), and the other shares may have been stored. Sending the batch again is safe.
    */
   public boolean batchPut(Map<String, Map<String, String>> records) throws KvPodException {
     guard(() -> Limits.checkBatchSize(records.size()));
@@ -312,8 +311,7 @@ public final class KvPodClient implements Closeable {
     for (Map.Entry<String, Map<String, String>> e : records.entrySet()) {
       shares.get(KeyPartitioner.bucket(checkKey(e.getKey()), n)).put(e.getKey(), e.getValue());
     }
-    long deadline = writeDeadline();
-    return settled(deadline, () -> sendShares(shares, deadline));
+    return sendShares(shares, System.currentTimeMillis() + deadlineMs);
   }
 
   private boolean sendShares(List<Map<String, Map<String, String>>> shares, long deadline) throws KvPodException {
@@ -326,7 +324,7 @@ public final class KvPodClient implements Closeable {
       int o = holderOf(owner);
       sent.add(CompletableFuture.supplyAsync(() -> {
         try {
-          return call("batchPut", o, deadline, c -> c.batchPut(share, options(deadline)));
+          return writeCall("batchPut", o, deadline, (c, d) -> c.batchPut(share, options(d)));
         } catch (KvPodException e) {
           throw new CompletionException(e);
         }
@@ -409,36 +407,6 @@ public final class KvPodClient implements Closeable {
     return new WriteOptions().setDeadlineMillis(deadlineMillis);
   }
 
-  /** A write's call, which may throw. */
-  @FunctionalInterface
-  private interface WriteCall {
-    boolean run() throws KvPodException;
-  }
-
-  /**
-   * Runs a write; if it fails in a way that leaves it perhaps applied, waits until it can no
-   * longer be (its deadline plus the clock skew) before throwing.
-   */
-  private boolean settled(long deadlineMillis, WriteCall write) throws KvPodException {
-    try {
-      return write.run();
-    } catch (KvPodException e) {
-      if (e.isRetriable()) {
-        long wait = deadlineMillis + maxClockSkewMs - System.currentTimeMillis();
-        if (wait > 0) {
-          try {
-            Thread.sleep(wait);
-          } catch (InterruptedException ie) {
-            Thread.currentThread().interrupt();
-            throw error(ErrorCode.UNAVAILABLE, "interrupted while waiting out a failed write's deadline (it may "
-                + "still take effect until " + (deadlineMillis + maxClockSkewMs) + "): " + e.getMessage(), true);
-          }
-        }
-      }
-      throw e;
-    }
-  }
-
   /** The status of one pod (no failover: the caller asked for that pod). */
   public PodStatus status(int pod) throws KvPodException {
     PodStatus st = callOne(pod, KvPod.Client::status);
@@ -456,7 +424,15 @@ public final class KvPodClient implements Closeable {
 
   /** Sends a sealed internal message to one pod (see PeerSigner). */
   public byte[] process(int pod, byte[] sealed) throws KvPodException {
-    ByteBuffer r = callOne(pod, c -> c.process(ByteBuffer.wrap(sealed)));
+    return process(pod, sealed, new Delivery());
+  }
+
+  /** {@link #process(int, byte[])}, telling {@code delivery} whether the message may have reached the pod. */
+  public byte[] process(int pod, byte[] sealed, Delivery delivery) throws KvPodException {
+    if (pod < 0 || pod >= pool.size()) {
+      throw error(ErrorCode.INVALID_ARGUMENT, "no pod " + pod + " (cluster has " + pool.size() + ")", false);
+    }
+    ByteBuffer r = attempt(pod, c -> c.process(ByteBuffer.wrap(sealed)), callTimeoutMs, delivery);
     byte[] out = new byte[r.remaining()];
     r.get(out);
     return out;
@@ -499,6 +475,25 @@ public final class KvPodClient implements Closeable {
    * pod restarts, every idle connection to it is dead, and that is no reason to fail a call.
    */
   private <T> T attempt(int pod, PodCall<T> op, int timeoutMs) throws KvPodException {
+    return attempt(pod, op, timeoutMs, new Delivery());
+  }
+
+  /**
+   * What became of a call's request: {@code sent} once its bytes may have left, and
+   * {@code answered} once the pod answered, if only with an error. A call that was sent and
+   * not answered may still take effect (at the pod, or at a pod it forwarded to).
+   */
+  public static final class Delivery {
+    private boolean sent;
+    private boolean answered;
+
+    /** Whether the request may still take effect although no answer came. */
+    public boolean uncertain() {
+      return sent && !answered;
+    }
+  }
+
+  private <T> T attempt(int pod, PodCall<T> op, int timeoutMs, Delivery delivery) throws KvPodException {
     for (int round = 0; ; round++) {
       PodConnection c;
       try {
@@ -510,10 +505,13 @@ public final class KvPodClient implements Closeable {
       }
       try {
         c.setTimeout(Math.max(1, timeoutMs));
+        delivery.sent = true;
         T r = op.call(c.client);
+        delivery.answered = true;
         pool.giveBack(c);
         return r;
       } catch (KvPodException e) {
+        delivery.answered = true;
         pool.giveBack(c); // the pod answered; the connection is fine
         throw e;
       } catch (TTransportException e) {
@@ -524,7 +522,7 @@ public final class KvPodClient implements Closeable {
         }
         pool.evict(pod);
         if (c.reused && round == 0 && e.getType() != TTransportException.TIMED_OUT) {
-          continue;
+          continue; // an idle connection to a pod that restarted: the request reached no live process
         }
         throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") failed: "
             + e.getMessage(), true);
@@ -582,6 +580,77 @@ public final class KvPodClient implements Closeable {
     throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (within its deadline, at most "
         + maxAttempts + " attempts); last error: "
         + (last == null ? "deadline passed" : last.getMessage()), true);
+  }
+
+  /** One attempt of a write, given the deadline of this attempt's copy. */
+  @FunctionalInterface
+  private interface WriteOp {
+    Boolean call(KvPod.Client c, long copyDeadlineMillis) throws TException;
+  }
+
+  /**
+   * {@link #call} for a write: each attempt sends a copy with its own deadline, and no
+   * attempt starts while an earlier copy may still take effect (see the class comment). A
+   * copy that timed out is past its deadline when the timeout fires; one that failed
+   * otherwise without an answer is waited out. Throws once every copy is settled.
+   */
+  private boolean writeCall(String what, int firstPod, long deadline, WriteOp op) throws KvPodException {
+    KvPodException last = null;
+    int n = pool.size();
+    int next = firstPod;
+    int rounds = 0;
+    boolean[] tried = new boolean[n];
+    for (int i = 0; i < maxAttempts; i++) {
+      int pod = health.pick(next, tried);
+      if (tried[pod]) {
+        java.util.Arrays.fill(tried, false);
+        if (!sleep(backoff.delayMillis(rounds++), deadline)) {
+          break;
+        }
+      }
+      long now = System.currentTimeMillis();
+      long copyDeadline = Math.min(deadline - maxClockSkewMs, now + Math.max(1, callTimeoutMs - maxClockSkewMs));
+      if (copyDeadline <= now) {
+        break;
+      }
+      tried[pod] = true;
+      Delivery d = new Delivery();
+      try {
+        Boolean r = attempt(pod, c -> op.call(c, copyDeadline), (int) (copyDeadline + maxClockSkewMs - now), d);
+        health.succeeded(pod);
+        return r;
+      } catch (KvPodException e) {
+        if (!e.isRetriable()) {
+          throw e;
+        }
+        health.failed(pod);
+        if (pod == firstPod) {
+          relearnHolders(pod);
+        }
+        last = e;
+        if (d.uncertain()) {
+          waitUntil(copyDeadline + maxClockSkewMs, e); // that copy may still take effect until then
+        }
+      }
+      next = (pod + 1) % n;
+    }
+    throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (within its deadline, at most "
+        + maxAttempts + " attempts); it did not take effect, or took effect before this error; last error: "
+        + (last == null ? "deadline passed" : last.getMessage()), true);
+  }
+
+  private static void waitUntil(long wallMillis, KvPodException cause) throws KvPodException {
+    long ms = wallMillis - System.currentTimeMillis();
+    if (ms <= 0) {
+      return;
+    }
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      throw error(ErrorCode.UNAVAILABLE, "interrupted while waiting out a write that may still take effect until "
+          + wallMillis + ": " + cause.getMessage(), true);
+    }
   }
 
   /** Sleeps up to the deadline; false if the deadline has passed. */

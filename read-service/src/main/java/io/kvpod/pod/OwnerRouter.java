@@ -1,6 +1,7 @@
 package io.kvpod.pod;
 
 import io.kvpod.client.Backoff;
+import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
@@ -57,6 +58,8 @@ final class OwnerRouter implements Closeable {
   private final TakeoverPolicy policy;
   private final long writeDeadlineMillis;
   private final long silentAfterMillis;
+  private final long peerTimeoutMillis;
+  private final long clockSkewMillis;
   private final Backoff backoff = new Backoff(20, 500);
   /** Why the last direct call to a holder failed, for the error of a write that finds none to call. */
   private volatile String lastCallFailure;
@@ -71,7 +74,8 @@ final class OwnerRouter implements Closeable {
    * directly, nor used as a relay (its calls would only wait out their timeout).
    */
   OwnerRouter(int self, int pods, ShardSet shards, PeerClient peers, PeerWalReader peerWals, PeerLiveness liveness,
-              TakeoverPolicy policy, long writeDeadlineMillis, long silentAfterMillis) {
+              TakeoverPolicy policy, long writeDeadlineMillis, long silentAfterMillis, long peerTimeoutMillis,
+              long clockSkewMillis) {
     this.self = self;
     this.pods = pods;
     this.shards = shards;
@@ -81,6 +85,8 @@ final class OwnerRouter implements Closeable {
     this.policy = policy;
     this.writeDeadlineMillis = writeDeadlineMillis;
     this.silentAfterMillis = silentAfterMillis;
+    this.peerTimeoutMillis = peerTimeoutMillis;
+    this.clockSkewMillis = clockSkewMillis;
   }
 
   int bucketOf(byte[] key) {
@@ -161,18 +167,27 @@ final class OwnerRouter implements Closeable {
   /**
    * Writes one bucket's records where the bucket is held, retrying retriable failures
    * until the write's deadline, or {@code kvpod.write.deadline} from now if that is sooner.
+   *
+   * <p>One copy at a time: each copy sent to another pod carries its own deadline,
+   * {@code min(write deadline, now + peer timeout - skew)}. A copy that got no answer (a
+   * timeout, a call given up on a silent pod) may still take effect until that deadline plus
+   * the clock skew, so until then the write is sent again only to a holder of a later epoch
+   * (which serves only after fencing the one the copy went to), and a failure is answered
+   * only once every copy is settled. So no copy this pod sent can take effect after it
+   * answered, and its caller's next write of the key is never overtaken.
    */
   private void write(int bucket, byte[][] keys, byte[][] values, long deadlineMillis)
       throws IOException, KvPodException, InterruptedException {
-    PeerRequest req = null;
     long giveUpAt = Math.min(deadlineMillis, System.currentTimeMillis() + writeDeadlineMillis);
+    long unsettledUntil = 0; // wall ms until which a copy without an answer may still take effect...
+    long unsettledEpoch = -1; // ...and the highest holder epoch such a copy went to
     Exception last = null;
     int attempt = 0;
     while (true) {
       try {
         Shard s = shards.serving(bucket);
         if (s != null) {
-          s.write(keys, values, deadlineMillis);
+          s.write(keys, values, deadlineMillis); // one committer: its queue keeps copies in order
           return;
         }
         Ownership.Holding h = shards.holding(bucket);
@@ -180,11 +195,27 @@ final class OwnerRouter implements Closeable {
           throw new PodUnavailable(ErrorCode.RECOVERING, "bucket " + bucket + " is being taken over"
               + (h.holder() == self ? " by this pod" : ""));
         }
-        if (req == null) {
-          req = writeRequest(keys, values, deadlineMillis);
+        long now = System.currentTimeMillis();
+        if (now < unsettledUntil && h.epoch() <= unsettledEpoch) {
+          throw new PodUnavailable(ErrorCode.UNAVAILABLE, "an earlier copy of the write to pod " + h.holder()
+              + " got no answer; it may take effect until its deadline, so no other copy goes out before then"
+              + " (or before a takeover)");
         }
-        sendDirectOrRelayed(bucket, h.holder(), req);
-        return;
+        long copyDeadline = Math.min(deadlineMillis,
+            now + Math.max(peerTimeoutMillis - clockSkewMillis, peerTimeoutMillis / 2));
+        if (copyDeadline <= now) {
+          break;
+        }
+        KvPodClient.Delivery d = new KvPodClient.Delivery();
+        try {
+          sendDirectOrRelayed(bucket, h.holder(), writeRequest(keys, values, copyDeadline), d);
+          return;
+        } finally {
+          if (d.uncertain()) {
+            unsettledUntil = Math.max(unsettledUntil, copyDeadline + clockSkewMillis);
+            unsettledEpoch = Math.max(unsettledEpoch, h.epoch());
+          }
+        }
       } catch (KvPodException e) {
         if (!e.isRetriable()) {
           throw e;
@@ -197,7 +228,7 @@ final class OwnerRouter implements Closeable {
         if (e.code() == ErrorCode.EXPIRED) {
           throw e;
         }
-        last = e; // this pod is recovering the bucket, its shard is being replaced, or the records could not be read
+        last = last != null && e.code() == ErrorCode.UNAVAILABLE ? last : e; // keep the holder's own failure
       } catch (IOException e) {
         last = e; // this pod's log failed: the poller takes the bucket over again to recover it
         shards.refresh();
@@ -208,11 +239,15 @@ final class OwnerRouter implements Closeable {
       }
       Thread.sleep(pause);
     }
-    boolean expired = System.currentTimeMillis() + backoff.ceilingMillis(attempt) >= deadlineMillis;
+    long unsettled = unsettledUntil - System.currentTimeMillis();
+    if (unsettled > 0) {
+      Thread.sleep(unsettled); // answer only once no copy this pod sent can take effect any more
+    }
+    boolean expired = System.currentTimeMillis() >= deadlineMillis;
     throw Errors.of(ErrorCode.OWNER_UNREACHABLE, "the holder of bucket " + bucket + " (" + keys.length
         + " records) could not take the write " + (expired ? "before its deadline" : "within "
-        + writeDeadlineMillis + " ms") + " (" + attempt + " rounds); it may have been applied before its deadline, "
-        + "never after; last error: " + last.getMessage(), true);
+        + writeDeadlineMillis + " ms") + " (" + attempt + " rounds); it did not take effect, or took effect before "
+        + "this answer; last error: " + (last == null ? "none" : last.getMessage()), true);
   }
 
   private static PeerRequest writeRequest(byte[][] keys, byte[][] values, long deadlineMillis) {
@@ -226,18 +261,21 @@ final class OwnerRouter implements Closeable {
   /**
    * Sends {@code req} to {@code owner}, unless the owner is silent to this pod; if that
    * fails, relays it through each other pod that this pod hears from and that still hears
-   * from the owner, until one gets an answer. Answers that are refusals from the owner
-   * itself ({@code NOT_OWNER}, {@code RECOVERING}, non-retriable ones) are thrown at once.
-   * If no pod could reach the owner, tells the {@link TakeoverPolicy} and throws.
+   * from the owner, until one gets an answer. Stops at the first copy that got no answer
+   * ({@code delivery} says so): another copy may not follow it yet. Answers that are
+   * refusals from the owner itself ({@code NOT_OWNER}, {@code RECOVERING}, non-retriable
+   * ones) are thrown at once. If no pod could reach the owner, tells the
+   * {@link TakeoverPolicy} and throws.
    */
-  private void sendDirectOrRelayed(int bucket, int owner, PeerRequest req) throws KvPodException {
+  private void sendDirectOrRelayed(int bucket, int owner, PeerRequest req, KvPodClient.Delivery delivery)
+      throws KvPodException {
     KvPodException direct = null;
     if (liveness.silentMillis(owner) < silentAfterMillis) {
       try {
-        peers.write(owner, req);
+        peers.write(owner, req, delivery);
         return;
       } catch (KvPodException e) {
-        if (ownerAnswered(e)) {
+        if (ownerAnswered(e) || delivery.uncertain()) {
           throw e;
         }
         direct = e;
@@ -254,10 +292,10 @@ final class OwnerRouter implements Closeable {
         relayed = PeerRequest.relay(new RelayRequest(owner, ByteBuffer.wrap(PeerSigner.encodeRequest(req))));
       }
       try {
-        peers.write(via, relayed);
+        peers.write(via, relayed, delivery);
         return;
       } catch (KvPodException e) {
-        if (ownerAnswered(e)) {
+        if (ownerAnswered(e) || delivery.uncertain()) {
           throw e;
         }
         direct = direct == null ? e : direct;

@@ -61,7 +61,7 @@ final class PeerClient implements Closeable {
    */
   PeerResponse read(int pod, PeerRequest req) throws KvPodException {
     try {
-      PeerResponse r = send(readCalls, pod, req);
+      PeerResponse r = send(readCalls, pod, req, new KvPodClient.Delivery());
       readHealth.succeeded(pod);
       return r;
     } catch (KvPodException e) {
@@ -74,12 +74,20 @@ final class PeerClient implements Closeable {
 
   /** Sends a write (or any other message) to {@code pod}, one attempt. */
   PeerResponse write(int pod, PeerRequest req) throws KvPodException {
-    return send(writeCalls, pod, req);
+    return send(writeCalls, pod, req, new KvPodClient.Delivery());
+  }
+
+  /**
+   * {@link #write(int, PeerRequest)}, telling {@code delivery} whether a failed message may
+   * have reached the pod (a message refused by an injected fault never left).
+   */
+  PeerResponse write(int pod, PeerRequest req, KvPodClient.Delivery delivery) throws KvPodException {
+    return send(writeCalls, pod, req, delivery);
   }
 
   /** A heartbeat: pings {@code pod} and returns its view of who it hears from ({@link PeerLiveness#view}). */
   List<Long> ping(int pod) throws KvPodException {
-    PingReply r = send(pingCalls, pod, PeerRequest.ping(new PingRequest())).getPing();
+    PingReply r = send(pingCalls, pod, PeerRequest.ping(new PingRequest()), new KvPodClient.Delivery()).getPing();
     return r.isSetSilentMillis() ? r.getSilentMillis() : null;
   }
 
@@ -89,11 +97,12 @@ final class PeerClient implements Closeable {
     writeCalls.abort(pod);
   }
 
-  private PeerResponse send(KvPodClient via, int pod, PeerRequest req) throws KvPodException {
+  private PeerResponse send(KvPodClient via, int pod, PeerRequest req, KvPodClient.Delivery delivery)
+      throws KvPodException {
     faults.beforeCall(pod);
     byte[] answer;
     try {
-      answer = via.process(pod, signer.seal(req));
+      answer = via.process(pod, signer.seal(req), delivery);
     } catch (KvPodException e) {
       if (e.getCode() != ErrorCode.UNAVAILABLE) {
         liveness.heard(pod); // it answered, if only to refuse (UNAVAILABLE also stands for no answer, or a cut link)

@@ -1,5 +1,6 @@
 package io.kvpod.pod;
 
+import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.ContractViolation;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.Limits;
@@ -43,11 +44,15 @@ final class PeerDispatcher {
   private final PeerClient relay;
   private final PeerLiveness liveness;
   private final LongSupplier defaultDeadline;
+  private final long clockSkewMillis;
+  private final WriteGate gate;
 
   /** {@code defaultDeadline}: the deadline of a forwarded write that carries none (an older sender). */
   PeerDispatcher(PeerSigner signer, int podId, int pods, String table, ShardSet shards, LayerWatcher layers,
                  LongSupplier uptime, PeerFaults faults, PeerClient relay, PeerLiveness liveness,
-                 LongSupplier defaultDeadline) {
+                 LongSupplier defaultDeadline, long clockSkewMillis, WriteGate gate) {
+    this.clockSkewMillis = clockSkewMillis;
+    this.gate = gate;
     this.faults = faults;
     this.relay = relay;
     this.liveness = liveness;
@@ -64,6 +69,21 @@ final class PeerDispatcher {
   byte[] handle(byte[] input) throws IOException, InterruptedException, KvPodException {
     PeerSigner.Opened opened = signer.openWithSender(input);
     PeerRequest req = opened.request();
+    boolean write = req.isSetWrite() || req.isSetRelay();
+    if (write && !gate.enter()) {
+      throw PodService.stopping();
+    }
+    try {
+      return PeerSigner.encode(dispatch(opened, req));
+    } finally {
+      if (write) {
+        gate.exit();
+      }
+    }
+  }
+
+  private PeerResponse dispatch(PeerSigner.Opened opened, PeerRequest req)
+      throws IOException, InterruptedException, KvPodException {
     if (opened.fromPod() >= 0) {
       faults.onMessageFrom(opened.fromPod());
       if (opened.fromPod() < pods) {
@@ -87,16 +107,32 @@ final class PeerDispatcher {
       case FLUSH -> PeerResponse.flush(new FlushReply(held(req.getFlush().getBucket()).flush()));
       case RELAY -> relay(req.getRelay().getTarget(), PeerSigner.decodeRequest(req.getRelay().getRequest()));
     };
-    return PeerSigner.encode(resp);
+    return resp;
   }
 
-  /** Passes a request on to its target, once; the target's refusal or silence goes back to the sender. */
-  private PeerResponse relay(int target, PeerRequest inner) throws KvPodException {
+  /**
+   * Passes a request on to its target, once; the target's refusal or silence goes back to
+   * the sender. A write that got no answer is answered only once its deadline (plus the
+   * clock skew) has passed: until then it may still take effect, and the sender must not
+   * send another copy.
+   */
+  private PeerResponse relay(int target, PeerRequest inner) throws KvPodException, InterruptedException {
     if (inner.isSetRelay() || target == podId || target < 0 || target >= pods) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "cannot relay to pod " + target
           + (inner.isSetRelay() ? ": a relay may not carry another relay" : ""));
     }
-    return relay.write(target, inner);
+    KvPodClient.Delivery d = new KvPodClient.Delivery();
+    try {
+      return relay.write(target, inner, d);
+    } catch (KvPodException e) {
+      if (d.uncertain() && inner.isSetWrite() && inner.getWrite().isSetDeadlineMillis()) {
+        long wait = inner.getWrite().getDeadlineMillis() + clockSkewMillis - System.currentTimeMillis();
+        if (wait > 0) {
+          Thread.sleep(wait);
+        }
+      }
+      throw e;
+    }
   }
 
   private WriteReply write(List<KeyValue> records, long deadlineMillis) throws IOException, InterruptedException {

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.IntConsumer;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,7 +51,8 @@ final class PeerLiveness implements AutoCloseable, Closeable {
 
   private final int self;
   private final int pods;
-  private final long startedNanos = System.nanoTime();
+  private final LongSupplier nanoClock;
+  private final long startedNanos;
   private final AtomicLongArray lastHeardNanos;
   private final AtomicReferenceArray<Report> reports;
   /** 1 while the current silence of a pod has been announced (to abort calls to it once). */
@@ -58,8 +60,15 @@ final class PeerLiveness implements AutoCloseable, Closeable {
   private ScheduledExecutorService pinger;
 
   PeerLiveness(int self, int pods) {
+    this(self, pods, System::nanoTime);
+  }
+
+  /** {@code nanoClock}: a monotonic clock in nanoseconds (tests step their own). */
+  PeerLiveness(int self, int pods, LongSupplier nanoClock) {
     this.self = self;
     this.pods = pods;
+    this.nanoClock = nanoClock;
+    this.startedNanos = nanoClock.getAsLong();
     this.lastHeardNanos = new AtomicLongArray(pods);
     this.reports = new AtomicReferenceArray<>(pods);
     this.announced = new AtomicIntegerArray(pods);
@@ -94,15 +103,7 @@ final class PeerLiveness implements AutoCloseable, Closeable {
 
   private void pingOnce(Pinger ping, int pod, long suspectAfterMillis, IntConsumer onSilent) {
     try {
-      List<Long> view = ping.ping(pod);
-      if (view != null && view.size() == pods) {
-        long[] v = new long[pods];
-        for (int i = 0; i < pods; i++) {
-          v[i] = view.get(i);
-        }
-        reports.set(pod, new Report(v, System.nanoTime()));
-      }
-      heard(pod);
+      reported(pod, ping.ping(pod));
     } catch (KvPodException e) {
       if (silentMillis(pod) >= suspectAfterMillis && announced.compareAndSet(pod, 0, 1)) {
         if (lastHeardNanos.get(pod) == NEVER) {
@@ -117,9 +118,21 @@ final class PeerLiveness implements AutoCloseable, Closeable {
     }
   }
 
+  /** Records a ping's answer from {@code pod}, with its view ({@link #view()}; null if it sent none). */
+  void reported(int pod, List<Long> view) {
+    if (view != null && view.size() == pods) {
+      long[] v = new long[pods];
+      for (int i = 0; i < pods; i++) {
+        v[i] = view.get(i);
+      }
+      reports.set(pod, new Report(v, nanoClock.getAsLong()));
+    }
+    heard(pod);
+  }
+
   /** Records an answer from {@code pod} (to a ping or to any other call). */
   void heard(int pod) {
-    lastHeardNanos.set(pod, System.nanoTime());
+    lastHeardNanos.set(pod, nanoClock.getAsLong());
     if (announced.get(pod) == 1 && announced.compareAndSet(pod, 1, 0)) {
       LOG.info("pod {} answers again", pod);
     }
@@ -131,7 +144,7 @@ final class PeerLiveness implements AutoCloseable, Closeable {
       return 0;
     }
     long heard = lastHeardNanos.get(pod);
-    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - (heard == NEVER ? startedNanos : heard));
+    return TimeUnit.NANOSECONDS.toMillis(nanoClock.getAsLong() - (heard == NEVER ? startedNanos : heard));
   }
 
   /** This pod's view, as a ping answer carries it: silent milliseconds per pod, -1 for never heard. */
@@ -191,7 +204,7 @@ final class PeerLiveness implements AutoCloseable, Closeable {
     if (r == null) {
       return 0;
     }
-    long age = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - r.atNanos());
+    long age = TimeUnit.NANOSECONDS.toMillis(nanoClock.getAsLong() - r.atNanos());
     if (age > freshMillis) {
       return 0;
     }

@@ -58,6 +58,7 @@ public final class PodConfig {
   public static final String HEARTBEAT_INTERVAL = "kvpod.peer.heartbeat.interval";
   public static final String HEARTBEAT_TIMEOUT = "kvpod.peer.heartbeat.timeout";
   public static final String DEBUG_RECOVERY_DELAY = "kvpod.debug.recovery.delay";
+  public static final String CLOCK_MAX_SKEW = "kvpod.clock.max.skew";
 
   public static final ConfigDef DEF = new ConfigDef()
       .define(PODS, Type.STRING, null,
@@ -129,6 +130,9 @@ public final class PodConfig {
           "how often a pod pings each other pod, to learn which pods are down (see kvpod.takeover.after)")
       .define(HEARTBEAT_TIMEOUT, Type.DURATION_MS, "1s", Validator.atLeast(1),
           "how long a ping waits for its answer")
+      .define(CLOCK_MAX_SKEW, Type.DURATION_MS, "1s", Validator.atLeast(0),
+          "the most two pods' wall clocks may differ: a pod waits this long past a forwarded write's deadline "
+              + "before it sends that write again, or gives up on it")
       .define(DEBUG_RECOVERY_DELAY, Type.DURATION_MS, "0", Validator.atLeast(0),
           "for fault tests only: wait this long in every bucket recovery, after the claim and before the log "
               + "is fenced and replayed, as a slow machine or a large log would");

@@ -58,6 +58,7 @@ public final class PodServer implements Closeable {
   private Compactor compactor;
   private PeerClient peerClient;
   private PeerLiveness liveness;
+  private final WriteGate gate = new WriteGate();
   private OwnerRouter router;
   private TServer server;
   private Thread serveThread;
@@ -118,7 +119,8 @@ public final class PodServer implements Closeable {
     long silentAfter = takeoverAfter > 0 ? takeoverAfter : v.getMillis(PodConfig.PEER_TIMEOUT);
     TakeoverPolicy policy = new TakeoverPolicy(podId, pods, liveness, takeoverAfter, System::nanoTime);
     router = new OwnerRouter(podId, pods, shards, peerClient, new PeerWalReader(walFs, layout, layers, pods),
-        liveness, policy, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter);
+        liveness, policy, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter, v.getMillis(PodConfig.PEER_TIMEOUT),
+        v.getMillis(PodConfig.CLOCK_MAX_SKEW));
 
     compactor = v.getInt(PodConfig.COMPACTION_POD) == podId
         ? new Compactor(fs, layout, layers, sink, v.getInt(PodConfig.COMPACTION_MAX_LAYERS),
@@ -130,9 +132,10 @@ public final class PodServer implements Closeable {
 
     PodService[] service = new PodService[1];
     PeerDispatcher peers = new PeerDispatcher(signer, podId, pods, layout.table(), shards, layers,
-        () -> service[0].uptimeMillis(), faults, peerClient, liveness, router::defaultDeadline);
+        () -> service[0].uptimeMillis(), faults, peerClient, liveness, router::defaultDeadline,
+        v.getMillis(PodConfig.CLOCK_MAX_SKEW), gate);
     service[0] = new PodService(podId, pods, layout.table(), layers, router, peers, this::describeWrites,
-        () -> blockCache == null ? 0 : blockCache.getStats().getHitRatio());
+        () -> blockCache == null ? 0 : blockCache.getStats().getHitRatio(), gate);
 
     List<Integer> planned = shards.plan();
     InetSocketAddress bind = new InetSocketAddress(config.bindHost(), config.self().getPort());
@@ -248,12 +251,22 @@ public final class PodServer implements Closeable {
   }
 
   /**
-   * Stops serving, flushes the memtables (so a clean stop leaves nothing to replay), and
-   * closes the WAL and the layers. A flush that fails leaves the WAL to replay at the next
-   * start.
+   * Refuses new writes and waits for the writes already admitted (up to their deadline),
+   * then stops serving, flushes the memtables (so a clean stop leaves nothing to replay),
+   * and closes the WAL and the layers. A flush that fails leaves the WAL to replay at the
+   * next start.
    */
   @Override
   public void close() {
+    try {
+      var v = config.values();
+      gate.closeAndDrain(v.getMillis(PodConfig.WRITE_DEADLINE) + v.getMillis(PodConfig.CLOCK_MAX_SKEW));
+      if (gate.inFlight() > 0) {
+        LOG.warn("stopping with {} writes still in progress; their callers see their connections close", gate.inFlight());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     if (server != null) {
       server.stop();
     }

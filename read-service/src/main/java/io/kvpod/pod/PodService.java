@@ -38,6 +38,7 @@ final class PodService implements KvPod.Iface {
   private final PeerDispatcher peers;
   private final Consumer<PodStatus> writeStatus;
   private final DoubleSupplier cacheHitRatio;
+  private final WriteGate gate;
   private final long startedAt = System.currentTimeMillis();
   private final LongAdder gets = new LongAdder();
   private final LongAdder puts = new LongAdder();
@@ -47,7 +48,8 @@ final class PodService implements KvPod.Iface {
    * state when writes are refused.
    */
   PodService(int podId, int pods, String table, LayerWatcher layers, OwnerRouter router, PeerDispatcher peers,
-             Consumer<PodStatus> writeStatus, DoubleSupplier cacheHitRatio) {
+             Consumer<PodStatus> writeStatus, DoubleSupplier cacheHitRatio, WriteGate gate) {
+    this.gate = gate;
     this.podId = podId;
     this.pods = pods;
     this.table = table;
@@ -117,6 +119,9 @@ final class PodService implements KvPod.Iface {
 
   @Override
   public boolean put(String key, Map<String, String> value, WriteOptions options) throws KvPodException {
+    if (!gate.enter()) {
+      throw stopping();
+    }
     try {
       long deadline = deadlineOf(options);
       byte[][] k = {checkedKey(key)};
@@ -126,11 +131,22 @@ final class PodService implements KvPod.Iface {
       return true;
     } catch (Exception e) {
       throw fail("put", e);
+    } finally {
+      gate.exit();
     }
+  }
+
+  /** The answer to a write that arrives while the pod stops: nothing was applied. */
+  static KvPodException stopping() {
+    return Errors.of(ErrorCode.UNAVAILABLE, "the pod is stopping; the write was not applied (send it to another pod)",
+        true);
   }
 
   @Override
   public boolean batchPut(Map<String, Map<String, String>> records, WriteOptions options) throws KvPodException {
+    if (!gate.enter()) {
+      throw stopping();
+    }
     try {
       long deadline = deadlineOf(options);
       if (records == null) {
@@ -150,6 +166,8 @@ final class PodService implements KvPod.Iface {
       return true;
     } catch (Exception e) {
       throw fail("batchPut", e);
+    } finally {
+      gate.exit();
     }
   }
 

@@ -73,6 +73,24 @@ class FailoverClusterTest {
     acked.put(key, value);
   }
 
+  /**
+   * Puts through pod {@code via} until one call is acknowledged (each call is retried by the
+   * pod until its write deadline); returns the seconds it took.
+   */
+  private double putUntilAcknowledged(int via, String key, Map<String, String> value) throws Exception {
+    long start = System.nanoTime();
+    PodCluster.await(key + " is acknowledged through pod " + via, 120_000, () -> {
+      try {
+        put(via, key, value);
+        return true;
+      } catch (KvPodException e) {
+        assertTrue(e.isRetriable(), e.getMessage());
+        return false;
+      }
+    });
+    return (System.nanoTime() - start) / 1e9;
+  }
+
   private void verifyEveryAckedWriteThroughEveryPod() throws KvPodException {
     List<String> wrong = new ArrayList<>();
     for (int pod = 0; pod < PODS; pod++) {
@@ -127,7 +145,7 @@ class FailoverClusterTest {
     }
     // and a write through another pod waits for the recovery instead of taking the bucket away
     String during = cluster.keyOf(2, "during-recovery", 0);
-    put(0, during, value(during, 1));
+    putUntilAcknowledged(0, during, value(during, 1));
     System.out.printf("[slow recovery] a write through pod 0 waited %.1f s for pod 2's recovery (held up %d ms)%n",
         (System.nanoTime() - recoveringSince) / 1e9, delayMillis);
     relaunched.get(180, TimeUnit.SECONDS);
@@ -155,11 +173,10 @@ class FailoverClusterTest {
     PodProcess p1 = cluster.pod(1);
     p1.signal("STOP");
     try {
-      long frozenAt = System.nanoTime();
       String probe = cluster.keyOf(1, "probe", 0);
-      put(0, probe, value(probe, 1)); // one call, with the pods' default write deadline (10 s)
+      double took = putUntilAcknowledged(0, probe, value(probe, 1)); // pod 1 stays frozen until then
       System.out.printf("[freeze] pod 1 frozen (SIGSTOP); a write of its bucket through pod 0 succeeded after %.1f s%n",
-          (System.nanoTime() - frozenAt) / 1e9);
+          took);
       assertNotEquals(1, cluster.holderIn(0, 1), "bucket 1 was taken over");
       for (String k : keys) {
         put(2, k, value(k, 2)); // overwrites what pod 1 still holds in memory
@@ -201,6 +218,46 @@ class FailoverClusterTest {
     cluster.fault(0, new FaultRequest().setClear(true));
     for (int pod = 0; pod < PODS; pod++) {
       assertEquals(value(k, 3), cluster.client.getVia(pod, k), "the newer write stands, through pod " + pod);
+    }
+    verifyEveryAckedWriteThroughEveryPod();
+  }
+
+  /**
+   * The retry the soak caught: a routed put whose first attempt went to a pod that no longer
+   * holds the bucket, and sat there (a delayed peer call), times out; the retry through
+   * another pod is acknowledged, and the key is written again. The stuck copy carried only
+   * its own attempt's deadline, so when it finally reaches the holder it is refused, not
+   * applied over the newer write.
+   */
+  @Test
+  @Order(4)
+  void aCopyLeftBehindByATimedOutAttemptNeverOverwritesTheNextWrite() throws Exception {
+    try (KvPodClient routed = KvPodClient.builder(cluster.podList).callTimeoutMs(1500).deadlineMs(10_000)
+        .maxClockSkewMs(500).build()) {
+      String k = cluster.keyOf(2, "left-behind", 0);
+      put(2, k, value(k, 1));
+      cluster.pod(2).kill9(); // pod 0, the successor of pod 2, takes bucket 2...
+      PodCluster.await("pod 0 took bucket 2 over", 60_000, () -> cluster.holderIn(0, 2) == 0);
+      routed.status(0); // ...and the routed client learns it
+      cluster.relaunch(2, Map.of()); // pod 2 takes its bucket back; the client still routes bucket 2 to pod 0
+      PodCluster.await("pod 2 holds bucket 2 again", 60_000, () -> cluster.holderIn(1, 2) == 2);
+      assertEquals(0, routed.ownerOf(k), "the client's view of bucket 2 is stale");
+      long expiredBefore = cluster.client.status(2).getExpiredWrites();
+      // longer than the client's attempt (1.5 s), shorter than the copy window pod 0 would allow itself (4 s)
+      cluster.fault(0, new FaultRequest().setDelayProbability(1).setDelayMillis(3000));
+      try {
+        routed.put(k, value(k, 2)); // to pod 0 first: stuck there; then through another pod: acknowledged
+        acked.put(k, value(k, 2));
+        put(2, k, value(k, 3)); // the key written again, at its holder
+        PodCluster.await("pod 2 refused the copy pod 0 held back (had it applied it, it would have overwritten "
+            + "the newer write)", 60_000,
+            () -> cluster.client.status(2).getExpiredWrites() > expiredBefore);
+      } finally {
+        cluster.fault(0, new FaultRequest().setClear(true));
+      }
+      for (int pod = 0; pod < PODS; pod++) {
+        assertEquals(value(k, 3), cluster.client.getVia(pod, k), "the newer write stands, through pod " + pod);
+      }
     }
     verifyEveryAckedWriteThroughEveryPod();
   }
