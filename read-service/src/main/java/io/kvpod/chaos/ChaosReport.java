@@ -11,9 +11,7 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * Prints what a chaos run found: the faults by kind (and how many landed during a
@@ -134,15 +132,14 @@ final class ChaosReport {
       return;
     }
     out.printf("%d VIOLATIONS%n", o.violations().size());
-    Set<String> keys = new TreeSet<>();
     for (Checker.Violation v : o.violations()) {
       out.printf("  %s %s: %s%n", v.kind(), v.key(), v.detail());
-      keys.add(v.key());
     }
     Map<String, History.KeyHistory> all = history.byKey();
-    for (String k : keys) {
-      out.println(History.describe(k, all.get(k)));
+    for (Checker.Violation v : o.violations()) {
+      out.println(History.describe(v.key(), all.get(v.key()), v.atNanos(), 30, 5));
     }
+    out.println("(every operation of every key is in history.txt)");
   }
 
   static void writeJson(File file, Chaos.Outcome o, long durationMillis) throws IOException {

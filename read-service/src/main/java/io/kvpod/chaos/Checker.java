@@ -25,8 +25,8 @@ import java.util.Set;
  * Stateless.
  */
 final class Checker {
-  /** One broken promise on one key. */
-  record Violation(String kind, String key, String detail) {}
+  /** One broken promise on one key, seen at {@code atNanos} (the read's invocation; the end of the run for final reads). */
+  record Violation(String kind, String key, String detail, long atNanos) {}
 
   private Checker() {}
 
@@ -65,15 +65,17 @@ final class Checker {
       }
       if (r.n() < ackedBefore) {
         out.add(new Violation("stale", key, "read via " + r.via() + " at " + seconds(r.invokeNanos()) + " returned "
-            + name(r.n()) + ", but n=" + ackedBefore + " had been acknowledged before the read began"));
+            + name(r.n()) + ", but n=" + ackedBefore + " had been acknowledged before the read began", r.invokeNanos()));
       } else if (r.n() >= 0 && !written(r.n(), invoked, refused, writes, r.completeNanos())) {
         out.add(new Violation("phantom", key, "read via " + r.via() + " at " + seconds(r.invokeNanos())
-            + " returned n=" + r.n() + ", which no write had carried by then (or whose write was refused)"));
+            + " returned n=" + r.n() + ", which no write had carried by then (or whose write was refused)",
+            r.invokeNanos()));
       }
     }
     if (finals == null) {
       if (lastAcked >= 0) {
-        out.add(new Violation("lost", key, "n=" + lastAcked + " was acknowledged but the key was not read back"));
+        out.add(new Violation("lost", key, "n=" + lastAcked + " was acknowledged but the key was not read back",
+            Long.MAX_VALUE));
       }
       return;
     }
@@ -81,14 +83,14 @@ final class Checker {
       long n = finals[pod];
       if (n < lastAcked) {
         out.add(new Violation("lost", key, "pod " + pod + " reads " + name(n) + " after the run, but n=" + lastAcked
-            + " was acknowledged"));
+            + " was acknowledged", Long.MAX_VALUE));
       } else if (n >= 0 && !written(n, invoked, refused, writes, Long.MAX_VALUE)) {
         out.add(new Violation("phantom", key, "pod " + pod + " reads n=" + n + " after the run, which no write "
-            + "carried (or whose write was refused)"));
+            + "carried (or whose write was refused)", Long.MAX_VALUE));
       }
       if (finals[pod] != finals[0]) {
         out.add(new Violation("diverged", key, "pod " + pod + " reads " + name(finals[pod]) + ", pod 0 "
-            + name(finals[0])));
+            + name(finals[0]), Long.MAX_VALUE));
       }
     }
   }

@@ -124,18 +124,36 @@ final class History implements AutoCloseable {
     return reads.sum();
   }
 
-  /** A key's history as text, one operation a line, in invocation order, for a violation report. */
-  static String describe(String key, KeyHistory h) {
-    List<String> lines = new ArrayList<>();
+  /**
+   * A key's history as text, one operation a line, in invocation order, for a violation
+   * report: the {@code before} operations invoked before {@code atNanos} and up to
+   * {@code after} invoked after it (a long run's whole history is in the log).
+   */
+  static String describe(String key, KeyHistory h, long atNanos, int before, int after) {
+    List<String[]> ops = new ArrayList<>();
     for (Write w : h.writes()) {
-      lines.add(String.format("%10.3f s  write n=%-5d %-8s via %-6s done at %.3f s%s", w.invokeNanos() / 1e9, w.n(),
-          w.outcome(), w.via(), w.completeNanos() / 1e9, w.error() == null ? "" : "  (" + w.error() + ")"));
+      ops.add(new String[] {String.format("%012d", w.invokeNanos()), String.format(
+          "%10.3f s  write n=%-5d %-8s via %-6s done at %.3f s%s", w.invokeNanos() / 1e9, w.n(), w.outcome(), w.via(),
+          w.completeNanos() / 1e9, w.error() == null ? "" : "  (" + w.error() + ")")});
     }
     for (Read r : h.reads()) {
-      lines.add(String.format("%10.3f s  read  n=%-5s          via %-6s done at %.3f s", r.invokeNanos() / 1e9,
-          r.n() < 0 ? "none" : Long.toString(r.n()), r.via(), r.completeNanos() / 1e9));
+      ops.add(new String[] {String.format("%012d", r.invokeNanos()), String.format(
+          "%10.3f s  read  n=%-5s          via %-6s done at %.3f s", r.invokeNanos() / 1e9,
+          r.n() < 0 ? "none" : Long.toString(r.n()), r.via(), r.completeNanos() / 1e9)});
     }
-    lines.sort(null);
-    return "key " + key + ":\n  " + String.join("\n  ", lines);
+    ops.sort((a, b) -> a[0].compareTo(b[0]));
+    String at = String.format("%012d", atNanos);
+    int split = 0;
+    while (split < ops.size() && ops.get(split)[0].compareTo(at) < 0) {
+      split++;
+    }
+    int from = Math.max(0, split - before);
+    int to = Math.min(ops.size(), split + after);
+    StringBuilder sb = new StringBuilder("key " + key + " (" + ops.size() + " operations"
+        + (from > 0 || to < ops.size() ? "; those around the violation" : "") + "):");
+    for (int i = from; i < to; i++) {
+      sb.append("\n  ").append(ops.get(i)[1]);
+    }
+    return sb.toString();
   }
 }

@@ -60,7 +60,8 @@ final class OwnerRouter implements Closeable {
   private final long silentAfterMillis;
   private final long peerTimeoutMillis;
   private final long clockSkewMillis;
-  private final Backoff backoff = new Backoff(20, 500);
+  /** Between rounds of a write: short, since a takeover or a recovery it waits for ends at no fixed time. */
+  private final Backoff backoff = new Backoff(20, 200);
   /** Why the last direct call to a holder failed, for the error of a write that finds none to call. */
   private volatile String lastCallFailure;
   private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {

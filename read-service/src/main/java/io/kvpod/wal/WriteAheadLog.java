@@ -157,7 +157,8 @@ public final class WriteAheadLog implements Closeable {
 
   /**
    * {@link #recoverLease} for every file of {@code files} at once: asks for each, then polls
-   * those not yet recovered. A file deleted meanwhile needs no fencing.
+   * those not yet recovered, at most 200 ms apart (block recovery completes on a DataNode
+   * heartbeat; a takeover waits for it). A file deleted meanwhile needs no fencing.
    */
   public static void recoverLeases(FileSystem fs, List<Path> files, long timeoutMillis) throws IOException {
     if (!(fs instanceof LeaseRecoverable lr)) {
@@ -189,7 +190,7 @@ public final class WriteAheadLog implements Closeable {
         Thread.currentThread().interrupt();
         throw new InterruptedIOException("interrupted while recovering the lease on " + pending);
       }
-      pause = Math.min(1000, pause * 2);
+      pause = Math.min(200, pause * 2);
     }
   }
 
