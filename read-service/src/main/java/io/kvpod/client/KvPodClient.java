@@ -543,6 +543,23 @@ public final class KvPodClient implements Closeable {
   }
 
   private <T> T call(String what, int firstPod, long deadline, PodCall<T> op) throws KvPodException {
+    return retrying(what, "", firstPod, deadline,
+        (pod, now) -> attempt(pod, op, (int) Math.min(callTimeoutMs, deadline - now)));
+  }
+
+  /** One attempt on {@code pod}, made at {@code now} (wall ms). */
+  @FunctionalInterface
+  private interface Attempt<T> {
+    T run(int pod, long now) throws KvPodException;
+  }
+
+  /**
+   * The retry loop of {@link #call} and {@link #writeCall}: tries pods in order from
+   * {@code firstPod}, skipping pods that recently failed, until an attempt succeeds, one
+   * fails for good, {@code maxAttempts} are spent, or {@code deadline} passes.
+   */
+  private <T> T retrying(String what, String outcome, int firstPod, long deadline, Attempt<T> attempt)
+      throws KvPodException {
     KvPodException last = null;
     int n = pool.size();
     int next = firstPod;
@@ -556,13 +573,13 @@ public final class KvPodClient implements Closeable {
           break;
         }
       }
-      long left = deadline - System.currentTimeMillis();
-      if (left <= 0) {
+      long now = System.currentTimeMillis();
+      if (deadline <= now) {
         break;
       }
       tried[pod] = true;
       try {
-        T r = attempt(pod, op, (int) Math.min(callTimeoutMs, left));
+        T r = attempt.run(pod, now);
         health.succeeded(pod);
         return r;
       } catch (KvPodException e) {
@@ -578,8 +595,8 @@ public final class KvPodClient implements Closeable {
       next = (pod + 1) % n;
     }
     throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (within its deadline, at most "
-        + maxAttempts + " attempts); last error: "
-        + (last == null ? "deadline passed" : last.getMessage()), true);
+        + maxAttempts + " attempts)" + outcome + "; last error: " + (last == null ? "deadline passed"
+        : last.getMessage()), true);
   }
 
   /** One attempt of a write, given the deadline of this attempt's copy. */
@@ -595,48 +612,19 @@ public final class KvPodClient implements Closeable {
    * otherwise without an answer is waited out. Throws once every copy is settled.
    */
   private boolean writeCall(String what, int firstPod, long deadline, WriteOp op) throws KvPodException {
-    KvPodException last = null;
-    int n = pool.size();
-    int next = firstPod;
-    int rounds = 0;
-    boolean[] tried = new boolean[n];
-    for (int i = 0; i < maxAttempts; i++) {
-      int pod = health.pick(next, tried);
-      if (tried[pod]) {
-        java.util.Arrays.fill(tried, false);
-        if (!sleep(backoff.delayMillis(rounds++), deadline)) {
-          break;
-        }
-      }
-      long now = System.currentTimeMillis();
-      long copyDeadline = Math.min(deadline - maxClockSkewMs, now + Math.max(1, callTimeoutMs - maxClockSkewMs));
-      if (copyDeadline <= now) {
-        break;
-      }
-      tried[pod] = true;
-      Delivery d = new Delivery();
-      try {
-        Boolean r = attempt(pod, c -> op.call(c, copyDeadline), (int) (copyDeadline + maxClockSkewMs - now), d);
-        health.succeeded(pod);
-        return r;
-      } catch (KvPodException e) {
-        if (!e.isRetriable()) {
-          throw e;
-        }
-        health.failed(pod);
-        if (pod == firstPod) {
-          relearnHolders(pod);
-        }
-        last = e;
-        if (d.uncertain()) {
-          waitUntil(copyDeadline + maxClockSkewMs, e); // that copy may still take effect until then
-        }
-      }
-      next = (pod + 1) % n;
-    }
-    throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (within its deadline, at most "
-        + maxAttempts + " attempts); it did not take effect, or took effect before this error; last error: "
-        + (last == null ? "deadline passed" : last.getMessage()), true);
+    return retrying(what, "; it did not take effect, or took effect before this error", firstPod,
+        deadline - maxClockSkewMs, (pod, now) -> {
+          long copyDeadline = Math.min(deadline - maxClockSkewMs, now + Math.max(1, callTimeoutMs - maxClockSkewMs));
+          Delivery d = new Delivery();
+          try {
+            return attempt(pod, c -> op.call(c, copyDeadline), (int) (copyDeadline + maxClockSkewMs - now), d);
+          } catch (KvPodException e) {
+            if (e.isRetriable() && d.uncertain()) {
+              waitUntil(copyDeadline + maxClockSkewMs, e); // that copy may still take effect until then
+            }
+            throw e;
+          }
+        });
   }
 
   private static void waitUntil(long wallMillis, KvPodException cause) throws KvPodException {
