@@ -37,7 +37,7 @@ public final class Chaos {
   /** What a run found. */
   public record Outcome(List<Nemesis.Fault> faults, List<Checker.Violation> violations, long acked, long failed,
                         long unknown, long reads, List<String> unexpectedErrors,
-                        Map<String, List<Long>> unavailabilityMillis) {}
+                        List<ChaosReport.Outage> outages) {}
 
   private final ChaosCluster cluster;
   private final PrintStream out;
@@ -189,7 +189,7 @@ public final class Chaos {
       List<Nemesis.Fault> faults = nemesis.faults();
       Outcome o = new Outcome(faults, violations, history.writes(History.Outcome.OK),
           history.writes(History.Outcome.FAILED), history.writes(History.Outcome.UNKNOWN), history.reads(),
-          workload.unexpectedErrors(), ChaosReport.unavailability(faults, workload.acks()));
+          workload.unexpectedErrors(), ChaosReport.outages(faults, workload.acks()));
       ChaosReport.print(out, o, history, durationMillis);
       out.printf("[chaos] every operation is in %s; the pods' logs are in %s%n", historyFile,
           new File(cluster.work(), "logs"));

@@ -74,7 +74,7 @@ final class ChaosCluster implements AutoCloseable {
     return work;
   }
 
-  /** Pod {@code id}'s settings; {@code recoveryDelayMillis} > 0 holds up each of its bucket recoveries. */
+  /** Pod {@code id}'s settings; {@code recoveryDelayMillis} > 0 holds up the bucket recoveries of its start. */
   private Map<String, String> config(int id, long recoveryDelayMillis) {
     Map<String, String> c = PodProcess.baseConfig(podList, id, hdfs.uri() + "/kvpod", "chaos", secret);
     c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(32L << 20));

@@ -26,14 +26,17 @@ import java.util.TreeMap;
 final class ChaosReport {
   private ChaosReport() {}
 
+  /** How long one pod-stopping fault kept its pod's buckets from taking writes. */
+  record Outage(Nemesis.Fault fault, String group, long millis) {}
+
   /**
-   * Unavailability in ms of each pod-stopping fault, grouped by what kind of fault it was:
-   * its kind, whether the restart was held up on purpose, and whether another fault was in
-   * effect before the writes came back (then the two together are measured). Faults after
-   * which no write of the pod's buckets was acknowledged are left out.
+   * The outage of each pod-stopping fault, with its group: its kind, whether the restart was
+   * held up on purpose, and whether another fault was in effect before the writes came back
+   * (then the two together are measured). Faults after which no write of the pod's buckets
+   * was acknowledged are left out.
    */
-  static Map<String, List<Long>> unavailability(List<Nemesis.Fault> faults, List<Workload.Ack> acks) {
-    Map<String, List<Long>> out = new TreeMap<>();
+  static List<Outage> outages(List<Nemesis.Fault> faults, List<Workload.Ack> acks) {
+    List<Outage> out = new ArrayList<>();
     for (Nemesis.Fault f : faults) {
       if (f.buckets().isEmpty()) {
         continue;
@@ -54,7 +57,16 @@ final class ChaosReport {
       }
       String group = f.kind().name().toLowerCase() + (f.heldUpMillis() > 0 ? ", restart held up" : "")
           + (alone ? ", alone" : ", with another fault");
-      out.computeIfAbsent(group, k -> new ArrayList<>()).add(best / 1_000_000);
+      out.add(new Outage(f, group, best / 1_000_000));
+    }
+    return out;
+  }
+
+  /** The outages' millis by group, each list sorted. */
+  static Map<String, List<Long>> byGroup(List<Outage> outages) {
+    Map<String, List<Long>> out = new TreeMap<>();
+    for (Outage o : outages) {
+      out.computeIfAbsent(o.group(), k -> new ArrayList<>()).add(o.millis());
     }
     out.values().forEach(Collections::sort);
     return out;
@@ -93,7 +105,7 @@ final class ChaosReport {
     out.printf("Writes (one per key written): %,d acknowledged, %,d refused (not applied), %,d failed or timed out "
         + "(may or may not be applied); %,d reads checked during the run.%n%n", o.acked(), o.failed(), o.unknown(),
         o.reads());
-    Map<String, List<Long>> u = o.unavailabilityMillis();
+    Map<String, List<Long>> u = byGroup(o.outages());
     if (!u.isEmpty()) {
       out.println("| write unavailability of the stopped pod's buckets | faults | p50 ms | p99 ms | max ms |");
       out.println("| --- | --- | --- | --- | --- |");
@@ -112,6 +124,14 @@ final class ChaosReport {
             quantile(natural, 0.5), quantile(natural, 0.99), natural.get(natural.size() - 1));
       }
       out.println();
+      List<String> slowest = new ArrayList<>();
+      o.outages().stream().filter(x -> natural(x.group()))
+          .sorted((a, b) -> Long.compare(b.millis(), a.millis())).limit(3)
+          .forEach(x -> slowest.add(String.format("fault %d (%s %s at %.1f s): %d ms", x.fault().id(),
+              x.fault().kind(), x.fault().target(), x.fault().startNanos() / 1e9, x.millis())));
+      if (!slowest.isEmpty()) {
+        out.println("Slowest of those alone (their pods' logs tell why): " + String.join("; ", slowest) + "\n");
+      }
     }
     List<String> notes = new ArrayList<>();
     for (Nemesis.Fault f : o.faults()) {
@@ -157,9 +177,21 @@ final class ChaosReport {
     j.put("writesUnknown", o.unknown());
     j.put("readsChecked", o.reads());
     Map<String, Map<String, Long>> unavailable = new LinkedHashMap<>();
-    o.unavailabilityMillis().forEach((k, v) -> unavailable.put(k, Map.of("faults", (long) v.size(),
+    byGroup(o.outages()).forEach((k, v) -> unavailable.put(k, Map.of("faults", (long) v.size(),
         "p50Millis", quantile(v, 0.5), "p99Millis", quantile(v, 0.99), "maxMillis", v.get(v.size() - 1))));
     j.put("writeUnavailability", unavailable);
+    List<Map<String, Object>> each = new ArrayList<>();
+    for (Outage x : o.outages()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("fault", x.fault().id());
+      m.put("kind", x.fault().kind().name().toLowerCase());
+      m.put("target", x.fault().target());
+      m.put("atMillis", x.fault().startNanos() / 1_000_000);
+      m.put("group", x.group());
+      m.put("millis", x.millis());
+      each.add(m);
+    }
+    j.put("outages", each);
     j.put("violations", o.violations());
     j.put("unexpectedErrors", o.unexpectedErrors().size());
     new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file, j);

@@ -215,7 +215,7 @@ final class Nemesis {
     long start = clock.now();
     log.printf("[chaos] %7.1f s  fault %d: %s %s%s%s%n", start / 1e9, id, kind, what,
         during ? " (during a recovery)" : "", delay > 0 && (kind == Kind.KILL || kind == Kind.RESTART)
-            ? ", its recoveries held up " + delay + " ms" : "");
+            ? ", its start's recoveries held up " + delay + " ms" : "");
     long[] began = {start}; // when the fault took effect: unavailability is measured from then
     running.execute(() -> {
       String note = "";

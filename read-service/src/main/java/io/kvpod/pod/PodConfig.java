@@ -134,8 +134,8 @@ public final class PodConfig {
           "the most two pods' wall clocks may differ: a pod waits this long past a forwarded write's deadline "
               + "before it sends that write again, or gives up on it")
       .define(DEBUG_RECOVERY_DELAY, Type.DURATION_MS, "0", Validator.atLeast(0),
-          "for fault tests only: wait this long in every bucket recovery, after the claim and before the log "
-              + "is fenced and replayed, as a slow machine or a large log would");
+          "for fault tests only: wait this long in each bucket recovery the pod makes while it starts, after the "
+              + "claim and before the log is fenced and replayed, as a slow machine or a large log would");
 
   private final Map<String, String> values;
   private final ConfigDef.Values typed;

@@ -23,7 +23,6 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
 import org.apache.hadoop.hbase.io.hfile.CacheConfig;
-import org.apache.thrift.protocol.TBinaryProtocol;
 import org.apache.thrift.server.TServer;
 import org.apache.thrift.server.TThreadedSelectorServer;
 import org.apache.thrift.transport.TNonblockingServerSocket;
@@ -42,8 +41,10 @@ import org.slf4j.LoggerFactory;
  * reads; a thread-per-connection server would need a thread per idle client, and
  * THsHaServer's single selector caps throughput. The binary protocol costs the least CPU to
  * decode, and every Thrift language speaks it. Frames are bounded by libthrift's frame
- * limit ({@link Limits#MAX_FRAME_BYTES}), strings and containers by the protocol limits,
- * and total buffered request bytes by {@code kvpod.server.max.read.buffer.bytes}.
+ * limit ({@link Limits#MAX_FRAME_BYTES}), strings and containers by the protocol limits
+ * ({@link StrictBinaryProtocol}, which also refuses strings that are not UTF-8), and total
+ * buffered request bytes by {@code kvpod.server.max.read.buffer.bytes}. Arguments that fail
+ * to decode are answered as the method's {@code KvPodException} ({@link ContractProcessor}).
  *
  * <p>Lifecycle: {@link #start()} once, {@link #close()} once. Not reusable.
  */
@@ -61,6 +62,8 @@ public final class PodServer implements Closeable {
   private final WriteGate gate = new WriteGate();
   private OwnerRouter router;
   private TServer server;
+  /** True until {@link #start} has taken this pod's buckets (see {@link #holdUpStartRecovery}). */
+  private volatile boolean starting = true;
   private Thread serveThread;
   private TNonblockingServerSocket socket;
 
@@ -110,11 +113,15 @@ public final class PodServer implements Closeable {
         new Shard.Settings(v.getMillis(PodConfig.WAL_LEASE_TIMEOUT), v.getLong(PodConfig.WAL_SEGMENT_BYTES),
             v.getLong(PodConfig.WAL_GROUP_BYTES), v.getLong(PodConfig.MEMTABLE_MAX_BYTES),
             v.getInt(PodConfig.FLUSH_PARTITIONS), v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE),
-            v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK),
-            v.getMillis(PodConfig.DEBUG_RECOVERY_DELAY)),
+            v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK)),
         sink, () -> tellPeers(pods, podId));
     shards = new ShardSet(podId, new Ownership(fs, layout, pods), v.getMillis(PodConfig.OWNERSHIP_LEASE),
-        (bucket, epoch, claim) -> Shard.open(shardContext, bucket, epoch, claim));
+        (bucket, epoch, claim) -> {
+          if (starting) {
+            holdUpStartRecovery(bucket, epoch, v.getMillis(PodConfig.DEBUG_RECOVERY_DELAY));
+          }
+          return Shard.open(shardContext, bucket, epoch, claim);
+        });
     long takeoverAfter = v.getMillis(PodConfig.TAKEOVER_AFTER);
     long silentAfter = takeoverAfter > 0 ? takeoverAfter : v.getMillis(PodConfig.PEER_TIMEOUT);
     TakeoverPolicy policy = new TakeoverPolicy(podId, pods, liveness, takeoverAfter, System::nanoTime);
@@ -139,7 +146,7 @@ public final class PodServer implements Closeable {
 
     List<Integer> planned = shards.plan();
     InetSocketAddress bind = new InetSocketAddress(config.bindHost(), config.self().getPort());
-    listen(bind, new KvPod.Processor<>(service[0]));
+    listen(bind, new ContractProcessor(service[0]));
     liveness.start(peerClient::ping, v.getMillis(PodConfig.HEARTBEAT_INTERVAL), silentAfter, peerClient::abort);
     LOG.info("pod {} of {} listening on {}; taking buckets {}", podId, pods, bind, planned);
     try {
@@ -148,12 +155,32 @@ public final class PodServer implements Closeable {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while taking this pod's buckets", e);
     }
+    starting = false;
     LOG.info("pod {} of {} serving table {} on {} ({} layers; holding buckets {})", podId, pods,
         layout.table(), bind, layers.liveLayerCount(), shards.held().keySet());
   }
 
+  /**
+   * Fault tests only ({@code kvpod.debug.recovery.delay}): holds up a recovery this pod makes
+   * while it starts, after the claim and before the log is fenced and replayed, as a slow
+   * machine or a large log would. Takeovers after the start are not held up.
+   */
+  private static void holdUpStartRecovery(int bucket, long epoch, long delayMillis) throws IOException {
+    if (delayMillis <= 0) {
+      return;
+    }
+    LOG.info("bucket {} (epoch {}): waiting {} ms before recovering its log ({})", bucket, epoch, delayMillis,
+        PodConfig.DEBUG_RECOVERY_DELAY);
+    try {
+      Thread.sleep(delayMillis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while holding up the recovery of bucket " + bucket);
+    }
+  }
+
   /** Starts the Thrift server on {@code bind}; returns once it accepts connections. */
-  private void listen(InetSocketAddress bind, KvPod.Processor<PodService> processor)
+  private void listen(InetSocketAddress bind, ContractProcessor processor)
       throws IOException, TTransportException {
     var v = config.values();
     socket = new TNonblockingServerSocket(bind);
@@ -161,7 +188,7 @@ public final class PodServer implements Closeable {
         .selectorThreads(v.getInt(PodConfig.SELECTOR_THREADS))
         .workerThreads(v.getInt(PodConfig.WORKER_THREADS))
         .processor(processor)
-        .protocolFactory(new TBinaryProtocol.Factory(Limits.MAX_FRAME_BYTES, Limits.MAX_BATCH));
+        .protocolFactory(StrictBinaryProtocol.factory());
     args.maxReadBufferBytes = v.getLong(PodConfig.MAX_READ_BUFFER_BYTES);
     server = new TThreadedSelectorServer(args);
     serveThread = new Thread(server::serve, "thrift-server");

@@ -32,7 +32,7 @@ final class Shard implements Closeable {
   /** The settings a shard reads, by name, from the pod's configuration. */
   record Settings(long leaseRecoveryMillis, long segmentBytes, long groupBytes, long memMaxBytes,
                   int flushPartitions, long flushBytes, long flushAgeMillis, long writeTimeoutMillis,
-                  long flushCheckMillis, long debugRecoveryDelayMillis) {}
+                  long flushCheckMillis) {}
 
   final int bucket;
   final long epoch;
@@ -75,16 +75,6 @@ final class Shard implements Closeable {
    */
   static Shard open(Context ctx, int bucket, long epoch, ClaimCheck claim) throws IOException {
     Settings s = ctx.settings();
-    if (s.debugRecoveryDelayMillis() > 0) {
-      LOG.info("bucket {} (epoch {}): waiting {} ms before recovering its log ({})", bucket, epoch,
-          s.debugRecoveryDelayMillis(), PodConfig.DEBUG_RECOVERY_DELAY);
-      try {
-        Thread.sleep(s.debugRecoveryDelayMillis());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new java.io.InterruptedIOException("interrupted while delaying the recovery of bucket " + bucket);
-      }
-    }
     for (int attempt = 1; ; attempt++) {
       claim.confirm();
       long start = System.currentTimeMillis();

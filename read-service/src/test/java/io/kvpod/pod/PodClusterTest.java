@@ -285,6 +285,19 @@ class PodClusterTest {
       se = assertThrows(KvPodException.class, () -> raw.client().batchPut(Map.of("k", Map.of("a",
           "x".repeat(Limits.MAX_VALUE_BYTES))), null));
       assertEquals(ErrorCode.TOO_LARGE, se.getCode());
+      // a batch one record over MAX_BATCH is refused while it is decoded, as a KvPodException
+      Map<String, Map<String, String>> tooMany = new HashMap<>();
+      for (int i = 0; i <= Limits.MAX_BATCH; i++) {
+        tooMany.put("b" + i, Map.of("a", "b"));
+      }
+      se = assertThrows(KvPodException.class, () -> raw.client().batchPut(tooMany, null));
+      assertEquals(ErrorCode.TOO_LARGE, se.getCode());
+      assertTrue(se.getMessage().contains("MAX_BATCH"), se.getMessage());
+      // a key that is not UTF-8 is refused, not stored under U+FFFD
+      KvPodException notUtf8 = raw.putWithRawKey(new byte[] {(byte) 0xff, 'z', 'z'});
+      assertEquals(ErrorCode.INVALID_ARGUMENT, notUtf8 == null ? null : notUtf8.getCode());
+      assertTrue(notUtf8.getMessage().contains("not valid UTF-8"), notUtf8.getMessage());
+      assertEquals(Map.of(), raw.client().get("\uFFFDzz"));
     }
 
     // Garbage bytes, an oversized frame, a half-sent frame, a bad message in a good frame.
@@ -399,6 +412,36 @@ class PodClusterTest {
 
     io.kvpod.thrift.KvPod.Client client() {
       return c;
+    }
+
+    /** Sends put(key, {f: v}) with {@code key} as raw bytes; returns the error, or null. */
+    KvPodException putWithRawKey(byte[] key) throws Exception {
+      var out = c.getOutputProtocol();
+      out.writeMessageBegin(new org.apache.thrift.protocol.TMessage("put",
+          org.apache.thrift.protocol.TMessageType.CALL, 99));
+      out.writeStructBegin(new org.apache.thrift.protocol.TStruct("put_args"));
+      out.writeFieldBegin(new org.apache.thrift.protocol.TField("key",
+          org.apache.thrift.protocol.TType.STRING, (short) 1));
+      out.writeBinary(ByteBuffer.wrap(key));
+      out.writeFieldEnd();
+      out.writeFieldBegin(new org.apache.thrift.protocol.TField("value",
+          org.apache.thrift.protocol.TType.MAP, (short) 2));
+      out.writeMapBegin(new org.apache.thrift.protocol.TMap(org.apache.thrift.protocol.TType.STRING,
+          org.apache.thrift.protocol.TType.STRING, 1));
+      out.writeString("f");
+      out.writeString("v");
+      out.writeMapEnd();
+      out.writeFieldEnd();
+      out.writeFieldStop();
+      out.writeStructEnd();
+      out.writeMessageEnd();
+      out.getTransport().flush();
+      var in = c.getInputProtocol();
+      in.readMessageBegin();
+      io.kvpod.thrift.KvPod.put_result r = new io.kvpod.thrift.KvPod.put_result();
+      r.read(in);
+      in.readMessageEnd();
+      return r.getE();
     }
 
     @Override

@@ -1,0 +1,174 @@
+package io.kvpod.pod;
+
+import io.kvpod.contract.Limits;
+import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPod;
+import io.kvpod.thrift.KvPodException;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.thrift.ProcessFunction;
+import org.apache.thrift.TApplicationException;
+import org.apache.thrift.TBase;
+import org.apache.thrift.TException;
+import org.apache.thrift.TFieldIdEnum;
+import org.apache.thrift.TProcessor;
+import org.apache.thrift.TSerializable;
+import org.apache.thrift.protocol.TMessage;
+import org.apache.thrift.protocol.TMessageType;
+import org.apache.thrift.protocol.TProtocol;
+import org.apache.thrift.protocol.TProtocolException;
+import org.apache.thrift.transport.TTransport;
+import org.apache.thrift.transport.TTransportException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the calls of the {@code KvPod} service, keeping the IDL's promise that every failure
+ * of a call is a {@link KvPodException}: a request whose arguments cannot be decoded (a batch
+ * over {@link Limits#MAX_BATCH}, a string that is not UTF-8, a negative size) is answered as
+ * the method's {@code KvPodException} ({@code TOO_LARGE} or {@code INVALID_ARGUMENT}), where
+ * libthrift's processor answers a {@code TApplicationException}. Everything else is as in
+ * libthrift: an unknown method gets {@code UNKNOWN_METHOD}, an unexpected exception
+ * {@code INTERNAL_ERROR}, and a transport error closes the connection. A request's frame
+ * is always read to its end, so whatever a refused request left unread is never taken for
+ * the connection's next request.
+ *
+ * <p>Thread-safe: it holds only the service and immutable tables.
+ */
+final class ContractProcessor implements TProcessor {
+  private static final Logger LOG = LoggerFactory.getLogger(ContractProcessor.class);
+
+  private final KvPod.Iface service;
+  private final Map<String, ProcessFunction<KvPod.Iface, ? extends TBase>> functions;
+  private final Map<String, Supplier<TBase<?, ?>>> emptyResults = new HashMap<>();
+
+  ContractProcessor(KvPod.Iface service) {
+    this.service = service;
+    this.functions = new KvPod.Processor<>(service).getProcessMapView();
+    for (String method : functions.keySet()) {
+      Supplier<TBase<?, ?>> factory = resultFactory(method);
+      if (factory != null) {
+        emptyResults.put(method, factory);
+      }
+    }
+  }
+
+  @Override
+  public void process(TProtocol in, TProtocol out) throws TException {
+    TMessage msg = in.readMessageBegin();
+    ProcessFunction<KvPod.Iface, ? extends TBase> fn = functions.get(msg.name);
+    if (fn == null) {
+      discardRestOfFrame(in);
+      reply(out, msg.name, TMessageType.EXCEPTION, msg.seqid, new TApplicationException(
+          TApplicationException.UNKNOWN_METHOD, "unknown method '" + msg.name + "'"));
+      return;
+    }
+    TBase<?, ?> args = fn.getEmptyArgsInstance();
+    try {
+      args.read(in);
+    } catch (TProtocolException e) {
+      discardRestOfFrame(in);
+      KvPodException refused = refusal(msg.name, e);
+      LOG.warn("refused a {} call: {}", msg.name, refused.getMessage());
+      Supplier<TBase<?, ?>> empty = emptyResults.get(msg.name);
+      if (empty == null) { // the method declares no KvPodException: answer as libthrift does
+        reply(out, msg.name, TMessageType.EXCEPTION, msg.seqid,
+            new TApplicationException(TApplicationException.PROTOCOL_ERROR, refused.getMessage()));
+      } else {
+        reply(out, msg.name, TMessageType.REPLY, msg.seqid, failed(empty.get(), refused));
+      }
+      return;
+    }
+    in.readMessageEnd();
+    discardRestOfFrame(in);
+    TSerializable result;
+    byte type = TMessageType.REPLY;
+    try {
+      result = call(fn, args);
+    } catch (TTransportException e) {
+      throw e;
+    } catch (TApplicationException e) {
+      LOG.error("application error in {}", msg.name, e);
+      result = e;
+      type = TMessageType.EXCEPTION;
+    } catch (TException | RuntimeException e) {
+      LOG.error("internal error in {}", msg.name, e);
+      result = new TApplicationException(TApplicationException.INTERNAL_ERROR,
+          "internal error in " + msg.name + ": " + e);
+      type = TMessageType.EXCEPTION;
+    }
+    reply(out, msg.name, type, msg.seqid, result);
+  }
+
+  /**
+   * Drops what is left of the request's frame: the arguments after a refusal, or bytes after
+   * a complete message. The server hands each connection one framed transport, so bytes left
+   * unread would otherwise be taken as the start of the connection's next request.
+   */
+  private static void discardRestOfFrame(TProtocol in) {
+    TTransport t = in.getTransport();
+    int left = t.getBytesRemainingInBuffer();
+    if (left > 0) {
+      t.consumeBuffer(left);
+    }
+  }
+
+  /** The {@link KvPodException} that answers arguments that could not be decoded. */
+  static KvPodException refusal(String method, TProtocolException e) {
+    if (e.getType() == TProtocolException.SIZE_LIMIT) {
+      return new KvPodException(ErrorCode.TOO_LARGE, method + ": " + e.getMessage()
+          + " (a container holds at most MAX_BATCH=" + Limits.MAX_BATCH + " elements, a string at most "
+          + "MAX_FRAME_BYTES=" + Limits.MAX_FRAME_BYTES + " bytes)").setRetriable(false);
+    }
+    return new KvPodException(ErrorCode.INVALID_ARGUMENT, method + ": malformed arguments: "
+        + e.getMessage()).setRetriable(false);
+  }
+
+  @SuppressWarnings("unchecked")
+  private <A extends TBase> TBase<?, ?> call(ProcessFunction<KvPod.Iface, A> fn, TBase<?, ?> args)
+      throws TException {
+    return fn.getResult(service, (A) args);
+  }
+
+  /** {@code result} with its declared exception (field 1) set to {@code e}. */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static TBase<?, ?> failed(TBase result, KvPodException e) {
+    TFieldIdEnum field = result.fieldForId(1);
+    result.setFieldValue(field, e);
+    return result;
+  }
+
+  private static void reply(TProtocol out, String method, byte type, int seqid, TSerializable body)
+      throws TException {
+    out.writeMessageBegin(new TMessage(method, type, seqid));
+    body.write(out);
+    out.writeMessageEnd();
+    out.getTransport().flush();
+  }
+
+  /**
+   * Makes empty results of {@code method}: libthrift's Java generator names them
+   * {@code KvPod.<method>_result}, and a method that throws declares {@code KvPodException e}
+   * as field 1. Null for a method that declares no exception.
+   */
+  private static Supplier<TBase<?, ?>> resultFactory(String method) {
+    String name = KvPod.class.getName() + "$" + method + "_result";
+    try {
+      var ctor = Class.forName(name).getDeclaredConstructor();
+      TBase<?, ?> probe = (TBase<?, ?>) ctor.newInstance();
+      if (probe.fieldForId(1) == null) {
+        return null;
+      }
+      return () -> {
+        try {
+          return (TBase<?, ?>) ctor.newInstance();
+        } catch (ReflectiveOperationException e) {
+          throw new IllegalStateException("cannot make " + name, e);
+        }
+      };
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("no generated result class " + name + " for method " + method, e);
+    }
+  }
+}

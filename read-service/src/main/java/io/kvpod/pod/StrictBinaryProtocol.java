@@ -1,0 +1,54 @@
+package io.kvpod.pod;
+
+import io.kvpod.contract.Limits;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import org.apache.thrift.TException;
+import org.apache.thrift.protocol.TBinaryProtocol;
+import org.apache.thrift.protocol.TProtocol;
+import org.apache.thrift.protocol.TProtocolException;
+import org.apache.thrift.protocol.TProtocolFactory;
+import org.apache.thrift.transport.TTransport;
+
+/**
+ * The binary protocol as pods read it: strings must be well-formed UTF-8, and strings and
+ * containers are bounded before anything is allocated for them.
+ *
+ * <p>libthrift's own {@code readString} decodes malformed UTF-8 into U+FFFD replacement
+ * characters, so two different byte keys could land on one record. Here a malformed string
+ * fails the read with {@link TProtocolException#INVALID_DATA}; {@link ContractProcessor}
+ * answers it as {@code INVALID_ARGUMENT}. kvpod keys and values are text: bytes that are not
+ * UTF-8 are refused, never stored.
+ *
+ * <p>Bounds: a string at most one frame ({@link Limits#MAX_FRAME_BYTES}), a container at most
+ * {@link Limits#MAX_BATCH} elements. Writing is libthrift's. Not thread-safe, like every
+ * protocol: one per connection.
+ */
+final class StrictBinaryProtocol extends TBinaryProtocol {
+  StrictBinaryProtocol(TTransport transport) {
+    super(transport, Limits.MAX_FRAME_BYTES, Limits.MAX_BATCH, false, true);
+  }
+
+  /** Makes a {@link StrictBinaryProtocol} for each server connection. */
+  static TProtocolFactory factory() {
+    return StrictBinaryProtocol::new;
+  }
+
+  @Override
+  public String readString() throws TException {
+    ByteBuffer bytes = readBinary(); // length-checked by the protocol before it reads
+    int length = bytes.remaining();
+    try {
+      return StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(bytes)
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new TProtocolException(TProtocolException.INVALID_DATA,
+          "a string of " + length + " bytes is not valid UTF-8; keys, fields and values must be UTF-8 text");
+    }
+  }
+}

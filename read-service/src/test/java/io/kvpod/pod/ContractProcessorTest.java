@@ -1,0 +1,245 @@
+package io.kvpod.pod;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvpod.contract.Limits;
+import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPod;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.WriteOptions;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.thrift.TApplicationException;
+import org.apache.thrift.TBase;
+import org.apache.thrift.TException;
+import org.apache.thrift.protocol.TBinaryProtocol;
+import org.apache.thrift.protocol.TField;
+import org.apache.thrift.protocol.TList;
+import org.apache.thrift.protocol.TMessage;
+import org.apache.thrift.protocol.TMessageType;
+import org.apache.thrift.protocol.TProtocol;
+import org.apache.thrift.protocol.TStruct;
+import org.apache.thrift.protocol.TType;
+import org.apache.thrift.transport.TMemoryBuffer;
+import org.apache.thrift.transport.TMemoryInputTransport;
+import org.apache.thrift.transport.layered.TFramedTransport;
+import org.junit.jupiter.api.Test;
+
+/** Requests whose arguments cannot be decoded get the method's KvPodException, in memory. */
+class ContractProcessorTest {
+  private final AtomicInteger served = new AtomicInteger();
+  private final ContractProcessor processor = new ContractProcessor(new Service());
+
+  @Test
+  void aBatchOverMaxBatchIsRefusedAsTooLargeBeforeTheServiceSeesIt() throws Exception {
+    Map<String, Map<String, String>> records = new HashMap<>();
+    for (int i = 0; i <= Limits.MAX_BATCH; i++) {
+      records.put("k" + i, Map.of());
+    }
+    KvPod.batchPut_result r = new KvPod.batchPut_result();
+    reply(call("batchPut", new KvPod.batchPut_args(records, new WriteOptions())), r);
+    assertEquals(ErrorCode.TOO_LARGE, r.getE().getCode());
+    assertTrue(r.getE().getMessage().contains("MAX_BATCH=" + Limits.MAX_BATCH), r.getE().getMessage());
+    assertEquals(0, served.get());
+  }
+
+  @Test
+  void aMultiGetOverMaxBatchIsRefusedAsTooLarge() throws Exception {
+    List<String> keys = new java.util.ArrayList<>();
+    for (int i = 0; i <= Limits.MAX_BATCH; i++) {
+      keys.add("k" + i);
+    }
+    KvPod.multiGet_result r = new KvPod.multiGet_result();
+    reply(call("multiGet", new KvPod.multiGet_args(keys)), r);
+    assertEquals(ErrorCode.TOO_LARGE, r.getE().getCode());
+    assertEquals(0, served.get());
+  }
+
+  @Test
+  void aRefusedRequestLeavesNothingBehindForTheNextRequestOnTheConnection() throws Exception {
+    // Two frames on one connection, as the server reads them: a refused batch, then a get.
+    Map<String, Map<String, String>> records = new HashMap<>();
+    for (int i = 0; i <= Limits.MAX_BATCH; i++) {
+      records.put("k" + i, Map.of("a", "b"));
+    }
+    byte[] batchFrame = frame("batchPut", 1, new KvPod.batchPut_args(records, new WriteOptions()));
+    byte[] getFrame = frame("get", 2, new KvPod.get_args("next"));
+
+    // As libthrift's nonblocking server does: one framed transport and protocol per
+    // connection, over a memory transport that it resets to each frame it has read.
+    TMemoryInputTransport frames = new TMemoryInputTransport();
+    TProtocol in = new StrictBinaryProtocol(new TFramedTransport(frames));
+    TMemoryBuffer out = new TMemoryBuffer(256);
+    frames.reset(batchFrame);
+    processor.process(in, new TBinaryProtocol(out));
+    frames.reset(getFrame);
+    processor.process(in, new TBinaryProtocol(out));
+    TProtocol replies = new TBinaryProtocol(new TMemoryInputTransport(java.util.Arrays.copyOf(out.getArray(),
+        out.length())));
+    replies.readMessageBegin();
+    KvPod.batchPut_result refused = new KvPod.batchPut_result();
+    refused.read(replies);
+    assertEquals(ErrorCode.TOO_LARGE, refused.getE().getCode());
+    TMessage second = replies.readMessageBegin();
+    assertEquals(2, second.seqid);
+    KvPod.get_result got = new KvPod.get_result();
+    got.read(replies);
+    assertEquals(Map.of("key", "next"), got.getSuccess());
+  }
+
+  @Test
+  void aKeyThatIsNotUtf8IsRefusedRatherThanStoredUnderReplacementCharacters() throws Exception {
+    for (byte[] key : new byte[][] {{(byte) 0xff, 'a'}, {'a', (byte) 0xc3}, {(byte) 0xed, (byte) 0xa0, (byte) 0x80}}) {
+      KvPod.get_result r = new KvPod.get_result();
+      reply(rawStringCall("get", key), r);
+      assertEquals(ErrorCode.INVALID_ARGUMENT, r.getE().getCode());
+      assertTrue(r.getE().getMessage().contains("not valid UTF-8"), r.getE().getMessage());
+    }
+    assertEquals(0, served.get());
+  }
+
+  @Test
+  void wellFormedCallsReachTheService() throws Exception {
+    KvPod.get_result r = new KvPod.get_result();
+    reply(rawStringCall("get", "ключ".getBytes(StandardCharsets.UTF_8)), r);
+    assertNull(r.getE());
+    assertEquals(Map.of("key", "ключ"), r.getSuccess());
+    assertEquals(1, served.get());
+  }
+
+  @Test
+  void aMethodWithoutDeclaredExceptionsGetsAProtocolError() throws Exception {
+    TMemoryBuffer buf = new TMemoryBuffer(Limits.MAX_BATCH + 64);
+    TProtocol p = new TBinaryProtocol(buf);
+    p.writeMessageBegin(new TMessage("ping", TMessageType.CALL, 7));
+    p.writeStructBegin(new TStruct("ping_args"));
+    p.writeFieldBegin(new TField("junk", TType.LIST, (short) 9)); // an unknown field, skipped
+    p.writeListBegin(new TList(TType.BYTE, Limits.MAX_BATCH + 1)); // but bounded: refused here
+    for (int i = 0; i <= Limits.MAX_BATCH; i++) {
+      p.writeByte((byte) i);
+    }
+    p.writeListEnd();
+    p.writeFieldEnd();
+    p.writeFieldStop();
+    p.writeStructEnd();
+    p.writeMessageEnd();
+    TApplicationException x = applicationError(process(buf), "ping");
+    assertEquals(TApplicationException.PROTOCOL_ERROR, x.getType());
+  }
+
+  @Test
+  void anUnknownMethodGetsUnknownMethod() throws Exception {
+    TMemoryBuffer buf = new TMemoryBuffer(64);
+    TProtocol p = new TBinaryProtocol(buf);
+    p.writeMessageBegin(new TMessage("drop", TMessageType.CALL, 3));
+    new KvPod.ping_args().write(p);
+    p.writeMessageEnd();
+    assertEquals(TApplicationException.UNKNOWN_METHOD, applicationError(process(buf), "drop").getType());
+  }
+
+  /** One framed request: its 4-byte length, then the message. */
+  private static byte[] frame(String method, int seqid, TBase<?, ?> args) throws TException {
+    TMemoryBuffer wire = new TMemoryBuffer(1 << 20);
+    TFramedTransport framed = new TFramedTransport(wire);
+    TProtocol p = new TBinaryProtocol(framed);
+    p.writeMessageBegin(new TMessage(method, TMessageType.CALL, seqid));
+    args.write(p);
+    p.writeMessageEnd();
+    framed.flush();
+    return java.util.Arrays.copyOf(wire.getArray(), wire.length());
+  }
+
+  private byte[] call(String method, TBase<?, ?> args) throws TException {
+    TMemoryBuffer buf = new TMemoryBuffer(1 << 20);
+    TProtocol p = new TBinaryProtocol(buf);
+    p.writeMessageBegin(new TMessage(method, TMessageType.CALL, 1));
+    args.write(p);
+    p.writeMessageEnd();
+    return process(buf);
+  }
+
+  /** A call of {@code method} whose field 1 is a string of exactly {@code bytes}. */
+  private byte[] rawStringCall(String method, byte[] bytes) throws TException {
+    TMemoryBuffer buf = new TMemoryBuffer(64);
+    TProtocol p = new TBinaryProtocol(buf);
+    p.writeMessageBegin(new TMessage(method, TMessageType.CALL, 1));
+    p.writeStructBegin(new TStruct(method + "_args"));
+    p.writeFieldBegin(new TField("key", TType.STRING, (short) 1));
+    p.writeBinary(ByteBuffer.wrap(bytes));
+    p.writeFieldEnd();
+    p.writeFieldStop();
+    p.writeStructEnd();
+    p.writeMessageEnd();
+    return process(buf);
+  }
+
+  private byte[] process(TMemoryBuffer request) throws TException {
+    byte[] in = java.util.Arrays.copyOf(request.getArray(), request.length());
+    TMemoryBuffer out = new TMemoryBuffer(256);
+    processor.process(new StrictBinaryProtocol(new TMemoryInputTransport(in)), new TBinaryProtocol(out));
+    return java.util.Arrays.copyOf(out.getArray(), out.length());
+  }
+
+  private static void reply(byte[] bytes, TBase<?, ?> result) throws TException {
+    TProtocol p = new TBinaryProtocol(new TMemoryInputTransport(bytes));
+    assertEquals(TMessageType.REPLY, p.readMessageBegin().type);
+    result.read(p);
+  }
+
+  private static TApplicationException applicationError(byte[] bytes, String method) throws TException {
+    TProtocol p = new TBinaryProtocol(new TMemoryInputTransport(bytes));
+    TMessage m = p.readMessageBegin();
+    assertEquals(TMessageType.EXCEPTION, m.type);
+    assertEquals(method, m.name);
+    return TApplicationException.readFrom(p);
+  }
+
+  /** Answers get with the key it was given; counts the calls that reach it. */
+  private final class Service implements KvPod.Iface {
+    @Override
+    public Map<String, String> get(String key) {
+      served.incrementAndGet();
+      return Map.of("key", key);
+    }
+
+    @Override
+    public boolean put(String key, Map<String, String> value, WriteOptions options) {
+      served.incrementAndGet();
+      return true;
+    }
+
+    @Override
+    public boolean batchPut(Map<String, Map<String, String>> records, WriteOptions options) {
+      served.incrementAndGet();
+      return true;
+    }
+
+    @Override
+    public Map<String, Map<String, String>> multiGet(List<String> keys) {
+      served.incrementAndGet();
+      return Map.of();
+    }
+
+    @Override
+    public ByteBuffer process(ByteBuffer input) throws KvPodException {
+      throw new KvPodException(ErrorCode.UNSUPPORTED, "not here");
+    }
+
+    @Override
+    public PodStatus status() throws KvPodException {
+      throw new KvPodException(ErrorCode.UNSUPPORTED, "not here");
+    }
+
+    @Override
+    public void ping() {
+      served.incrementAndGet();
+    }
+  }
+}
