@@ -28,9 +28,10 @@ import org.slf4j.LoggerFactory;
  * of a call is a {@link KvPodException}: a request whose arguments cannot be decoded (a batch
  * over {@link Limits#MAX_BATCH}, a string that is not UTF-8, a negative size) is answered as
  * the method's {@code KvPodException} ({@code TOO_LARGE} or {@code INVALID_ARGUMENT}), where
- * libthrift's processor answers a {@code TApplicationException}. Everything else is as in
- * libthrift: an unknown method gets {@code UNKNOWN_METHOD}, an unexpected exception
- * {@code INTERNAL_ERROR}, and a transport error closes the connection. A request's frame
+ * libthrift's processor answers a {@code TApplicationException}; an unexpected exception in
+ * the service is answered as {@code INTERNAL}. Only where the IDL leaves no room for a
+ * {@code KvPodException} (an unknown method; {@code ping}, which declares none) is the answer
+ * libthrift's {@code TApplicationException}. A transport error closes the connection. A request's frame
  * is always read to its end, so whatever a refused request left unread is never taken for
  * the connection's next request.
  *
@@ -94,9 +95,14 @@ final class ContractProcessor implements TProcessor {
       type = TMessageType.EXCEPTION;
     } catch (TException | RuntimeException e) {
       LOG.error("internal error in {}", msg.name, e);
-      result = new TApplicationException(TApplicationException.INTERNAL_ERROR,
-          "internal error in " + msg.name + ": " + e);
-      type = TMessageType.EXCEPTION;
+      Supplier<TBase<?, ?>> empty = emptyResults.get(msg.name);
+      String what = "internal error in " + msg.name + ": " + e;
+      if (empty == null) {
+        result = new TApplicationException(TApplicationException.INTERNAL_ERROR, what);
+        type = TMessageType.EXCEPTION;
+      } else {
+        result = failed(empty.get(), new KvPodException(ErrorCode.INTERNAL, what).setRetriable(false));
+      }
     }
     reply(out, msg.name, type, msg.seqid, result);
   }

@@ -115,6 +115,14 @@ class ContractProcessorTest {
   }
 
   @Test
+  void anUnexpectedErrorInTheServiceIsAnInternalKvPodException() throws Exception {
+    KvPod.multiGet_result r = new KvPod.multiGet_result();
+    reply(call("multiGet", new KvPod.multiGet_args(List.of("boom"))), r);
+    assertEquals(ErrorCode.INTERNAL, r.getE().getCode());
+    assertTrue(r.getE().getMessage().contains("a bug in the service"), r.getE().getMessage());
+  }
+
+  @Test
   void aMethodWithoutDeclaredExceptionsGetsAProtocolError() throws Exception {
     TMemoryBuffer buf = new TMemoryBuffer(Limits.MAX_BATCH + 64);
     TProtocol p = new TBinaryProtocol(buf);
@@ -224,6 +232,9 @@ class ContractProcessorTest {
     @Override
     public Map<String, Map<String, String>> multiGet(List<String> keys) {
       served.incrementAndGet();
+      if (keys.contains("boom")) {
+        throw new IllegalStateException("a bug in the service");
+      }
       return Map.of();
     }
 
