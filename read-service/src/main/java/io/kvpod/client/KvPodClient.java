@@ -609,7 +609,9 @@ public final class KvPodClient implements Closeable {
    * {@link #call} for a write: each attempt sends a copy with its own deadline, and no
    * attempt starts while an earlier copy may still take effect (see the class comment). A
    * copy that timed out is past its deadline when the timeout fires; one that failed
-   * otherwise without an answer is waited out. Throws once every copy is settled.
+   * otherwise without an answer is waited out. A copy refused as {@code EXPIRED} before the
+   * write's own deadline is settled (never applied), so another attempt follows. Throws once
+   * every copy is settled.
    */
   private boolean writeCall(String what, int firstPod, long deadline, WriteOp op) throws KvPodException {
     return retrying(what, "; it did not take effect, or took effect before this error", firstPod,
@@ -619,6 +621,12 @@ public final class KvPodClient implements Closeable {
           try {
             return attempt(pod, c -> op.call(c, copyDeadline), (int) (copyDeadline + maxClockSkewMs - now), d);
           } catch (KvPodException e) {
+            if (e.getCode() == ErrorCode.EXPIRED && copyDeadline < deadline - maxClockSkewMs) {
+              // Only this copy's own, shorter deadline passed: it was not applied and never
+              // will be, and the write's deadline leaves time for another copy.
+              throw error(ErrorCode.EXPIRED, "this attempt's copy expired at pod " + pod + " (not applied): "
+                  + e.getMessage(), true);
+            }
             if (e.isRetriable() && d.uncertain()) {
               waitUntil(copyDeadline + maxClockSkewMs, e); // that copy may still take effect until then
             }

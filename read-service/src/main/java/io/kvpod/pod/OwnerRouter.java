@@ -211,6 +211,14 @@ final class OwnerRouter implements Closeable {
         try {
           sendDirectOrRelayed(bucket, h.holder(), writeRequest(keys, values, copyDeadline), d);
           return;
+        } catch (KvPodException e) {
+          if (e.getCode() == ErrorCode.EXPIRED && copyDeadline < deadlineMillis) {
+            // Only this copy's own, shorter deadline passed: it was refused, so it is settled
+            // (never applied), and the write's deadline leaves time for another copy.
+            throw new PodUnavailable(ErrorCode.UNAVAILABLE, "a copy reached pod " + h.holder()
+                + " too late for its own deadline and was not applied: " + e.getMessage());
+          }
+          throw e;
         } finally {
           if (d.uncertain()) {
             unsettledUntil = Math.max(unsettledUntil, copyDeadline + clockSkewMillis);

@@ -261,4 +261,32 @@ class FailoverClusterTest {
     }
     verifyEveryAckedWriteThroughEveryPod();
   }
+
+  /**
+   * A forwarding pod gives each copy a deadline shorter than the write's. A copy that reaches
+   * the holder after its own deadline is refused (EXPIRED, never applied); that settles it, so
+   * the forwarding pod sends another while the write's deadline allows, rather than giving
+   * the write up. A busy machine made the first copy late in a CI run under a CPU hog.
+   */
+  @Test
+  @Order(5)
+  void aCopyRefusedForItsOwnDeadlineIsFollowedByAnotherWithinTheWritesDeadline() throws Exception {
+    PodCluster.await("pod 2 holds bucket 2", 60_000, () -> cluster.holderIn(0, 2) == 2);
+    String k = cluster.keyOf(2, "late-copy", 0);
+    put(2, k, value(k, 1));
+    long expiredBefore = cluster.client.status(2).getExpiredWrites();
+    // every forward from pod 0 arrives after its copy's own deadline (4 s) but inside the peer timeout (5 s)
+    cluster.fault(0, new FaultRequest().setDelayProbability(1).setDelayMillis(4500));
+    try {
+      assertThrows(KvPodException.class,
+          () -> cluster.client.putVia(0, k, value(k, 2), System.currentTimeMillis() + 10_000));
+      PodCluster.await("pod 0 sent another copy after the holder refused the first for its own deadline", 60_000,
+          () -> cluster.client.status(2).getExpiredWrites() - expiredBefore >= 2);
+    } finally {
+      cluster.fault(0, new FaultRequest().setClear(true));
+    }
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(value(k, 1), cluster.client.getVia(pod, k), "no refused copy was applied, through pod " + pod);
+    }
+  }
 }
