@@ -4,7 +4,6 @@ import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.TableLayout;
 import io.kvpod.loader.HFileOptions;
-import io.kvpod.thrift.KvPod;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
 import io.kvpod.thrift.internal.FlushRequest;
