@@ -3,6 +3,7 @@ package io.kvpod.pod;
 import io.kvpod.contract.Limits;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import org.apache.thrift.TException;
@@ -27,6 +28,11 @@ import org.apache.thrift.transport.TTransport;
  * protocol: one per connection.
  */
 final class StrictBinaryProtocol extends TBinaryProtocol {
+  /** Strict: malformed input is an error, never a replacement character. One per protocol. */
+  private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+      .onMalformedInput(CodingErrorAction.REPORT)
+      .onUnmappableCharacter(CodingErrorAction.REPORT);
+
   StrictBinaryProtocol(TTransport transport) {
     super(transport, Limits.MAX_FRAME_BYTES, Limits.MAX_BATCH, false, true);
   }
@@ -40,15 +46,24 @@ final class StrictBinaryProtocol extends TBinaryProtocol {
   public String readString() throws TException {
     ByteBuffer bytes = readBinary(); // length-checked by the protocol before it reads
     int length = bytes.remaining();
+    if (isAscii(bytes)) { // the common case: no decoder needed
+      return new String(bytes.array(), bytes.arrayOffset() + bytes.position(), length, StandardCharsets.US_ASCII);
+    }
     try {
-      return StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(bytes)
-          .toString();
+      return utf8.reset().decode(bytes).toString();
     } catch (CharacterCodingException e) {
       throw new TProtocolException(TProtocolException.INVALID_DATA,
           "a string of " + length + " bytes is not valid UTF-8; keys, fields and values must be UTF-8 text");
     }
+  }
+
+  private static boolean isAscii(ByteBuffer b) {
+    byte[] a = b.array();
+    for (int i = b.arrayOffset() + b.position(), end = b.arrayOffset() + b.limit(); i < end; i++) {
+      if (a[i] < 0) {
+        return false;
+      }
+    }
+    return true;
   }
 }
