@@ -22,6 +22,7 @@ import org.apache.thrift.TException;
 import org.apache.thrift.protocol.TBinaryProtocol;
 import org.apache.thrift.protocol.TField;
 import org.apache.thrift.protocol.TList;
+import org.apache.thrift.protocol.TMap;
 import org.apache.thrift.protocol.TMessage;
 import org.apache.thrift.protocol.TMessageType;
 import org.apache.thrift.protocol.TProtocol;
@@ -92,6 +93,25 @@ class ContractProcessorTest {
     KvPod.get_result got = new KvPod.get_result();
     got.read(replies);
     assertEquals(Map.of("key", "next"), got.getSuccess());
+  }
+
+  @Test
+  void aNegativeContainerSizeIsRefusedAsInvalidArgument() throws Exception {
+    TMemoryBuffer buf = new TMemoryBuffer(64);
+    TProtocol p = new TBinaryProtocol(buf);
+    p.writeMessageBegin(new TMessage("batchPut", TMessageType.CALL, 1));
+    p.writeStructBegin(new TStruct("batchPut_args"));
+    p.writeFieldBegin(new TField("records", TType.MAP, (short) 1));
+    p.writeMapBegin(new TMap(TType.STRING, TType.MAP, -1));
+    p.writeMapEnd();
+    p.writeFieldEnd();
+    p.writeFieldStop();
+    p.writeStructEnd();
+    p.writeMessageEnd();
+    KvPod.batchPut_result r = new KvPod.batchPut_result();
+    reply(process(buf), r);
+    assertEquals(ErrorCode.INVALID_ARGUMENT, r.getE().getCode());
+    assertEquals(0, served.get());
   }
 
   @Test
