@@ -119,7 +119,7 @@ public final class PodConfig {
           "compact when the table has more live layers than this")
       .define(COMPACTION_MAX_RECORDS, Type.LONG, "20000000", Validator.atLeast(1),
           "largest merge (in records) a pod runs; larger ones are left for a MapReduce job")
-      .define(TAKEOVER_AFTER, Type.DURATION_MS, "2s", Validator.atLeast(0),
+      .define(TAKEOVER_AFTER, Type.DURATION_MS, "1500ms", Validator.atLeast(0),
           "take over a bucket whose holder no pod has heard from for this long; 0: never take over")
       .define(OWNERSHIP_POLL, Type.DURATION_MS, "250ms", Validator.atLeast(10),
           "how often a pod re-reads the bucket holders recorded on HDFS")

@@ -51,7 +51,9 @@ import org.slf4j.LoggerFactory;
  * after asking the interim holder to flush) and for any bucket still recorded to it.
  *
  * <p>A poller re-reads the records every {@code kvpod.ownership.poll.interval}, abandons
- * shards whose bucket was claimed by a later epoch, and runs the policy. Thread-safe;
+ * shards whose bucket was claimed by a later epoch, and runs the policy; between re-reads
+ * it asks the policy every {@link #CHECK_MILLIS}, so a takeover starts as soon as the
+ * holder's silence passes the window. Thread-safe;
  * takeovers run one at a time.
  */
 final class ShardSet implements Closeable {
@@ -90,6 +92,14 @@ final class ShardSet implements Closeable {
     return t;
   });
   private volatile TakeoverPolicy policy;
+  /**
+   * How often the poller asks the policy, between its re-reads of the records: a holder
+   * found down is claimed within this, not within a poll interval. Asking is cheap (it reads
+   * this pod's failure detector and last view); only a "yes" re-reads the records.
+   */
+  private static final long CHECK_MILLIS = 50;
+  private long pollNanos;
+  private long lastPollNanos = System.nanoTime();
 
   ShardSet(int self, Ownership ownership, long leaseMillis, Opener opener) {
     this.self = self;
@@ -147,7 +157,9 @@ final class ShardSet implements Closeable {
       }
     }
     this.policy = policy;
-    poller.scheduleWithFixedDelay(this::poll, pollMillis, pollMillis, TimeUnit.MILLISECONDS);
+    this.pollNanos = TimeUnit.MILLISECONDS.toNanos(pollMillis);
+    long check = Math.min(CHECK_MILLIS, pollMillis);
+    poller.scheduleWithFixedDelay(this::tick, check, check, TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -303,6 +315,26 @@ final class ShardSet implements Closeable {
     }
   }
 
+  /** Every {@link #CHECK_MILLIS}: polls when the poll interval has passed or the policy has a bucket to take. */
+  private void tick() {
+    long now = System.nanoTime();
+    if (now - lastPollNanos >= pollNanos || !due(ownership.view()).isEmpty()) {
+      lastPollNanos = now;
+      poll();
+    }
+  }
+
+  /** The buckets the policy would take over given {@code v}, less those waiting out a failed try. */
+  private List<Integer> due(Ownership.View v) {
+    List<Integer> out = new ArrayList<>();
+    for (int b : policy.toTakeOver(v, held.keySet())) {
+      if (System.nanoTime() - retryAfterNanos.getOrDefault(b, Long.MIN_VALUE / 2) >= 0) {
+        out.add(b); // else it failed a moment ago: wait before trying again
+      }
+    }
+    return out;
+  }
+
   private void poll() {
     try {
       refresh();
@@ -314,10 +346,7 @@ final class ShardSet implements Closeable {
         }
       }
       Ownership.View v = ownership.view();
-      for (int b : policy.toTakeOver(v, held.keySet())) {
-        if (System.nanoTime() - retryAfterNanos.getOrDefault(b, Long.MIN_VALUE / 2) < 0) {
-          continue; // failed a moment ago: wait before trying again
-        }
+      for (int b : due(v)) {
         try {
           takeOver(b, v.of(b));
           failures.remove(b);

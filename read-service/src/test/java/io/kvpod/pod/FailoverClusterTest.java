@@ -125,7 +125,7 @@ class FailoverClusterTest {
     }
     PodProcess p2 = cluster.pod(2);
     p2.stop();
-    long delayMillis = 3 * 2000; // three takeover windows (kvpod.takeover.after is 2 s)
+    long delayMillis = 6000; // four takeover windows (kvpod.takeover.after is 1.5 s by default)
     CompletableFuture<Void> relaunched = CompletableFuture.runAsync(() -> {
       try {
         cluster.relaunch(2, Map.of(PodConfig.DEBUG_RECOVERY_DELAY, delayMillis + "ms"));
