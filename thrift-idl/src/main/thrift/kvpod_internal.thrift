@@ -3,13 +3,23 @@
  * KvPod.process(binary). Not for clients; the encoding may change between versions
  * of kvpod, the public service may not.
  *
- * Wire format of process(input):
- *   input  := TCompactProtocol(SignedEnvelope)
- *   body   := TCompactProtocol(PeerRequest)          -- SignedEnvelope.body
- *   mac    := HmacSHA256(secret, i64be(sentAtMillis) || i32be(fromPod) || body)
- *   output := TCompactProtocol(PeerResponse)
- * A pod refuses an envelope whose mac does not verify, or whose sentAtMillis is more
- * than the configured skew away from its clock, with ErrorCode.UNAUTHENTICATED.
+ * Wire format of process(input) and its answer (PeerSigner owns it):
+ *   input  := TCompactProtocol(SignedEnvelope{body = TCompactProtocol(PeerRequest),
+ *                                             sentAtMillis, fromPod, toPod, sender, seq, mac})
+ *   mac    := HmacSHA256(secret, "Q" || i64be(sentAtMillis) || i32be(fromPod) || i32be(toPod)
+ *                                 || i64be(sender) || i64be(seq) || body)
+ *   output := TCompactProtocol(SignedEnvelope{body = TCompactProtocol(PeerResponse),
+ *                                             sentAtMillis, fromPod = the answering pod,
+ *                                             toPod = the request's fromPod,
+ *                                             sender, seq = the request's, mac})
+ *   mac    := HmacSHA256(secret, "R" || the same fields, in the same order || body)
+ * A pod refuses, with ErrorCode.UNAUTHENTICATED, an envelope whose mac does not verify,
+ * that is addressed to another pod, whose sentAtMillis is more than kvpod.auth.max.skew
+ * away from its clock, or whose (fromPod, sender, seq) it has seen before. A sender draws
+ * a random `sender` when it starts and numbers its requests 1, 2, 3, ...; a reply is bound
+ * to its request by (sender, seq), so it cannot be forged or replayed for another request.
+ * Refusals (KvPodException) are not signed: a man in the middle can make a call fail, never
+ * make it succeed.
  */
 namespace java io.kvpod.thrift.internal
 namespace py kvpod.internal
@@ -19,7 +29,13 @@ struct SignedEnvelope {
   2: required i64 sentAtMillis,
   /** The sender's pod id, or -1 for a tool (the loader, an operator). */
   3: required i32 fromPod,
-  4: required binary mac
+  4: required binary mac,
+  /** The pod the request is addressed to (a reply: the pod that sent the request). */
+  5: optional i32 toPod,
+  /** Drawn at random by each signer when it starts (a request); the request's (a reply). */
+  6: optional i64 sender,
+  /** The request's number from its sender: 1, 2, 3, ... */
+  7: optional i64 seq
 }
 
 /** Liveness check; answered with PingReply. */

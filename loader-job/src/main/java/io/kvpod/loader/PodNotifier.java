@@ -24,10 +24,11 @@ final class PodNotifier {
 
   /** Returns how many pods confirmed the refresh. */
   static int refresh(String podsCsv, String secret, String table, int timeoutMs, PrintStream out) {
-    PeerSigner signer = new PeerSigner(secret, -1);
+    PeerSigner signer = PeerSigner.tool(secret);
     int ok = 0;
-    for (String hp : podsCsv.split(",")) {
-      String addr = hp.trim();
+    String[] list = podsCsv.split(",");
+    for (int pod = 0; pod < list.length; pod++) {
+      String addr = list[pod].trim();
       int colon = addr.lastIndexOf(':');
       if (colon <= 0) {
         out.printf("[notify] skipping bad pod address '%s'%n", addr);
@@ -38,11 +39,11 @@ final class PodNotifier {
           Integer.parseInt(addr.substring(colon + 1)), timeoutMs, timeoutMs))) {
         t.open();
         KvPod.Client c = new KvPod.Client(new TBinaryProtocol(t));
-        ByteBuffer r = c.process(ByteBuffer.wrap(signer.seal(
-            PeerRequest.refresh(new RefreshRequest().setTable(table)))));
+        PeerSigner.Sealed sealed = signer.seal(PeerRequest.refresh(new RefreshRequest().setTable(table)), pod);
+        ByteBuffer r = c.process(ByteBuffer.wrap(sealed.bytes()));
         byte[] b = new byte[r.remaining()];
         r.get(b);
-        PeerResponse resp = PeerSigner.decode(b);
+        PeerResponse resp = signer.openReply(sealed, b);
         out.printf("[notify] pod %s now serves %d layers%n", addr, resp.getRefresh().getLayerIdsSize());
         ok++;
       } catch (TException | RuntimeException e) {

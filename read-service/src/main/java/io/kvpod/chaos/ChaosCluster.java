@@ -33,6 +33,7 @@ final class ChaosCluster implements AutoCloseable {
   private final Map<String, String> settings;
   private final PrintStream log;
   private final String secret = "chaos-" + Long.toHexString(System.nanoTime());
+  private final PeerSigner signer = PeerSigner.tool(secret);
   private final List<PodProcess> pods = new ArrayList<>();
   private LocalHdfs hdfs;
   private String podList;
@@ -115,7 +116,7 @@ final class ChaosCluster implements AutoCloseable {
   /** Sends a signed fault request to a pod; a pod that does not answer is skipped (it has no faults to clear). */
   void fault(int pod, FaultRequest req) {
     try {
-      tool.process(pod, new PeerSigner(secret, -1).seal(PeerRequest.fault(req)));
+      tool.process(pod, signer, PeerRequest.fault(req));
     } catch (KvPodException e) {
       log.printf("[chaos] could not send a fault request to pod %d: %s%n", pod, e.getMessage());
     }

@@ -143,9 +143,7 @@ public final class KvPodCli {
           }
           default -> {
             String secret = cl.getOptionValue("secret", System.getenv("KVPOD_SECRET"));
-            PeerSigner signer = new PeerSigner(secret, -1);
-            PeerResponse r = PeerSigner.decode(client.process(p,
-                signer.seal(PeerRequest.refresh(new RefreshRequest()))));
+            PeerResponse r = client.process(p, PeerSigner.tool(secret), PeerRequest.refresh(new RefreshRequest()));
             System.out.printf("pod %d: serving %s%n", p, r.getRefresh().getLayerIds());
           }
         }
@@ -162,7 +160,7 @@ public final class KvPodCli {
    * pods I and J (both ends are told); {@code fault clear} removes every injected fault.
    */
   private static int fault(KvPodClient client, CommandLine cl, String[] rest) throws Exception {
-    PeerSigner signer = new PeerSigner(cl.getOptionValue("secret", System.getenv("KVPOD_SECRET")), -1);
+    PeerSigner signer = PeerSigner.tool(cl.getOptionValue("secret", System.getenv("KVPOD_SECRET")));
     java.util.Map<Integer, FaultRequest> sends = new java.util.TreeMap<>();
     if (rest.length == 3 && ("block".equals(rest[0]) || "unblock".equals(rest[0]))) {
       int i = Integer.parseInt(rest[1]);
@@ -179,7 +177,7 @@ public final class KvPodCli {
       return 2;
     }
     for (var e : sends.entrySet()) {
-      PeerResponse r = PeerSigner.decode(client.process(e.getKey(), signer.seal(PeerRequest.fault(e.getValue()))));
+      PeerResponse r = client.process(e.getKey(), signer, PeerRequest.fault(e.getValue()));
       System.out.printf("pod %d: links cut to %s%n", e.getKey(), r.getFault().getBlocked());
     }
     return 0;

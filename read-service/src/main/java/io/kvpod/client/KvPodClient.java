@@ -3,11 +3,14 @@ package io.kvpod.client;
 import io.kvpod.contract.ContractViolation;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.Limits;
+import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPod;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
 import io.kvpod.thrift.WriteOptions;
+import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.thrift.internal.PeerResponse;
 import java.io.Closeable;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -422,9 +425,23 @@ public final class KvPodClient implements Closeable {
     });
   }
 
-  /** Sends a sealed internal message to one pod (see PeerSigner). */
+  /** Sends a sealed internal message to one pod (see PeerSigner); returns its sealed reply. */
   public byte[] process(int pod, byte[] sealed) throws KvPodException {
     return process(pod, sealed, new Delivery());
+  }
+
+  /**
+   * Sends {@code request} to {@code pod}, sealed by {@code signer} (a tool's, usually), and
+   * returns the pod's reply once its signature and binding to the request are verified.
+   */
+  public PeerResponse process(int pod, PeerSigner signer, PeerRequest request) throws KvPodException {
+    PeerSigner.Sealed sealed = signer.seal(request, pod);
+    byte[] reply = process(pod, sealed.bytes());
+    try {
+      return signer.openReply(sealed, reply);
+    } catch (ContractViolation e) {
+      throw error(e.code(), e.getMessage(), false);
+    }
   }
 
   /** {@link #process(int, byte[])}, telling {@code delivery} whether the message may have reached the pod. */
@@ -490,6 +507,11 @@ public final class KvPodClient implements Closeable {
     /** Whether the request may still take effect although no answer came. */
     public boolean uncertain() {
       return sent && !answered;
+    }
+
+    /** The answer that came could not be trusted (its signature failed): count it as none. */
+    public void distrustAnswer() {
+      answered = false;
     }
   }
 

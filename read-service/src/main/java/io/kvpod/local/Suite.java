@@ -247,9 +247,9 @@ public final class Suite {
     }
 
     void cut(int a, int b) throws KvPodException {
-      PeerSigner tool = new PeerSigner(secret, -1);
-      client.process(a, tool.seal(PeerRequest.fault(new FaultRequest().setBlock(List.of(b)))));
-      client.process(b, tool.seal(PeerRequest.fault(new FaultRequest().setBlock(List.of(a)))));
+      PeerSigner tool = PeerSigner.tool(secret);
+      client.process(a, tool, PeerRequest.fault(new FaultRequest().setBlock(List.of(b))));
+      client.process(b, tool, PeerRequest.fault(new FaultRequest().setBlock(List.of(a))));
     }
 
     @Override

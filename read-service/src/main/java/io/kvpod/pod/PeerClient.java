@@ -3,6 +3,7 @@ package io.kvpod.pod;
 import io.kvpod.client.Backoff;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.client.PodHealth;
+import io.kvpod.contract.ContractViolation;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
@@ -13,7 +14,6 @@ import io.kvpod.thrift.internal.PingRequest;
 import java.io.Closeable;
 import java.net.InetSocketAddress;
 import java.util.List;
-import org.apache.thrift.TException;
 
 /**
  * Calls other pods' {@code process()} with signed internal messages. Reads use a short
@@ -100,20 +100,24 @@ final class PeerClient implements Closeable {
   private PeerResponse send(KvPodClient via, int pod, PeerRequest req, KvPodClient.Delivery delivery)
       throws KvPodException {
     faults.beforeCall(pod);
+    PeerSigner.Sealed sealed = signer.seal(req, pod);
     byte[] answer;
     try {
-      answer = via.process(pod, signer.seal(req), delivery);
+      answer = via.process(pod, sealed.bytes(), delivery);
     } catch (KvPodException e) {
       if (e.getCode() != ErrorCode.UNAVAILABLE) {
         liveness.heard(pod); // it answered, if only to refuse (UNAVAILABLE also stands for no answer, or a cut link)
       }
       throw e;
     }
-    liveness.heard(pod);
     try {
-      return PeerSigner.decode(answer);
-    } catch (TException e) {
-      throw Errors.of(ErrorCode.INTERNAL, "pod " + pod + " sent a malformed internal answer: " + e, false);
+      PeerResponse r = signer.openReply(sealed, answer);
+      liveness.heard(pod);
+      return r;
+    } catch (ContractViolation e) {
+      delivery.distrustAnswer(); // the request may have taken effect; a forged answer says nothing of it
+      throw Errors.of(ErrorCode.UNAVAILABLE, "pod " + pod + " sent an answer that does not verify: " + e.getMessage(),
+          true);
     }
   }
 

@@ -20,7 +20,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Answers the internal messages that arrive through {@code process()}: verifies the
@@ -33,6 +37,7 @@ import java.util.function.LongSupplier;
  * with this pod's {@link PeerLiveness} view. Thread-safe.
  */
 final class PeerDispatcher {
+  private static final Logger LOG = LoggerFactory.getLogger(PeerDispatcher.class);
   private final PeerSigner signer;
   private final int podId;
   private final int pods;
@@ -46,6 +51,8 @@ final class PeerDispatcher {
   private final LongSupplier defaultDeadline;
   private final long clockSkewMillis;
   private final WriteGate gate;
+  private final AtomicLong refused = new AtomicLong();
+  private final AtomicLong lastRefusalLogNanos = new AtomicLong(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
 
   /** {@code defaultDeadline}: the deadline of a forwarded write that carries none (an older sender). */
   PeerDispatcher(PeerSigner signer, int podId, int pods, String table, ShardSet shards, LayerWatcher layers,
@@ -67,14 +74,14 @@ final class PeerDispatcher {
   }
 
   byte[] handle(byte[] input) throws IOException, InterruptedException, KvPodException {
-    PeerSigner.Opened opened = signer.openWithSender(input);
+    PeerSigner.Opened opened = open(input);
     PeerRequest req = opened.request();
     boolean write = req.isSetWrite() || req.isSetRelay();
     if (write && !gate.enter()) {
       throw PodService.stopping();
     }
     try {
-      return PeerSigner.encode(dispatch(opened, req));
+      return signer.sealReply(opened, dispatch(opened, req));
     } finally {
       if (write) {
         gate.exit();
@@ -82,13 +89,32 @@ final class PeerDispatcher {
     }
   }
 
+  /**
+   * {@link PeerSigner#open}, logging each refused message (at most one line a second, with a
+   * count of those not logged): a refusal is a misconfigured tool, another version, or an
+   * attack, and an operator should see it.
+   */
+  private PeerSigner.Opened open(byte[] input) {
+    try {
+      return signer.open(input);
+    } catch (ContractViolation e) {
+      long n = refused.incrementAndGet();
+      long now = System.nanoTime();
+      long last = lastRefusalLogNanos.get();
+      if (now - last >= TimeUnit.SECONDS.toNanos(1) && lastRefusalLogNanos.compareAndSet(last, now)) {
+        LOG.warn("refused an internal message ({} refused so far): {}", n, e.getMessage());
+      }
+      throw e;
+    }
+  }
+
   private PeerResponse dispatch(PeerSigner.Opened opened, PeerRequest req)
       throws IOException, InterruptedException, KvPodException {
     if (opened.fromPod() >= 0) {
+      // A message from a pod is not a sign that it serves: a stopping pod, which answers
+      // nothing any more, still tells its peers about the flush it made on the way out.
+      // Only answers count as hearing from it (PeerClient).
       faults.onMessageFrom(opened.fromPod());
-      if (opened.fromPod() < pods) {
-        liveness.heard(opened.fromPod());
-      }
     }
     PeerResponse resp = switch (req.getSetField()) {
       case PING -> PeerResponse.ping(new PingReply(podId, uptime.getAsLong()).setSilentMillis(liveness.view()));

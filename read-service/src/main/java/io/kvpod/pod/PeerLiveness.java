@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
  * A failure detector: how long since this pod last heard from each other pod, and what
  * each other pod last said about everyone. Every pod pings every other pod each interval
  * (its own thread per peer, so a peer that does not answer delays no other); any answer,
- * to a ping or to any other call, counts as hearing from it. A ping's answer carries the
+ * to a ping or to any other call, counts as hearing from it (a request from it does not: a
+ * stopping pod still sends, but answers nothing). A ping's answer carries the
  * answering pod's own view, so each pod also knows whether the others still hear from a
  * pod that it cannot reach.
  *

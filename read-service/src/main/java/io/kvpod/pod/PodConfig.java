@@ -70,7 +70,9 @@ public final class PodConfig {
           "address to listen on; default: the host of this pod's entry in kvpod.pods")
       .define(SECRET, Type.STRING, null,
           "cluster secret that signs pod-to-pod messages (or env KVPOD_SECRET); at least 8 characters")
-      .define(AUTH_MAX_SKEW, Type.DURATION_MS, "5m", "largest clock difference accepted on a signed message")
+      .define(AUTH_MAX_SKEW, Type.DURATION_MS, "30s", Validator.atLeast(1000),
+          "a pod accepts an internal message only within this of its sending time (by the pod's clock); "
+              + "within it, each message is accepted once (replays are refused)")
       .define(SELECTOR_THREADS, Type.INT, "2", Validator.between(1, 64), "threads that do network I/O")
       .define(WORKER_THREADS, Type.INT, "16", Validator.between(1, 1024),
           "threads that run calls (gets block on HDFS reads, so more than cores)")

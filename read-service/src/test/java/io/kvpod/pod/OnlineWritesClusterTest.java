@@ -10,6 +10,7 @@ import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.LayerCatalog;
 import io.kvpod.contract.LayerMeta;
 import io.kvpod.contract.PeerSigner;
+import io.kvpod.contract.RecordCodec;
 import io.kvpod.contract.TableLayout;
 import io.kvpod.loader.MiniHdfs;
 import io.kvpod.local.PodProcess;
@@ -18,12 +19,16 @@ import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
 import io.kvpod.thrift.internal.FaultReply;
 import io.kvpod.thrift.internal.FaultRequest;
+import io.kvpod.thrift.internal.KeyValue;
 import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.thrift.internal.WriteRequest;
 import io.kvpod.wal.WalReplay;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -233,8 +238,7 @@ class OnlineWritesClusterTest {
   }
 
   private FaultReply fault(int pod, FaultRequest req) throws Exception {
-    PeerSigner tool = new PeerSigner(SECRET, -1);
-    return PeerSigner.decode(client.process(pod, tool.seal(PeerRequest.fault(req)))).getFault();
+    return client.process(pod, PeerSigner.tool(SECRET), PeerRequest.fault(req)).getFault();
   }
 
   @Test
@@ -473,5 +477,46 @@ class OnlineWritesClusterTest {
         + "retried); %d keys acknowledged in all; %d reads checked through %d pods, all correct%n",
         kills, ackedRecords.get(), failed.get(), acked.size(), checked, PODS);
     assertTrue(ackedRecords.get() > 0, "writes were acknowledged during the loop");
+  }
+
+  /**
+   * A forwarded write captured on the wire (as pod 1 would send it to pod 0) is applied once.
+   * Sent again after a newer write of its key, it is refused as a replay and changes nothing;
+   * sent to any other pod, it is refused as addressed elsewhere. Each refusal is logged.
+   */
+  @Test
+  @Order(8)
+  void aCapturedPeerWriteIsNeitherReplayedNorAcceptedByAnotherPod() throws Exception {
+    String k = keyOwnedBy(0, "replay", 0);
+    Map<String, String> captured = value(k, 1);
+    PeerSigner asPod1 = new PeerSigner(SECRET, 1, 30_000, System::currentTimeMillis);
+    PeerSigner.Sealed message = asPod1.seal(PeerRequest.write(new WriteRequest(List.of(new KeyValue(
+        ByteBuffer.wrap(k.getBytes(StandardCharsets.UTF_8)), ByteBuffer.wrap(RecordCodec.encode(captured)))))
+        .setDeadlineMillis(System.currentTimeMillis() + 60_000)), 0);
+    assertTrue(asPod1.openReply(message, client.process(0, message.bytes())).isSetWrite());
+    assertEquals(captured, client.getVia(2, k));
+    Map<String, String> newer = value(k, 2);
+    assertTrue(client.put(k, newer));
+    ack(k, newer);
+
+    KvPodException e = assertThrows(KvPodException.class, () -> client.process(0, message.bytes()));
+    assertEquals(ErrorCode.UNAUTHENTICATED, e.getCode());
+    assertTrue(e.getMessage().contains("a replay"), e.getMessage());
+    for (int pod = 1; pod < PODS; pod++) {
+      int target = pod;
+      e = assertThrows(KvPodException.class, () -> client.process(target, message.bytes()));
+      assertEquals(ErrorCode.UNAUTHENTICATED, e.getCode());
+      assertTrue(e.getMessage().contains("addressed to pod 0"), e.getMessage());
+    }
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(newer, client.getVia(pod, k), "through pod " + pod);
+    }
+    PodCluster.await("pod 0 logs the replay and pod 1 the re-targeted message", 30_000,
+        () -> logOf(0).contains("refused an internal message") && logOf(0).contains("a replay")
+            && logOf(1).contains("addressed to pod 0"));
+  }
+
+  private String logOf(int pod) throws IOException {
+    return java.nio.file.Files.readString(new File(logDir, "pod-" + pod + ".log").toPath());
   }
 }

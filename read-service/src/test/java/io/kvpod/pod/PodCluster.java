@@ -87,7 +87,7 @@ final class PodCluster implements AutoCloseable {
 
   /** Sends a signed fault-injection request to pod {@code pod}. */
   void fault(int pod, FaultRequest req) throws KvPodException {
-    client.process(pod, new PeerSigner(secret, -1).seal(PeerRequest.fault(req)));
+    client.process(pod, PeerSigner.tool(secret), PeerRequest.fault(req));
   }
 
   /** Who holds {@code bucket}, in pod {@code pod}'s view. */

@@ -236,9 +236,9 @@ class PodClusterTest {
       assertEquals(expected.get(ownedBy0), client.getVia(via, ownedBy0), "via pod " + via);
     }
     assertEquals(2, client.status(0).getLayersSize());
-    PeerSigner tool = new PeerSigner(SECRET, -1);
+    PeerSigner tool = PeerSigner.tool(SECRET);
     for (int pod : new int[] {0, 1}) {
-      client.process(pod, tool.seal(PeerRequest.refresh(new RefreshRequest().setTable(TABLE))));
+      client.process(pod, tool, PeerRequest.refresh(new RefreshRequest().setTable(TABLE)));
       assertEquals(1, client.status(pod).getLayersSize());
       assertEquals(gen.value(7), client.getVia(pod, gen.key(7)));
     }
@@ -275,7 +275,7 @@ class PodClusterTest {
       se = assertThrows(KvPodException.class,
           () -> raw.client().process(ByteBuffer.wrap("hello".getBytes(StandardCharsets.UTF_8))));
       assertEquals(ErrorCode.UNAUTHENTICATED, se.getCode());
-      byte[] forged = new PeerSigner("not-the-cluster-secret", 1).seal(PeerRequest.ping(new PingRequest()));
+      byte[] forged = PeerSigner.tool("not-the-cluster-secret").seal(PeerRequest.ping(new PingRequest()), 0).bytes();
       se = assertThrows(KvPodException.class, () -> raw.client().process(ByteBuffer.wrap(forged)));
       assertEquals(ErrorCode.UNAUTHENTICATED, se.getCode());
       assertTrue(se.getMessage().contains("bad signature"), se.getMessage());

@@ -110,11 +110,11 @@ class TakeoverClusterTest {
   }
 
   private void cut(int a, int b, boolean blocked) throws Exception {
-    PeerSigner tool = new PeerSigner(SECRET, -1);
+    PeerSigner tool = PeerSigner.tool(SECRET);
     FaultRequest ab = blocked ? new FaultRequest().setBlock(List.of(b)) : new FaultRequest().setUnblock(List.of(b));
     FaultRequest ba = blocked ? new FaultRequest().setBlock(List.of(a)) : new FaultRequest().setUnblock(List.of(a));
-    client.process(a, tool.seal(PeerRequest.fault(ab)));
-    client.process(b, tool.seal(PeerRequest.fault(ba)));
+    client.process(a, tool, PeerRequest.fault(ab));
+    client.process(b, tool, PeerRequest.fault(ba));
   }
 
   private int holderIn(int pod, int bucket) throws KvPodException {

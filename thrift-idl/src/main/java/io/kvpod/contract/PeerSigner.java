@@ -8,6 +8,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -17,88 +19,183 @@ import org.apache.thrift.TSerializer;
 import org.apache.thrift.protocol.TCompactProtocol;
 
 /**
- * Seals and opens the internal messages carried by {@code KvPod.process} (see
- * kvpod_internal.thrift for the wire format):
+ * Seals and opens the internal messages carried by {@code KvPod.process}, requests and
+ * replies (kvpod_internal.thrift has the grammar):
  *
  * <pre>
- *   input := compact(SignedEnvelope{body = compact(PeerRequest), sentAtMillis, fromPod, mac})
- *   mac   := HmacSHA256(secret, i64be(sentAtMillis) || i32be(fromPod) || body)
+ *   request := compact(SignedEnvelope{body = compact(PeerRequest), sentAtMillis, fromPod,
+ *                                     toPod, sender, seq, mac = mac("Q", ...)})
+ *   reply   := compact(SignedEnvelope{body = compact(PeerResponse), sentAtMillis,
+ *                                     fromPod = the answering pod, toPod = the requester,
+ *                                     sender, seq = the request's, mac = mac("R", ...)})
+ *   mac(k)  := HmacSHA256(secret, k || i64be(sentAtMillis) || i32be(fromPod) || i32be(toPod)
+ *                                   || i64be(sender) || i64be(seq) || body)
  * </pre>
  *
- * An envelope whose mac does not verify, or whose clock is more than {@code maxSkewMillis}
- * away, is refused with {@link ErrorCode#UNAUTHENTICATED}. Thread-safe (a Mac per call).
+ * A receiver ({@link #open}) refuses with {@link ErrorCode#UNAUTHENTICATED} a request whose
+ * mac does not verify, that is addressed to another pod, that was sent more than the time
+ * window away from its clock, or that it accepted before ({@link ReplayWindow}). A caller
+ * ({@link #openReply}) accepts only a reply from the pod it asked, bound to its own request.
+ * So a captured message cannot be replayed, re-targeted or answered by anyone without the
+ * secret. Each signer draws its {@code sender} at random and numbers its requests from 1.
+ * Thread-safe (a Mac per call).
  */
 public final class PeerSigner {
   private static final String ALGORITHM = "HmacSHA256";
+  /** The most senders a pod remembers at once (each is 8 KB; see {@link ReplayWindow}). */
+  private static final int MAX_SENDERS = 1024;
+  private static final byte REQUEST = 'Q';
+  private static final byte REPLY = 'R';
 
   private final SecretKeySpec key;
-  private final int fromPod;
-  private final long maxSkewMillis;
+  private final int self;
+  private final long windowMillis;
   private final LongSupplier clock;
+  private final long sender = new SecureRandom().nextLong();
+  private final AtomicLong seq = new AtomicLong();
+  private final ReplayWindow seen;
 
-  public PeerSigner(String secret, int fromPod, long maxSkewMillis, LongSupplier clock) {
+  /**
+   * @param self          this pod's id, or -1 for a tool (which sends but never receives)
+   * @param windowMillis  how far from this signer's clock a received request's sending time may be
+   * @param clock         wall-clock milliseconds
+   */
+  public PeerSigner(String secret, int self, long windowMillis, LongSupplier clock) {
     if (secret == null || secret.length() < 8) {
       throw new IllegalArgumentException("the cluster secret (kvpod.secret or KVPOD_SECRET) must be set, "
           + "at least 8 characters");
     }
     this.key = new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), ALGORITHM);
-    this.fromPod = fromPod;
-    this.maxSkewMillis = maxSkewMillis;
+    this.self = self;
+    this.windowMillis = windowMillis;
     this.clock = clock;
+    this.seen = new ReplayWindow(windowMillis, MAX_SENDERS);
   }
 
-  public PeerSigner(String secret, int fromPod) {
-    this(secret, fromPod, 5 * 60_000L, System::currentTimeMillis);
+  /** A tool's signer: it sends requests and opens their replies. */
+  public static PeerSigner tool(String secret) {
+    return new PeerSigner(secret, -1, 30_000, System::currentTimeMillis);
   }
 
-  public byte[] seal(PeerRequest request) {
-    try {
-      byte[] body = new TSerializer(new TCompactProtocol.Factory()).serialize(request);
-      long now = clock.getAsLong();
-      SignedEnvelope env = new SignedEnvelope(ByteBuffer.wrap(body), now, fromPod,
-          ByteBuffer.wrap(mac(now, fromPod, body)));
-      return new TSerializer(new TCompactProtocol.Factory()).serialize(env);
-    } catch (TException e) {
-      throw new IllegalStateException("cannot encode a peer request", e);
+  /** A sealed request, with what its reply must be bound to. */
+  public record Sealed(byte[] bytes, int toPod, long sender, long seq) {}
+
+  /** Seals {@code request} for pod {@code toPod}, under this signer's next number. */
+  public Sealed seal(PeerRequest request, int toPod) {
+    byte[] body = encodeRequest(request);
+    long n = seq.incrementAndGet();
+    SignedEnvelope env = envelope(REQUEST, body, self, toPod, sender, n);
+    return new Sealed(serialize(env), toPod, sender, n);
+  }
+
+  /** A verified request: who sent it, and under which number (its reply is bound to them). */
+  public record Opened(int fromPod, long sender, long seq, PeerRequest request) {}
+
+  /**
+   * Verifies and decodes a request sent to this pod, and remembers it so that it is never
+   * accepted again; {@code UNAUTHENTICATED} if it is not genuine, not for this pod, out of
+   * the time window, or seen before.
+   */
+  public Opened open(byte[] input) {
+    SignedEnvelope env = parse(input, "process() input");
+    if (!env.isSetToPod() || !env.isSetSender() || !env.isSetSeq() || env.getSeq() < 1) {
+      throw new ContractViolation(ErrorCode.UNAUTHENTICATED, "process() message from pod " + env.getFromPod()
+          + " carries no target, sender or number: is every pod and tool the same kvpod version?");
     }
+    verify(REQUEST, env, "process() message from pod " + env.getFromPod());
+    if (env.getToPod() != self) {
+      throw new ContractViolation(ErrorCode.UNAUTHENTICATED, "process() message from pod " + env.getFromPod()
+          + " is addressed to pod " + env.getToPod() + ", not to this pod (" + self + ")");
+    }
+    long now = clock.getAsLong();
+    long skew = Math.abs(now - env.getSentAtMillis());
+    if (skew > windowMillis) {
+      throw new ContractViolation(ErrorCode.UNAUTHENTICATED, "process() message from pod " + env.getFromPod()
+          + " is " + skew + " ms away from this pod's clock (limit " + windowMillis + " ms)");
+    }
+    ReplayWindow.Refusal r = seen.accept(env.getFromPod(), env.getSender(), env.getSeq(), env.getSentAtMillis(), now);
+    if (r != null) {
+      throw new ContractViolation(ErrorCode.UNAUTHENTICATED, "process() message " + env.getSeq() + " from pod "
+          + env.getFromPod() + " refused: " + switch (r) {
+            case REPLAYED -> "it was accepted before (a replay)";
+            case TOO_OLD -> "it arrived after " + ReplayWindow.WINDOW + " later messages of its sender";
+            case TOO_MANY_SENDERS -> "this pod already remembers " + MAX_SENDERS + " senders";
+          });
+    }
+    PeerRequest req = new PeerRequest();
+    try {
+      new TDeserializer(new TCompactProtocol.Factory()).deserialize(req, env.getBody());
+    } catch (TException e) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "process() body is not a PeerRequest: " + e.getMessage());
+    }
+    return new Opened(env.getFromPod(), env.getSender(), env.getSeq(), req);
   }
 
-  /** A verified request and the pod that signed it (-1 for a tool). */
-  public record Opened(int fromPod, PeerRequest request) {}
-
-  /** Verifies and decodes a sealed request; {@code UNAUTHENTICATED} if it is not genuine. */
-  public PeerRequest open(byte[] input) {
-    return openWithSender(input).request();
+  /** Seals the reply to {@code request}, which this pod opened. */
+  public byte[] sealReply(Opened request, PeerResponse response) {
+    return serialize(envelope(REPLY, encode(response), self, request.fromPod(), request.sender(), request.seq()));
   }
 
-  /** Like {@link #open}, also telling who signed the request. */
-  public Opened openWithSender(byte[] input) {
+  /**
+   * Verifies and decodes the reply to {@code request}: it must come from the pod the request
+   * was sealed for and be bound to that request; else {@code UNAUTHENTICATED}.
+   */
+  public PeerResponse openReply(Sealed request, byte[] reply) {
+    String what = "the reply of pod " + request.toPod();
+    SignedEnvelope env = parse(reply, what);
+    if (!env.isSetToPod() || !env.isSetSender() || !env.isSetSeq()) {
+      throw new ContractViolation(ErrorCode.UNAUTHENTICATED, what + " is not bound to a request: is every pod "
+          + "the same kvpod version?");
+    }
+    verify(REPLY, env, what);
+    if (env.getFromPod() != request.toPod() || env.getToPod() != self || env.getSender() != request.sender()
+        || env.getSeq() != request.seq()) {
+      throw new ContractViolation(ErrorCode.UNAUTHENTICATED, what + " answers another request (from pod "
+          + env.getFromPod() + " to " + env.getToPod() + ", number " + env.getSeq() + ")");
+    }
+    PeerResponse r = new PeerResponse();
+    try {
+      new TDeserializer(new TCompactProtocol.Factory()).deserialize(r, env.getBody());
+    } catch (TException e) {
+      throw new ContractViolation(ErrorCode.INTERNAL, what + " is not a PeerResponse: " + e.getMessage());
+    }
+    return r;
+  }
+
+  private SignedEnvelope envelope(byte kind, byte[] body, int from, int to, long senderId, long n) {
+    long now = clock.getAsLong();
+    return new SignedEnvelope(ByteBuffer.wrap(body), now, from,
+        ByteBuffer.wrap(mac(kind, now, from, to, senderId, n, body)))
+        .setToPod(to).setSender(senderId).setSeq(n);
+  }
+
+  private static SignedEnvelope parse(byte[] input, String what) {
     SignedEnvelope env = new SignedEnvelope();
     try {
       new TDeserializer(new TCompactProtocol.Factory()).deserialize(env, input);
       env.validate();
     } catch (TException | RuntimeException e) {
-      throw new ContractViolation(ErrorCode.UNAUTHENTICATED,
-          "process() input is not a signed kvpod envelope: " + e.getMessage());
+      throw new ContractViolation(ErrorCode.UNAUTHENTICATED, what + " is not a signed kvpod envelope: "
+          + e.getMessage());
     }
-    byte[] body = env.getBody();
-    byte[] want = mac(env.getSentAtMillis(), env.getFromPod(), body);
+    return env;
+  }
+
+  private void verify(byte kind, SignedEnvelope env, String what) {
+    byte[] want = mac(kind, env.getSentAtMillis(), env.getFromPod(), env.getToPod(), env.getSender(), env.getSeq(),
+        env.getBody());
     if (!MessageDigest.isEqual(want, env.getMac())) {
-      throw new ContractViolation(ErrorCode.UNAUTHENTICATED,
-          "process() message from pod " + env.getFromPod() + " has a bad signature: is kvpod.secret the same on every pod?");
+      throw new ContractViolation(ErrorCode.UNAUTHENTICATED, what + " has a bad signature: is kvpod.secret the "
+          + "same on every pod?");
     }
-    long skew = Math.abs(clock.getAsLong() - env.getSentAtMillis());
-    if (skew > maxSkewMillis) {
-      throw new ContractViolation(ErrorCode.UNAUTHENTICATED, "process() message from pod " + env.getFromPod()
-          + " is " + skew + " ms away from this pod's clock (limit " + maxSkewMillis + " ms)");
-    }
-    PeerRequest req = new PeerRequest();
+  }
+
+  private static byte[] serialize(SignedEnvelope env) {
     try {
-      new TDeserializer(new TCompactProtocol.Factory()).deserialize(req, body);
+      return new TSerializer(new TCompactProtocol.Factory()).serialize(env);
     } catch (TException e) {
-      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "process() body is not a PeerRequest: " + e.getMessage());
+      throw new IllegalStateException("cannot encode a signed envelope", e);
     }
-    return new Opened(env.getFromPod(), req);
   }
 
   /** The bare encoding of a request (no envelope), as carried inside a relay. */
@@ -120,7 +217,7 @@ public final class PeerSigner {
     return r;
   }
 
-  public static byte[] encode(PeerResponse response) {
+  private static byte[] encode(PeerResponse response) {
     try {
       return new TSerializer(new TCompactProtocol.Factory()).serialize(response);
     } catch (TException e) {
@@ -128,17 +225,12 @@ public final class PeerSigner {
     }
   }
 
-  public static PeerResponse decode(byte[] bytes) throws TException {
-    PeerResponse r = new PeerResponse();
-    new TDeserializer(new TCompactProtocol.Factory()).deserialize(r, bytes);
-    return r;
-  }
-
-  private byte[] mac(long sentAt, int from, byte[] body) {
+  private byte[] mac(byte kind, long sentAt, int from, int to, long senderId, long n, byte[] body) {
     try {
       Mac m = Mac.getInstance(ALGORITHM);
       m.init(key);
-      m.update(ByteBuffer.allocate(12).putLong(sentAt).putInt(from).array());
+      m.update(ByteBuffer.allocate(33).put(kind).putLong(sentAt).putInt(from).putInt(to).putLong(senderId)
+          .putLong(n).array());
       return m.doFinal(body);
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException(ALGORITHM + " is not available", e);

@@ -5,63 +5,130 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.internal.FlushReply;
 import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.thrift.internal.PeerResponse;
 import io.kvpod.thrift.internal.RefreshRequest;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class PeerSignerTest {
+  private static final String SECRET = "s3cret-value";
   private final AtomicLong now = new AtomicLong(1_000_000);
 
-  private PeerSigner signer(String secret) {
-    return new PeerSigner(secret, 2, 1000, now::get);
+  /** Pod {@code self}'s signer, with a 1 s window. */
+  private PeerSigner pod(int self, String secret) {
+    return new PeerSigner(secret, self, 1000, now::get);
+  }
+
+  private static PeerRequest refresh(String table) {
+    return PeerRequest.refresh(new RefreshRequest().setTable(table));
+  }
+
+  private static ContractViolation refused(PeerSigner receiver, byte[] input) {
+    ContractViolation e = assertThrows(ContractViolation.class, () -> receiver.open(input));
+    assertEquals(ErrorCode.UNAUTHENTICATED, e.code());
+    return e;
   }
 
   @Test
-  void sealedRequestOpensWithTheSameSecret() {
-    PeerRequest req = PeerRequest.refresh(new RefreshRequest().setTable("t"));
-    assertEquals(req, signer("s3cret-value").open(signer("s3cret-value").seal(req)));
+  void sealedRequestOpensAtItsTargetWithItsSender() {
+    PeerSigner.Opened o = pod(2, SECRET).open(pod(1, SECRET).seal(refresh("t"), 2).bytes());
+    assertEquals(refresh("t"), o.request());
+    assertEquals(1, o.fromPod());
+    assertEquals(1, o.seq());
   }
 
   @Test
   void wrongSecretIsRefused() {
-    byte[] sealed = signer("s3cret-value").seal(PeerRequest.refresh(new RefreshRequest()));
-    ContractViolation e = assertThrows(ContractViolation.class, () -> signer("other-secret").open(sealed));
-    assertEquals(ErrorCode.UNAUTHENTICATED, e.code());
-    assertTrue(e.getMessage().contains("bad signature"), e.getMessage());
+    byte[] sealed = pod(1, SECRET).seal(refresh(null), 2).bytes();
+    assertTrue(refused(pod(2, "other-secret"), sealed).getMessage().contains("bad signature"));
   }
 
   @Test
   void tamperedBodyIsRefused() {
-    byte[] sealed = signer("s3cret-value").seal(PeerRequest.refresh(new RefreshRequest().setTable("aaaa")));
+    byte[] sealed = pod(1, SECRET).seal(refresh("aaaa"), 2).bytes();
     for (int i = 0; i < sealed.length; i++) {
       if (sealed[i] == 'a') {
         sealed[i] = 'b';
         break;
       }
     }
-    assertThrows(ContractViolation.class, () -> signer("s3cret-value").open(sealed));
+    assertTrue(refused(pod(2, SECRET), sealed).getMessage().contains("bad signature"));
   }
 
   @Test
-  void staleMessageIsRefused() {
-    byte[] sealed = signer("s3cret-value").seal(PeerRequest.refresh(new RefreshRequest()));
+  void aReplayedRequestIsRefusedEvenInsideTheTimeWindow() {
+    PeerSigner receiver = pod(2, SECRET);
+    byte[] sealed = pod(1, SECRET).seal(refresh("t"), 2).bytes();
+    receiver.open(sealed);
+    assertTrue(refused(receiver, sealed).getMessage().contains("a replay"));
+  }
+
+  @Test
+  void requestsThatOvertakeEachOtherAreEachAcceptedOnce() {
+    PeerSigner sender = pod(1, SECRET);
+    PeerSigner receiver = pod(2, SECRET);
+    byte[] first = sender.seal(refresh("a"), 2).bytes();
+    byte[] second = sender.seal(refresh("b"), 2).bytes();
+    receiver.open(second);
+    receiver.open(first); // arrived late, but new
+    refused(receiver, first);
+    refused(receiver, second);
+  }
+
+  @Test
+  void aRequestSealedForAnotherPodIsRefused() {
+    byte[] toPod0 = pod(1, SECRET).seal(refresh("t"), 0).bytes();
+    assertTrue(refused(pod(2, SECRET), toPod0).getMessage().contains("addressed to pod 0"));
+  }
+
+  @Test
+  void aRequestOutsideTheTimeWindowIsRefused() {
+    byte[] sealed = pod(1, SECRET).seal(refresh(null), 2).bytes();
     now.addAndGet(5000);
-    ContractViolation e = assertThrows(ContractViolation.class, () -> signer("s3cret-value").open(sealed));
-    assertTrue(e.getMessage().contains("away from this pod's clock"), e.getMessage());
+    assertTrue(refused(pod(2, SECRET), sealed).getMessage().contains("away from this pod's clock"));
+  }
+
+  @Test
+  void aReplyOpensOnlyForItsOwnRequestFromThePodAsked() {
+    PeerSigner caller = pod(1, SECRET);
+    PeerSigner pod2 = pod(2, SECRET);
+    PeerSigner.Sealed first = caller.seal(refresh("a"), 2);
+    PeerSigner.Sealed second = caller.seal(refresh("b"), 2);
+    PeerResponse answer = PeerResponse.flush(new FlushReply(7));
+    byte[] reply = pod2.sealReply(pod2.open(first.bytes()), answer);
+    assertEquals(answer, caller.openReply(first, reply));
+    ContractViolation e = assertThrows(ContractViolation.class, () -> caller.openReply(second, reply));
+    assertTrue(e.getMessage().contains("answers another request"), e.getMessage());
+    PeerSigner.Sealed toPod0 = caller.seal(refresh("c"), 0);
+    PeerSigner pod0 = pod(0, SECRET);
+    byte[] fromPod0 = pod0.sealReply(pod0.open(toPod0.bytes()), answer);
+    PeerSigner.Sealed alsoNumbered = new PeerSigner.Sealed(toPod0.bytes(), 2, toPod0.sender(), toPod0.seq());
+    assertThrows(ContractViolation.class, () -> caller.openReply(alsoNumbered, fromPod0));
+  }
+
+  @Test
+  void aForgedReplyIsRefused() {
+    PeerSigner caller = pod(1, SECRET);
+    PeerSigner.Sealed req = caller.seal(refresh("a"), 2);
+    PeerSigner impostor = pod(2, "not-the-secret");
+    byte[] forged = impostor.sealReply(new PeerSigner.Opened(1, req.sender(), req.seq(), refresh("a")),
+        PeerResponse.flush(new FlushReply(1)));
+    ContractViolation e = assertThrows(ContractViolation.class, () -> caller.openReply(req, forged));
+    assertTrue(e.getMessage().contains("bad signature"), e.getMessage());
+    assertThrows(ContractViolation.class, () -> caller.openReply(req, new byte[] {1, 2, 3}));
   }
 
   @Test
   void garbageIsRefusedNotCrashed() {
-    ContractViolation e = assertThrows(ContractViolation.class,
-        () -> signer("s3cret-value").open(new byte[] {1, 2, 3, 4, 5}));
-    assertEquals(ErrorCode.UNAUTHENTICATED, e.code());
-    assertThrows(ContractViolation.class, () -> signer("s3cret-value").open(new byte[0]));
+    refused(pod(2, SECRET), new byte[] {1, 2, 3, 4, 5});
+    refused(pod(2, SECRET), new byte[0]);
   }
 
   @Test
   void shortOrMissingSecretIsAConfigurationError() {
-    assertThrows(IllegalArgumentException.class, () -> new PeerSigner(null, 0));
-    assertThrows(IllegalArgumentException.class, () -> new PeerSigner("short", 0));
+    assertThrows(IllegalArgumentException.class, () -> PeerSigner.tool(null));
+    assertThrows(IllegalArgumentException.class, () -> PeerSigner.tool("short"));
   }
 }
