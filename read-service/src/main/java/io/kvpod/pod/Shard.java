@@ -2,6 +2,7 @@ package io.kvpod.pod;
 
 import io.kvpod.contract.TableLayout;
 import io.kvpod.wal.SupersededException;
+import io.kvpod.wal.WalGapException;
 import io.kvpod.wal.WalReplay;
 import io.kvpod.wal.WriteAheadLog;
 import java.io.Closeable;
@@ -69,9 +70,11 @@ final class Shard implements Closeable {
    * ends every earlier writer's HDFS lease on the log's segments (fencing them), replays
    * every entry no live layer covers, and opens a new segment, which {@code claim} must
    * still confirm. A previous holder may publish a flush and retire segments while this
-   * runs, so a replay that finds a segment gone is tried again on a fresh view of the
-   * layers, but only while {@code claim} confirms that the bucket is still this pod's: a
-   * pod that lost its claim touches nothing more. Throws {@link SupersededException} then.
+   * runs, so a replay that finds a segment gone, or the log starting after what its view
+   * of the layers covers ({@link WalGapException}) while a fresh view covers the gap, is
+   * tried again on the fresh view, but only while {@code claim} confirms that the bucket is
+   * still this pod's: a pod that lost its claim touches nothing more. Throws
+   * {@link SupersededException} then.
    */
   static Shard open(Context ctx, int bucket, long epoch, ClaimCheck claim) throws IOException {
     Settings s = ctx.settings();
@@ -113,6 +116,16 @@ final class Shard implements Closeable {
         LOG.info("bucket {}: a log segment was retired while it was replayed (attempt {}); replaying again on a "
             + "fresh view of the layers: {}", bucket, attempt, e.toString());
         continue;
+      } catch (WalGapException e) {
+        closeQuietly(wal);
+        long now = coveredNow(ctx, bucket);
+        if (attempt >= 5 || now < e.missingThrough()) {
+          throw e;
+        }
+        LOG.info("bucket {}: the log lacks entries {}..{}, which a flush published since replay began covers (the "
+            + "layers now cover through {}; attempt {}); replaying again", bucket, e.missingFrom(),
+            e.missingThrough(), now, attempt);
+        continue;
       } catch (IOException e) {
         closeQuietly(wal);
         throw e;
@@ -130,6 +143,17 @@ final class Shard implements Closeable {
           ctx.afterPublish());
       flusher.start(s.flushCheckMillis());
       return new Shard(bucket, epoch, ctx.layers(), mem, wal, committer, flusher, s.writeTimeoutMillis());
+    }
+  }
+
+  /** The sequence number through which the layers hold {@code bucket}'s log, after reading them again. */
+  private static long coveredNow(Context ctx, int bucket) throws IOException {
+    ctx.layers().refresh();
+    LayerSet view = ctx.layers().acquire();
+    try {
+      return view.walThrough(bucket);
+    } finally {
+      view.release();
     }
   }
 

@@ -23,7 +23,8 @@ import org.apache.hadoop.fs.Path;
  *       its first sequence number, so those entries must be in the log or in the layers.</li>
  *   <li>Sequence numbers must run on without a gap, from the first entry not covered by a
  *       layer, within and across the segments that hold entries; a gap is corruption
- *       unless the layers cover it.</li>
+ *       unless the layers cover it ({@link WalGapException}, which says what is missing:
+ *       a flush published after the caller's view of the layers may cover it).</li>
  *   <li>A segment may end inside an entry (a <em>torn tail</em>: its writer stopped while
  *       writing it, so it was never acknowledged). The bytes are dropped and reported. A
  *       torn tail is only possible in the last segment, or in a segment after which a
@@ -125,9 +126,9 @@ public final class WalReplay {
     }
     long next = Math.max(expected, coveredThrough + 1);
     if (impliedThrough >= next) {
-      throw new CorruptionException("WAL " + dir + " is missing entries " + next + ".." + impliedThrough
+      throw new WalGapException("WAL " + dir + " is missing entries " + next + ".." + impliedThrough
           + ": a segment named after them exists, but no segment holds them and the layers cover only through "
-          + coveredThrough);
+          + coveredThrough, next, impliedThrough);
     }
     return new Result(next, applied, skipped, maxVersion, bytes, found);
   }
@@ -136,13 +137,19 @@ public final class WalReplay {
   private static void checkContinues(Path dir, Path seg, long first, long expected, long coveredThrough)
       throws CorruptionException {
     if (expected < 0 && first > coveredThrough + 1) {
-      throw new CorruptionException("WAL " + dir + " is missing entries " + (coveredThrough + 1) + ".."
+      throw new WalGapException("WAL " + dir + " is missing entries " + (coveredThrough + 1) + ".."
           + (first - 1) + ": the layers cover up to " + coveredThrough + " but the oldest segment holding entries, "
-          + seg.getName() + ", starts at " + first);
+          + seg.getName() + ", starts at " + first, coveredThrough + 1, first - 1);
     }
-    if (expected >= 0 && first != expected && !(first > expected && first <= coveredThrough + 1)) {
+    if (expected >= 0 && first < expected) {
       throw new CorruptionException("WAL " + dir + ": segment " + seg.getName() + " starts at sequence "
           + first + " but the previous segment ended before " + expected);
+    }
+    if (expected >= 0 && first > coveredThrough + 1 && first != expected) {
+      long from = Math.max(expected, coveredThrough + 1);
+      throw new WalGapException("WAL " + dir + " is missing entries " + from + ".." + (first - 1) + ": segment "
+          + seg.getName() + " starts at sequence " + first + " but the previous segment ended before " + expected
+          + ", and the layers cover only through " + coveredThrough, from, first - 1);
     }
   }
 }

@@ -29,6 +29,12 @@ final class TestLayers {
 
   static LayerMeta write(Configuration conf, FileSystem fs, TableLayout layout, String layerId, int partitions,
                          Map<String, Rec> records) throws Exception {
+    return write(conf, fs, layout, layerId, partitions, records, Map.of());
+  }
+
+  /** {@link #write}, for a flush: the layer holds bucket b's log through {@code walThrough.get(b)}. */
+  static LayerMeta write(Configuration conf, FileSystem fs, TableLayout layout, String layerId, int partitions,
+                         Map<String, Rec> records, Map<Integer, Long> walThrough) throws Exception {
     Path dir = layout.layerDir(layerId);
     fs.mkdirs(dir);
     List<TreeMap<String, Rec>> byPart = new ArrayList<>();
@@ -56,6 +62,7 @@ final class TestLayers {
       }
       meta.records += byPart.get(p).size();
     }
+    meta.walThrough.putAll(walThrough);
     meta.write(fs, dir);
     return meta;
   }

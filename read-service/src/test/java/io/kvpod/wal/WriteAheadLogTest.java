@@ -162,13 +162,17 @@ class WriteAheadLogTest {
     }
     List<Path> segs = WalReplay.segments(fs, dir);
     fs.delete(segs.get(1), false);
-    CorruptionException e = assertThrows(CorruptionException.class, () -> replay(0, new ArrayList<>()));
+    WalGapException e = assertThrows(WalGapException.class, () -> replay(0, new ArrayList<>()));
     assertTrue(e.getMessage().contains("starts at sequence 3"), e.getMessage());
+    assertEquals(2, e.missingFrom(), "entry 2 is missing");
+    assertEquals(2, e.missingThrough(), "only entry 2 is missing");
     // but if a layer covers entries 1..2, the gap is no loss
     assertEquals(List.of("3:c=3"), replay(2, new ArrayList<>()));
     // and entries the layers claim but no segment holds are a loss
     fs.delete(segs.get(0), false);
-    assertThrows(CorruptionException.class, () -> replay(1, new ArrayList<>()));
+    WalGapException oldest = assertThrows(WalGapException.class, () -> replay(1, new ArrayList<>()));
+    assertEquals(2, oldest.missingFrom());
+    assertEquals(2, oldest.missingThrough(), "what a flush published since would have to cover to retry");
   }
 
   @Test
@@ -245,8 +249,9 @@ class WriteAheadLogTest {
   void anEmptySegmentNamedAfterEntriesThatNoSegmentHoldsIsCorruption() throws IOException {
     writeSegment(1, 1, 3);
     writeSegment(2, 10, 9); // its writer had seen entries through 9: 4..9 are gone
-    CorruptionException e = assertThrows(CorruptionException.class, () -> replay(0, new ArrayList<>()));
+    WalGapException e = assertThrows(WalGapException.class, () -> replay(0, new ArrayList<>()));
     assertTrue(e.getMessage().contains("missing entries 4..9"), e.getMessage());
+    assertEquals(9, e.missingThrough());
     assertEquals(List.of(), replay(9, new ArrayList<>()), "unless the layers cover them");
   }
 
