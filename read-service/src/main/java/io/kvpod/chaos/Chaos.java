@@ -24,7 +24,8 @@ import org.apache.commons.cli.Options;
 /**
  * {@code bin/kvpod chaos}: a Jepsen-style run against a real local cluster. It starts HDFS
  * and pod processes, drives writers whose values per key are totally ordered
- * ({@link Workload}), injects seeded random faults for the given time ({@link Nemesis}),
+ * ({@link Workload}) and a probe that puts a new key into each bucket every 100 ms
+ * ({@link WriteProbe}), injects seeded random faults for the given time ({@link Nemesis}),
  * then heals everything, restarts every pod, reads every key through every pod, and checks
  * the history ({@link Checker}). It prints the faults by kind, the operations, write
  * unavailability per fault, and every violation with its key's history
@@ -38,6 +39,10 @@ public final class Chaos {
   public record Outcome(List<Nemesis.Fault> faults, List<Checker.Violation> violations, long acked, long failed,
                         long unknown, long reads, List<String> unexpectedErrors,
                         List<ChaosReport.Outage> outages) {}
+
+  /** How often {@link WriteProbe} puts a new key into each bucket, and how many may wait per bucket. */
+  private static final long PROBE_INTERVAL_MILLIS = 100;
+  private static final int PROBES_IN_FLIGHT = 64;
 
   private final ChaosCluster cluster;
   private final PrintStream out;
@@ -177,19 +182,24 @@ public final class Chaos {
          KvPodClient client = KvPodClient.builder(cluster.podList()).build()) {
       Workload workload = new Workload(client, cluster.size(), writers, keysPerWriter, history, seed);
       workload.start();
+      WriteProbe probe = new WriteProbe(client, cluster.size(), history, PROBES_IN_FLIGHT);
+      probe.start(PROBE_INTERVAL_MILLIS);
       Nemesis nemesis = new Nemesis(cluster, history, seed, meanIntervalMillis, kinds, out);
       nemesis.run(durationMillis);
       heal();
-      out.println("[chaos] faults over; stopping the writers");
+      out.println("[chaos] faults over; stopping the writers and the probe");
       workload.stop();
+      probe.close();
       out.println("[chaos] restarting every pod");
       cluster.restartAll();
-      Map<String, long[]> finals = readBack(client, workload.keys());
+      List<String> keys = new ArrayList<>(workload.keys());
+      keys.addAll(probe.keys());
+      Map<String, long[]> finals = readBack(client, keys);
       List<Checker.Violation> violations = Checker.check(history, finals);
       List<Nemesis.Fault> faults = nemesis.faults();
       Outcome o = new Outcome(faults, violations, history.writes(History.Outcome.OK),
           history.writes(History.Outcome.FAILED), history.writes(History.Outcome.UNKNOWN), history.reads(),
-          workload.unexpectedErrors(), ChaosReport.outages(faults, workload.acks()));
+          workload.unexpectedErrors(), ChaosReport.outages(faults, probe.acks()));
       ChaosReport.print(out, o, history, durationMillis);
       out.printf("[chaos] every operation is in %s; the pods' logs are in %s%n", historyFile,
           new File(cluster.work(), "logs"));

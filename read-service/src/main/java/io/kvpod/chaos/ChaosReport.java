@@ -19,8 +19,8 @@ import java.util.TreeMap;
  * its key's full history.
  *
  * <p><b>Write unavailability</b> of a fault that stopped a pod (kill, restart, freeze): from
- * the moment it took effect until the first acknowledgement of a write, invoked after that
- * moment, to a bucket the pod held just before. A fault after which no such write was
+ * the moment it took effect until the first acknowledgement of a {@link WriteProbe} put,
+ * invoked after that moment, to a bucket the pod held just before. A fault after which no such write was
  * acknowledged before the run ended is left out. Stateless.
  */
 final class ChaosReport {
@@ -35,14 +35,14 @@ final class ChaosReport {
    * (then the two together are measured). Faults after which no write of the pod's buckets
    * was acknowledged are left out.
    */
-  static List<Outage> outages(List<Nemesis.Fault> faults, List<Workload.Ack> acks) {
+  static List<Outage> outages(List<Nemesis.Fault> faults, List<WriteProbe.Ack> acks) {
     List<Outage> out = new ArrayList<>();
     for (Nemesis.Fault f : faults) {
       if (f.buckets().isEmpty()) {
         continue;
       }
       long best = Long.MAX_VALUE;
-      for (Workload.Ack a : acks) {
+      for (WriteProbe.Ack a : acks) {
         if (a.invokeNanos() >= f.startNanos() && f.buckets().contains(a.bucket())) {
           best = Math.min(best, a.completeNanos() - f.startNanos());
         }

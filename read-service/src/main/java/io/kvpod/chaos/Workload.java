@@ -1,7 +1,6 @@
 package io.kvpod.chaos;
 
 import io.kvpod.client.KvPodClient;
-import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
 import java.util.ArrayList;
@@ -17,21 +16,18 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * key's values in order: value {@code n+1} only after the write of {@code n} completed,
  * and, if that write failed, only after it can no longer take effect (its deadline plus
  * the clock skew: the Java client's {@code put} waits for that itself; a write sent to one
- * pod is waited out here). A writer mixes:
+ * pod is waited out here, unless it never left because the pod refused the connection). A
+ * writer mixes:
  * <ul>
  *   <li>single puts and batchPuts of 2-5 of its keys;</li>
  *   <li>calls through the Java client (routed to holders, with failover) and calls to a
  *       random pod, which forwards them (as a client in another language would);</li>
  *   <li>reads of its own keys through a random pod, checked later against its writes.</li>
  * </ul>
- * Everything goes into the {@link History}, and each acknowledged write's completion time
- * into its bucket's log (for write unavailability). Seeded: the same seed makes the same
- * choices (the timing, and so the outcomes, still vary).
+ * Everything goes into the {@link History}. Seeded: the same seed makes the same choices
+ * (the timing, and so the outcomes, still vary).
  */
 final class Workload {
-  /** When writes of a bucket invoked at {@code invokeNanos} were acknowledged. */
-  record Ack(int bucket, long invokeNanos, long completeNanos) {}
-
   private final KvPodClient client;
   private final int pods;
   private final int writers;
@@ -40,7 +36,6 @@ final class Workload {
   private final long seed;
   private final AtomicBoolean stop = new AtomicBoolean();
   private final List<Thread> threads = new ArrayList<>();
-  private final ConcurrentLinkedQueue<Ack> acks = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<String> unexpected = new ConcurrentLinkedQueue<>();
 
   Workload(KvPodClient client, int pods, int writers, int keysPerWriter, History history, long seed) {
@@ -79,10 +74,6 @@ final class Workload {
       }
     }
     return out;
-  }
-
-  List<Ack> acks() {
-    return new ArrayList<>(acks);
   }
 
   /** Errors no fault explains (INTERNAL, CORRUPTION, ...), as text. */
@@ -156,36 +147,38 @@ final class Workload {
     long invoked = history.now();
     History.Outcome outcome;
     String error = null;
+    KvPodClient.Delivery delivery = new KvPodClient.Delivery();
     try {
       if (batch.size() == 1) {
         Map.Entry<String, Map<String, String>> e = batch.entrySet().iterator().next();
         if (routed) {
           client.put(e.getKey(), e.getValue());
         } else {
-          client.putVia(pod, e.getKey(), e.getValue(), deadline);
+          client.putVia(pod, e.getKey(), e.getValue(), deadline, delivery);
         }
       } else if (routed) {
         client.batchPut(batch);
       } else {
-        client.batchPutVia(pod, batch, deadline);
+        client.batchPutVia(pod, batch, deadline, delivery);
       }
       outcome = History.Outcome.OK;
     } catch (KvPodException e) {
       error = e.getCode() + ": " + e.getMessage();
-      // a refusal says "not applied" only for a single put: a batch is split by bucket, and
-      // the error of one share says nothing of the others
-      outcome = batch.size() == 1 && refusedUnapplied(e) ? History.Outcome.FAILED : History.Outcome.UNKNOWN;
       note(e);
-      if (!routed && (e.isRetriable() || batch.size() > 1)) {
-        settle(deadline); // the Java client's put does this itself
+      if (!routed && !delivery.sent()) {
+        outcome = History.Outcome.FAILED; // it reached no pod (a refused connection): nothing to wait out
+      } else {
+        // a refusal says "not applied" only for a single put: a batch is split by bucket, and
+        // the error of one share says nothing of the others
+        outcome = batch.size() == 1 && refusedUnapplied(e) ? History.Outcome.FAILED : History.Outcome.UNKNOWN;
+        if (!routed && (e.isRetriable() || batch.size() > 1)) {
+          settle(deadline); // the Java client's put does this itself
+        }
       }
     }
     long completed = history.now();
     for (Map.Entry<String, Long> e : numbers.entrySet()) {
       history.write(e.getKey(), new History.Write(e.getValue(), invoked, completed, outcome, via, error));
-      if (outcome == History.Outcome.OK) {
-        acks.add(new Ack(KeyPartitioner.bucket(e.getKey(), pods), invoked, completed));
-      }
     }
   }
 

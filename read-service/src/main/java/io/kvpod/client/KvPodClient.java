@@ -27,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.apache.thrift.TException;
 import org.apache.thrift.transport.TTransportException;
 
@@ -46,6 +47,11 @@ import org.apache.thrift.transport.TTransportException;
  *       any other {@code KvPodException} is thrown at once. Retries wait
  *       {@link Backoff} and stop at {@code maxAttempts} or the call's {@code deadline},
  *       whichever comes first; then a retriable {@code UNAVAILABLE} is thrown.</li>
+ *   <li><b>Following a takeover while calls are stuck.</b> A pod that has calls waiting
+ *       and has answered none for {@code silentAfterMs} (default 1 s) is silent
+ *       ({@link SilentPods}): a frozen or cut-off holder. While one is, the client re-learns
+ *       the holders from another pod every half second, so calls made after the bucket was
+ *       taken over go to its new holder, without waiting for the stuck calls to time out.</li>
  *   <li><b>Hedged reads</b> (off unless {@code hedgeAfterMs > 0}): if a get has no answer
  *       after that long, the same get goes to the next pod too, and the first answer wins.</li>
  *   <li><b>One copy of a write at a time.</b> Every attempt of {@code put} or
@@ -74,6 +80,8 @@ public final class KvPodClient implements Closeable {
   /** holders[b] and epochs[b]: who holds bucket b, as of which epoch; replaced, never mutated. */
   private volatile long[] holdings;
   private final AtomicLong lastLearnedMillis = new AtomicLong();
+  private final SilentPods silent;
+  private final java.util.concurrent.ScheduledExecutorService watchdog;
   private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
     Thread t = new Thread(r, "kvpod-client-fan-out");
     t.setDaemon(true);
@@ -89,6 +97,8 @@ public final class KvPodClient implements Closeable {
     this.hedgeAfterMs = b.hedgeAfterMs;
     this.maxClockSkewMs = b.maxClockSkewMs;
     this.health = new PodHealth(b.pods.size(), b.backoff);
+    this.silent = new SilentPods(b.pods.size());
+    this.watchdog = b.silentAfterMs > 0 ? startWatchdog(b.silentAfterMs) : null;
     long[] home = new long[b.pods.size()];
     for (int i = 0; i < home.length; i++) {
       home[i] = i; // epoch 0 (the high 32 bits), holder i
@@ -130,6 +140,7 @@ public final class KvPodClient implements Closeable {
     private long hedgeAfterMs = -1;
     private long maxClockSkewMs = 1000;
     private int maxIdlePerPod = 16;
+    private long silentAfterMs = 1000;
 
     private Builder(List<InetSocketAddress> pods) {
       if (pods.isEmpty()) {
@@ -171,6 +182,15 @@ public final class KvPodClient implements Closeable {
     /** Hedge a get after this long without an answer; <= 0 turns hedging off (default). */
     public Builder hedgeAfterMs(long ms) {
       this.hedgeAfterMs = ms;
+      return this;
+    }
+
+    /**
+     * Re-learn the holders while a pod has had calls waiting this long without answering
+     * any (default 1000 ms; <= 0 turns it off). See {@link SilentPods}.
+     */
+    public Builder silentAfterMs(long ms) {
+      this.silentAfterMs = ms;
       return this;
     }
 
@@ -241,6 +261,25 @@ public final class KvPodClient implements Closeable {
       }
       holdings = next;
     }
+  }
+
+  /** Every quarter second: re-learns the holders while some pod is silent (see {@link SilentPods}). */
+  private java.util.concurrent.ScheduledExecutorService startWatchdog(long silentAfterMs) {
+    java.util.concurrent.ScheduledExecutorService s = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "kvpod-client-watchdog");
+      t.setDaemon(true);
+      return t;
+    });
+    long every = Math.min(250, silentAfterMs);
+    s.scheduleWithFixedDelay(() -> {
+      for (int pod = 0; pod < pool.size(); pod++) {
+        if (silent.silentMillis(pod) >= silentAfterMs) {
+          relearnHolders(pod);
+          return;
+        }
+      }
+    }, every, every, TimeUnit.MILLISECONDS);
+    return s;
   }
 
   /** After a failure at a holder: ask one pod for the holders, at most every half second. */
@@ -369,8 +408,19 @@ public final class KvPodClient implements Closeable {
 
   /** {@link #putVia(int, String, Map)} with the write's deadline given (ms since the epoch). */
   public boolean putVia(int pod, String key, Map<String, String> value, long deadlineMillis) throws KvPodException {
+    return putVia(pod, key, value, deadlineMillis, new Delivery());
+  }
+
+  /**
+   * {@link #putVia(int, String, Map, long)}, telling {@code delivery} whether the write may
+   * have left: a write that failed before it was sent (the pod refused the connection) can
+   * never take effect, and need not be waited out.
+   */
+  public boolean putVia(int pod, String key, Map<String, String> value, long deadlineMillis, Delivery delivery)
+      throws KvPodException {
     checkKey(key);
-    return callOne(pod, c -> c.put(key, value, options(deadlineMillis)));
+    checkPod(pod);
+    return attempt(pod, c -> c.put(key, value, options(deadlineMillis)), callTimeoutMs, delivery);
   }
 
   /** Sends a whole batch to one given pod, which splits it among the owners; as {@link #putVia}. */
@@ -381,8 +431,15 @@ public final class KvPodClient implements Closeable {
   /** {@link #batchPutVia(int, Map)} with the write's deadline given (ms since the epoch). */
   public boolean batchPutVia(int pod, Map<String, Map<String, String>> records, long deadlineMillis)
       throws KvPodException {
+    return batchPutVia(pod, records, deadlineMillis, new Delivery());
+  }
+
+  /** {@link #batchPutVia(int, Map, long)}, telling {@code delivery} whether the batch may have left (see putVia). */
+  public boolean batchPutVia(int pod, Map<String, Map<String, String>> records, long deadlineMillis,
+                             Delivery delivery) throws KvPodException {
     guard(() -> Limits.checkBatchSize(records.size()));
-    return callOne(pod, c -> c.batchPut(records, options(deadlineMillis)));
+    checkPod(pod);
+    return attempt(pod, c -> c.batchPut(records, options(deadlineMillis)), callTimeoutMs, delivery);
   }
 
   /**
@@ -435,20 +492,38 @@ public final class KvPodClient implements Closeable {
    * returns the pod's reply once its signature and binding to the request are verified.
    */
   public PeerResponse process(int pod, PeerSigner signer, PeerRequest request) throws KvPodException {
-    PeerSigner.Sealed sealed = signer.seal(request, pod);
-    byte[] reply = process(pod, sealed.bytes());
+    Exchange x = process(pod, () -> signer.seal(request, pod), new Delivery());
     try {
-      return signer.openReply(sealed, reply);
+      return signer.openReply(x.sent(), x.reply());
     } catch (ContractViolation e) {
       throw error(e.code(), e.getMessage(), false);
     }
   }
 
+  /** A sealed internal message as it was sent, and the pod's sealed reply to it. */
+  public record Exchange(PeerSigner.Sealed sent, byte[] reply) {}
+
+  /**
+   * Sends an internal message to one pod, sealed afresh by {@code sealer} for each send: when
+   * a reused connection fails and the message goes again over a new one, the new copy has
+   * its own number, so a pod that took the first copy does not refuse the second as a replay.
+   * Returns the copy the pod answered and its reply (for {@link PeerSigner#openReply}).
+   */
+  public Exchange process(int pod, Supplier<PeerSigner.Sealed> sealer, Delivery delivery) throws KvPodException {
+    checkPod(pod);
+    PeerSigner.Sealed[] sent = new PeerSigner.Sealed[1];
+    ByteBuffer r = attempt(pod, c -> {
+      sent[0] = sealer.get();
+      return c.process(ByteBuffer.wrap(sent[0].bytes()));
+    }, callTimeoutMs, delivery);
+    byte[] out = new byte[r.remaining()];
+    r.get(out);
+    return new Exchange(sent[0], out);
+  }
+
   /** {@link #process(int, byte[])}, telling {@code delivery} whether the message may have reached the pod. */
   public byte[] process(int pod, byte[] sealed, Delivery delivery) throws KvPodException {
-    if (pod < 0 || pod >= pool.size()) {
-      throw error(ErrorCode.INVALID_ARGUMENT, "no pod " + pod + " (cluster has " + pool.size() + ")", false);
-    }
+    checkPod(pod);
     ByteBuffer r = attempt(pod, c -> c.process(ByteBuffer.wrap(sealed)), callTimeoutMs, delivery);
     byte[] out = new byte[r.remaining()];
     r.get(out);
@@ -480,10 +555,14 @@ public final class KvPodClient implements Closeable {
   }
 
   private <T> T callOne(int pod, PodCall<T> op) throws KvPodException {
+    checkPod(pod);
+    return attempt(pod, op, callTimeoutMs);
+  }
+
+  private void checkPod(int pod) throws KvPodException {
     if (pod < 0 || pod >= pool.size()) {
       throw error(ErrorCode.INVALID_ARGUMENT, "no pod " + pod + " (cluster has " + pool.size() + ")", false);
     }
-    return attempt(pod, op, callTimeoutMs);
   }
 
   /**
@@ -503,6 +582,11 @@ public final class KvPodClient implements Closeable {
   public static final class Delivery {
     private boolean sent;
     private boolean answered;
+
+    /** Whether the request may have left; false: it reached no pod and never takes effect. */
+    public boolean sent() {
+      return sent;
+    }
 
     /** Whether the request may still take effect although no answer came. */
     public boolean uncertain() {
@@ -525,14 +609,18 @@ public final class KvPodClient implements Closeable {
         throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") unreachable: "
             + e.getMessage(), true);
       }
+      boolean answered = false;
+      silent.began(pod);
       try {
         c.setTimeout(Math.max(1, timeoutMs));
         delivery.sent = true;
         T r = op.call(c.client);
+        answered = true;
         delivery.answered = true;
         pool.giveBack(c);
         return r;
       } catch (KvPodException e) {
+        answered = true;
         delivery.answered = true;
         pool.giveBack(c); // the pod answered; the connection is fine
         throw e;
@@ -551,6 +639,8 @@ public final class KvPodClient implements Closeable {
       } catch (TException e) {
         pool.discard(c);
         throw error(ErrorCode.INTERNAL, "pod " + pod + " answered with a protocol error: " + e, false);
+      } finally {
+        silent.ended(pod, answered);
       }
     }
   }
@@ -733,6 +823,9 @@ public final class KvPodClient implements Closeable {
 
   @Override
   public void close() {
+    if (watchdog != null) {
+      watchdog.shutdownNow();
+    }
     fanOut.shutdownNow();
     pool.close();
     if (hedgePool != null) {

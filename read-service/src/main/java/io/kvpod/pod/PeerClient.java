@@ -100,10 +100,9 @@ final class PeerClient implements Closeable {
   private PeerResponse send(KvPodClient via, int pod, PeerRequest req, KvPodClient.Delivery delivery)
       throws KvPodException {
     faults.beforeCall(pod);
-    PeerSigner.Sealed sealed = signer.seal(req, pod);
-    byte[] answer;
+    KvPodClient.Exchange answer;
     try {
-      answer = via.process(pod, sealed.bytes(), delivery);
+      answer = via.process(pod, () -> signer.seal(req, pod), delivery);
     } catch (KvPodException e) {
       if (e.getCode() != ErrorCode.UNAVAILABLE) {
         liveness.heard(pod); // it answered, if only to refuse (UNAVAILABLE also stands for no answer, or a cut link)
@@ -111,7 +110,7 @@ final class PeerClient implements Closeable {
       throw e;
     }
     try {
-      PeerResponse r = signer.openReply(sealed, answer);
+      PeerResponse r = signer.openReply(answer.sent(), answer.reply());
       liveness.heard(pod);
       return r;
     } catch (ContractViolation e) {

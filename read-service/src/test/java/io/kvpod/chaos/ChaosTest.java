@@ -25,6 +25,9 @@ class ChaosTest {
       assertTrue(o.acked() > 1000, "writes were acknowledged: " + o.acked());
       assertEquals(List.of(), o.violations());
       assertEquals(List.of(), o.unexpectedErrors());
+      boolean stoppedAPod = o.faults().stream().anyMatch(f -> !f.buckets().isEmpty());
+      assertEquals(stoppedAPod, !o.outages().isEmpty(), "the probe measured write unavailability of the faults that "
+          + "stopped a pod: " + o.outages());
     }
   }
 }

@@ -35,7 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  *   <li>a pod whose recovery is slow (held up on purpose, longer than the takeover window)
  *       keeps its bucket: it listens first and answers {@code RECOVERING};</li>
  *   <li>a frozen holder (SIGSTOP) is taken over, and when it wakes it is fenced: it serves
- *       no stale read and loses nothing it acknowledged;</li>
+ *       no stale read and loses nothing it acknowledged; a client with a call stuck on it
+ *       sends its next write to the new holder without waiting for that call;</li>
  *   <li>a forwarded write delayed past a newer acknowledged write of the same key is
  *       refused by its deadline rather than applied over it.</li>
  * </ol>
@@ -89,6 +90,17 @@ class FailoverClusterTest {
       }
     });
     return (System.nanoTime() - start) / 1e9;
+  }
+
+  /** Puts through {@code client}; true if acknowledged, false on a retriable failure. */
+  private static boolean putQuietly(KvPodClient client, String key) {
+    try {
+      client.put(key, value(key, 1));
+      return true;
+    } catch (KvPodException e) {
+      assertTrue(e.isRetriable(), e.getMessage());
+      return false;
+    }
   }
 
   private void verifyEveryAckedWriteThroughEveryPod() throws KvPodException {
@@ -171,18 +183,39 @@ class FailoverClusterTest {
       put(i % PODS, k, value(k, 1));
     }
     PodProcess p1 = cluster.pod(1);
-    p1.signal("STOP");
-    try {
-      String probe = cluster.keyOf(1, "probe", 0);
-      double took = putUntilAcknowledged(0, probe, value(probe, 1)); // pod 1 stays frozen until then
-      System.out.printf("[freeze] pod 1 frozen (SIGSTOP); a write of its bucket through pod 0 succeeded after %.1f s%n",
-          took);
-      assertNotEquals(1, cluster.holderIn(0, 1), "bucket 1 was taken over");
-      for (String k : keys) {
-        put(2, k, value(k, 2)); // overwrites what pod 1 still holds in memory
+    // a routing client whose calls wait a minute: one of them gets stuck on the frozen holder
+    String stuckKey = cluster.keyOf(1, "stuck", 0);
+    String afterKey = cluster.keyOf(1, "after-takeover", 0);
+    CompletableFuture<Boolean> stuck;
+    try (KvPodClient patient = KvPodClient.builder(cluster.podList).callTimeoutMs(60_000).deadlineMs(120_000).build()) {
+      p1.signal("STOP");
+      try {
+        stuck = CompletableFuture.supplyAsync(() -> putQuietly(patient, stuckKey));
+        String probe = cluster.keyOf(1, "probe", 0);
+        double took = putUntilAcknowledged(0, probe, value(probe, 1)); // pod 1 stays frozen until then
+        System.out.printf("[freeze] pod 1 frozen (SIGSTOP); a write of its bucket through pod 0 succeeded after %.1f s%n",
+            took);
+        assertNotEquals(1, cluster.holderIn(0, 1), "bucket 1 was taken over");
+        // the patient client learns the new holder while its first call still waits on pod 1
+        long start = System.nanoTime();
+        PodCluster.await("the client with a stuck call learns bucket 1's new holder", 30_000,
+            () -> patient.ownerOf(afterKey) != 1);
+        patient.put(afterKey, value(afterKey, 1));
+        acked.put(afterKey, value(afterKey, 1));
+        System.out.printf("[freeze] a client with a call stuck on the frozen holder wrote to the new holder %.1f s "
+            + "after the takeover%n",
+            (System.nanoTime() - start) / 1e9);
+        assertTrue(!stuck.isDone(), "the first call is still waiting on the frozen pod, so the second did not wait "
+            + "for it to time out");
+        for (String k : keys) {
+          put(2, k, value(k, 2)); // overwrites what pod 1 still holds in memory
+        }
+      } finally {
+        p1.signal("CONT");
       }
-    } finally {
-      p1.signal("CONT");
+      if (stuck.get(120, TimeUnit.SECONDS)) {
+        acked.put(stuckKey, value(stuckKey, 1));
+      }
     }
     for (String k : keys) {
       assertEquals(value(k, 2), cluster.client.getVia(1, k), "the woken pod serves no stale read of " + k);

@@ -21,6 +21,7 @@ import io.kvpod.thrift.internal.FaultReply;
 import io.kvpod.thrift.internal.FaultRequest;
 import io.kvpod.thrift.internal.KeyValue;
 import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.thrift.internal.PeerResponse;
 import io.kvpod.thrift.internal.WriteRequest;
 import io.kvpod.wal.WalReplay;
 import java.io.File;
@@ -514,6 +515,28 @@ class OnlineWritesClusterTest {
     PodCluster.await("pod 0 logs the replay and pod 1 the re-targeted message", 30_000,
         () -> logOf(0).contains("refused an internal message") && logOf(0).contains("a replay")
             && logOf(1).contains("addressed to pod 0"));
+  }
+
+  /**
+   * The pod takes an internal message, and the connection is reset before its answer comes
+   * back: the client sends the message again over a new connection, sealed afresh, so the
+   * pod takes the second copy instead of refusing it as a replay of the first.
+   */
+  @Test
+  @Order(9)
+  void anInternalMessageSentAgainAfterItsAnswerWasCutOffIsSealedAfreshNotRefusedAsAReplay() throws Exception {
+    String[] addresses = podList.split(",");
+    int colon = addresses[0].lastIndexOf(':');
+    try (CuttingProxy proxy = new CuttingProxy(new java.net.InetSocketAddress(addresses[0].substring(0, colon),
+             Integer.parseInt(addresses[0].substring(colon + 1))));
+         KvPodClient viaProxy = KvPodClient.builder(proxy.address() + "," + addresses[1] + "," + addresses[2]).build()) {
+      viaProxy.ping(0); // leaves a pooled connection through the proxy, which the next call reuses
+      proxy.cutNextAnswer();
+      PeerSigner tool = PeerSigner.tool(SECRET);
+      PeerResponse r = viaProxy.process(0, tool, PeerRequest.fault(new FaultRequest().setClear(true)));
+      assertTrue(r.isSetFault(), "the second copy was taken and answered: " + r);
+      assertEquals(1, proxy.cuts(), "the first copy's answer was cut off");
+    }
   }
 
   private String logOf(int pod) throws IOException {
