@@ -103,12 +103,18 @@ public final class PodProcess {
     if (log.exists()) {
       log.renameTo(new File(log.getPath() + "." + System.nanoTime()));
     }
+    // temp files (snappy-java's native library) in a directory of this pod's, emptied at each
+    // launch: a pod stopped with kill -9 cannot delete them itself
+    File tmp = new File(log.getAbsoluteFile().getParentFile(), "tmp/pod-" + id);
+    org.apache.hadoop.fs.FileUtil.fullyDelete(tmp);
+    if (!tmp.mkdirs()) {
+      throw new IOException("cannot create " + tmp);
+    }
     List<String> cmd = new ArrayList<>(List.of(
         new File(System.getProperty("java.home"), "bin/java").getPath(), "-Xmx" + heap,
         "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
         "-Djava.net.preferIPv4Stack=true",
-        // temp files (snappy-java's native library) next to the log, not in /tmp: kill -9 leaves them behind
-        "-Djava.io.tmpdir=" + log.getAbsoluteFile().getParent(),
+        "-Djava.io.tmpdir=" + tmp.getPath(),
         "-cp", classpath(), "io.kvpod.cli.KvPodMain", "pod"));
     String log4j = System.getProperty(POD_LOG4J);
     if (log4j != null) {
