@@ -58,6 +58,8 @@ class TakeoverClusterTest {
   private KvPodClient client;
   private final File logDir = new File("target/pod-logs/" + getClass().getSimpleName());
   private final Map<String, Map<String, String>> acked = new ConcurrentHashMap<>();
+  /** How each acknowledged key was written: when, and through what (for a failure's message). */
+  private final Map<String, String> ackedHow = new ConcurrentHashMap<>();
 
   @BeforeAll
   void startCluster() throws Exception {
@@ -122,21 +124,45 @@ class TakeoverClusterTest {
     return st.getHolders().get(bucket);
   }
 
-  private void verifyAllThroughEveryPod() throws KvPodException {
+  private void verifyAllThroughEveryPod() throws Exception {
     List<String> keys = new ArrayList<>(acked.keySet());
     List<String> wrong = new ArrayList<>();
+    int[] wrongPerPod = new int[PODS];
     for (int pod = 0; pod < PODS; pod++) {
       for (int from = 0; from < keys.size(); from += 500) {
         List<String> chunk = keys.subList(from, Math.min(keys.size(), from + 500));
         Map<String, Map<String, String>> got = client.multiGetVia(pod, chunk);
         for (String k : chunk) {
-          if (!acked.get(k).equals(got.get(k)) && wrong.size() < 10) {
-            wrong.add("pod " + pod + ": " + k + " read as " + got.get(k));
+          if (!acked.get(k).equals(got.get(k))) {
+            wrongPerPod[pod]++;
+            if (wrong.size() < 10) {
+              wrong.add("pod " + pod + ": " + k + " read as " + got.get(k) + " (acknowledged " + ackedHow.get(k) + ")");
+            }
           }
         }
       }
     }
-    assertTrue(wrong.isEmpty(), "wrong or missing reads of acknowledged writes: " + wrong);
+    if (!wrong.isEmpty()) {
+      keepEvidence(wrong, wrongPerPod);
+    }
+    assertTrue(wrong.isEmpty(), "wrong or missing reads of acknowledged writes (per pod: "
+        + java.util.Arrays.toString(wrongPerPod) + "): " + wrong);
+  }
+
+  /** For a failure: single gets of the first wrong keys through each pod, and a copy of the table's files. */
+  private void keepEvidence(List<String> wrong, int[] wrongPerPod) throws Exception {
+    for (String w : wrong.subList(0, Math.min(3, wrong.size()))) {
+      String k = w.substring(w.indexOf(": ") + 2, w.indexOf(" read as"));
+      for (int pod = 0; pod < PODS; pod++) {
+        System.out.printf("[evidence] get %s via pod %d: %s%n", k, pod, client.getVia(pod, k));
+      }
+    }
+    File copy = new File(logDir, "hdfs-" + System.currentTimeMillis());
+    try (FileSystem fs = FileSystem.newInstance(java.net.URI.create(hdfs.uri()), hdfs.conf())) {
+      fs.copyToLocalFile(new Path(root), new Path(copy.getAbsolutePath()));
+    }
+    System.out.printf("[evidence] wrong per pod %s; the table's files are copied to %s%n",
+        java.util.Arrays.toString(wrongPerPod), copy);
   }
 
   @Test
@@ -209,12 +235,20 @@ class TakeoverClusterTest {
             batch.put(k, value(k));
           }
           try {
+            long invoked = System.currentTimeMillis();
+            String via;
             if (n % 2 == 0) {
+              via = "client";
               client.batchPut(batch); // the smart client, routing by the holders it learned
             } else {
-              client.batchPutVia(r.nextInt(PODS), batch);
+              int pod = r.nextInt(PODS);
+              via = "pod " + pod;
+              client.batchPutVia(pod, batch);
             }
             acked.putAll(batch);
+            String how = "via " + via + ", invoked " + java.time.Instant.ofEpochMilli(invoked) + ", acknowledged "
+                + java.time.Instant.now();
+            batch.keySet().forEach(k -> ackedHow.put(k, how));
           } catch (KvPodException e) {
             if (!e.isRetriable()) {
               errors.add(e);
