@@ -16,6 +16,7 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 
 /**
@@ -48,6 +49,9 @@ final class ChaosCluster implements AutoCloseable {
   }
 
   /** Starts HDFS and every pod; returns once all serve. */
+  /** How long {@link #fault} keeps trying a pod whose process runs. */
+  private static final long FAULT_REQUEST_SECONDS = 30;
+
   void start() throws IOException, InterruptedException {
     LocalHdfs.deleteRecursively(work);
     work.mkdirs();
@@ -113,12 +117,29 @@ final class ChaosCluster implements AutoCloseable {
     hdfs.signal(sig);
   }
 
-  /** Sends a signed fault request to a pod; a pod that does not answer is skipped (it has no faults to clear). */
-  void fault(int pod, FaultRequest req) {
-    try {
-      tool.process(pod, signer, PeerRequest.fault(req));
-    } catch (KvPodException e) {
-      log.printf("[chaos] could not send a fault request to pod %d: %s%n", pod, e.getMessage());
+  /**
+   * Sends a signed fault request to a pod, again and again while its process runs and it
+   * does not answer (a busy pod may miss one 2 s timeout; a heal that never arrived would
+   * leave a cut in place while the report thinks it ended). Fault requests are idempotent. A
+   * dead pod is skipped: its restart starts without faults.
+   */
+  void fault(int pod, FaultRequest req) throws InterruptedException {
+    long giveUpAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(FAULT_REQUEST_SECONDS);
+    for (int attempt = 1; ; attempt++) {
+      try {
+        tool.process(pod, signer, PeerRequest.fault(req));
+        if (attempt > 1) {
+          log.printf("[chaos] a fault request reached pod %d at attempt %d%n", pod, attempt);
+        }
+        return;
+      } catch (KvPodException e) {
+        if (!alive(pod) || System.nanoTime() - giveUpAt > 0) {
+          log.printf("[chaos] could not send a fault request to pod %d (%d attempts): %s%n", pod, attempt,
+              e.getMessage());
+          return;
+        }
+        Thread.sleep(200);
+      }
     }
   }
 

@@ -41,12 +41,13 @@ final class PeerClient implements Closeable {
     this.faults = faults;
     this.signer = signer;
     this.liveness = liveness;
-    this.pingCalls = KvPodClient.builder(pods).connectTimeoutMs(pingTimeoutMillis)
-        .callTimeoutMs(pingTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).maxIdlePerPod(2).build();
-    this.readCalls = KvPodClient.builder(pods).connectTimeoutMs(readTimeoutMillis)
-        .callTimeoutMs(readTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).build();
+    // one attempt each, and no holder learning: a pod routes by its own view of the records
+    this.pingCalls = KvPodClient.builder(pods).connectTimeoutMs(pingTimeoutMillis).callTimeoutMs(pingTimeoutMillis)
+        .maxAttempts(1).backoff(new Backoff(0, 0)).maxIdlePerPod(2).silentAfterMs(0).build();
+    this.readCalls = KvPodClient.builder(pods).connectTimeoutMs(readTimeoutMillis).callTimeoutMs(readTimeoutMillis)
+        .maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
     this.writeCalls = KvPodClient.builder(pods).connectTimeoutMs(Math.min(writeTimeoutMillis, 1000))
-        .callTimeoutMs(writeTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).build();
+        .callTimeoutMs(writeTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
     this.readHealth = new PodHealth(pods.size(), new Backoff(downWindowMillis, downWindowMillis));
   }
 
