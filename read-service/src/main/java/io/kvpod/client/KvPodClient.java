@@ -627,8 +627,7 @@ public final class KvPodClient implements Closeable {
       } catch (TTransportException e) {
         pool.discard(c);
         if (c.aborted) {
-          throw error(ErrorCode.UNAVAILABLE, "the call to pod " + pod + " (" + pool.address(pod)
-              + ") was given up: the pod stopped answering", true);
+          throw givenUp(pod);
         }
         pool.evict(pod);
         if (c.reused && round == 0 && e.getType() != TTransportException.TIMED_OUT) {
@@ -639,10 +638,21 @@ public final class KvPodClient implements Closeable {
       } catch (TException e) {
         pool.discard(c);
         throw error(ErrorCode.INTERNAL, "pod " + pod + " answered with a protocol error: " + e, false);
+      } catch (RuntimeException e) {
+        if (!c.aborted) {
+          throw e;
+        }
+        pool.discard(c); // abort() closed it between the borrow and the call (libthrift then throws an NPE)
+        throw givenUp(pod);
       } finally {
         silent.ended(pod, answered);
       }
     }
+  }
+
+  private KvPodException givenUp(int pod) {
+    return error(ErrorCode.UNAVAILABLE, "the call to pod " + pod + " (" + pool.address(pod)
+        + ") was given up: the pod stopped answering", true);
   }
 
   /**
