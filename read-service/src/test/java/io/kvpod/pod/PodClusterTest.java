@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.client.KvPodClient;
+import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.loader.GenTool;
@@ -347,12 +348,14 @@ class PodClusterTest {
   void hedgedReadsAnswerWhileTheOwnerIsFrozen() throws Exception {
     PodProcess owner = pods.get(2);
     owner.signal("STOP");
+    // a client that keeps routing to the frozen owner (it does not re-learn holders while calls
+    // are stuck, which would send its gets to a new holder once the bucket is taken over)
     try (KvPodClient hedging = KvPodClient.builder(podList).callTimeoutMs(10_000).deadlineMs(30_000)
-        .hedgeAfterMs(50).build()) {
+        .hedgeAfterMs(50).silentAfterMs(0).build()) {
       int asked = 0;
       for (long i = 600; asked < 30; i++) {
         String k = gen.key(i);
-        if (hedging.ownerOf(k) == 2) {
+        if (KeyPartitioner.bucket(k, 3) == 2) {
           assertEquals(expected.get(k), hedging.get(k), k);
           asked++;
         }
