@@ -50,6 +50,10 @@ enum ErrorCode {
   /** The write's deadline passed before the bucket's holder could log it: it was not
       applied, and never will be. Not retriable as it is: send it again with a new deadline. */
   EXPIRED = 15,
+  /** The pod already has as many writes waiting on other pods (forwarded to a holder, or
+      waiting out a takeover) as it lets wait at once; this one was refused before anything
+      was sent or applied. Retriable: after a short pause, here or at another pod. */
+  BUSY = 16,
   /** Stored data failed a checksum or format check. Do not retry; an operator must look. */
   CORRUPTION = 20,
   /** An unexpected server error; the message says more. */

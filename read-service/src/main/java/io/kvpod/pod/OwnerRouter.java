@@ -56,6 +56,7 @@ final class OwnerRouter implements Closeable {
   private final PeerWalReader peerWals;
   private final PeerLiveness liveness;
   private final TakeoverPolicy policy;
+  private final WaitSlots waitSlots;
   private final long writeDeadlineMillis;
   private final long silentAfterMillis;
   private final long peerTimeoutMillis;
@@ -75,7 +76,7 @@ final class OwnerRouter implements Closeable {
    * directly, nor used as a relay (its calls would only wait out their timeout).
    */
   OwnerRouter(int self, int pods, ShardSet shards, PeerClient peers, PeerWalReader peerWals, PeerLiveness liveness,
-              TakeoverPolicy policy, long writeDeadlineMillis, long silentAfterMillis, long peerTimeoutMillis,
+              TakeoverPolicy policy, WaitSlots waitSlots, long writeDeadlineMillis, long silentAfterMillis, long peerTimeoutMillis,
               long clockSkewMillis) {
     this.self = self;
     this.pods = pods;
@@ -84,6 +85,7 @@ final class OwnerRouter implements Closeable {
     this.peerWals = peerWals;
     this.liveness = liveness;
     this.policy = policy;
+    this.waitSlots = waitSlots;
     this.writeDeadlineMillis = writeDeadlineMillis;
     this.silentAfterMillis = silentAfterMillis;
     this.peerTimeoutMillis = peerTimeoutMillis;
@@ -176,8 +178,30 @@ final class OwnerRouter implements Closeable {
    * (which serves only after fencing the one the copy went to), and a failure is answered
    * only once every copy is settled. So no copy this pod sent can take effect after it
    * answered, and its caller's next write of the key is never overtaken.
+   *
+   * <p>A write of a bucket this pod does not serve takes one of the {@link WaitSlots} first,
+   * or is refused with {@code BUSY}. (One that starts at a bucket served here and then has
+   * to wait, because this pod's log failed, takes none: it is rare, and it may already have
+   * been applied, so it may not be refused as if it had not.)
    */
   private void write(int bucket, byte[][] keys, byte[][] values, long deadlineMillis)
+      throws IOException, KvPodException, InterruptedException {
+    boolean slotted = false;
+    if (shards.serving(bucket) == null) { // the write waits on another pod, or for a takeover
+      waitSlots.take(keys.length + " records of bucket " + bucket); // BUSY: nothing was sent yet
+      slotted = true;
+    }
+    try {
+      writeRounds(bucket, keys, values, deadlineMillis);
+    } finally {
+      if (slotted) {
+        waitSlots.release();
+      }
+    }
+  }
+
+  /** The rounds of {@link #write}. */
+  private void writeRounds(int bucket, byte[][] keys, byte[][] values, long deadlineMillis)
       throws IOException, KvPodException, InterruptedException {
     long giveUpAt = Math.min(deadlineMillis, System.currentTimeMillis() + writeDeadlineMillis);
     long unsettledUntil = 0; // wall ms until which a copy without an answer may still take effect...

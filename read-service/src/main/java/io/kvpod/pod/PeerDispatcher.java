@@ -51,15 +51,17 @@ final class PeerDispatcher {
   private final LongSupplier defaultDeadline;
   private final long clockSkewMillis;
   private final WriteGate gate;
+  private final WaitSlots waitSlots;
   private final AtomicLong refused = new AtomicLong();
   private final AtomicLong lastRefusalLogNanos = new AtomicLong(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
 
   /** {@code defaultDeadline}: the deadline of a forwarded write that carries none (an older sender). */
   PeerDispatcher(PeerSigner signer, int podId, int pods, String table, ShardSet shards, LayerWatcher layers,
                  LongSupplier uptime, PeerFaults faults, PeerClient relay, PeerLiveness liveness,
-                 LongSupplier defaultDeadline, long clockSkewMillis, WriteGate gate) {
+                 LongSupplier defaultDeadline, long clockSkewMillis, WriteGate gate, WaitSlots waitSlots) {
     this.clockSkewMillis = clockSkewMillis;
     this.gate = gate;
+    this.waitSlots = waitSlots;
     this.faults = faults;
     this.relay = relay;
     this.liveness = liveness;
@@ -142,11 +144,13 @@ final class PeerDispatcher {
    * clock skew) has passed: until then it may still take effect, and the sender must not
    * send another copy.
    */
-  private PeerResponse relay(int target, PeerRequest inner) throws KvPodException, InterruptedException {
+  private PeerResponse relay(int target, PeerRequest inner)
+      throws IOException, KvPodException, InterruptedException {
     if (inner.isSetRelay() || target == podId || target < 0 || target >= pods) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "cannot relay to pod " + target
           + (inner.isSetRelay() ? ": a relay may not carry another relay" : ""));
     }
+    waitSlots.take("a relay to pod " + target); // BUSY: nothing was sent yet
     KvPodClient.Delivery d = new KvPodClient.Delivery();
     try {
       return relay.write(target, inner, d);
@@ -158,6 +162,8 @@ final class PeerDispatcher {
         }
       }
       throw e;
+    } finally {
+      waitSlots.release();
     }
   }
 

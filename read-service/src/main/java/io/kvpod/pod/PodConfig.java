@@ -31,6 +31,7 @@ public final class PodConfig {
   public static final String AUTH_MAX_SKEW = "kvpod.auth.max.skew";
   public static final String SELECTOR_THREADS = "kvpod.server.selector.threads";
   public static final String WORKER_THREADS = "kvpod.server.worker.threads";
+  public static final String WAITING_WRITES = "kvpod.server.waiting.writes";
   public static final String MAX_READ_BUFFER_BYTES = "kvpod.server.max.read.buffer.bytes";
   public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
   public static final String LAYERS_POLL = "kvpod.layers.poll.interval";
@@ -74,8 +75,14 @@ public final class PodConfig {
           "a pod accepts an internal message only within this of its sending time (by the pod's clock); "
               + "within it, each message is accepted once (replays are refused)")
       .define(SELECTOR_THREADS, Type.INT, "2", Validator.between(1, 64), "threads that do network I/O")
-      .define(WORKER_THREADS, Type.INT, "16", Validator.between(1, 1024),
-          "threads that run calls (gets block on HDFS reads, so more than cores)")
+      .define(WORKER_THREADS, Type.INT, "64", Validator.between(2, 1024),
+          "threads that run calls, started as calls need them (gets block on HDFS reads, and forwarded "
+              + "writes on other pods, so many more than cores); one idle for a minute ends")
+      .define(WAITING_WRITES, Type.INT, "0", Validator.atLeast(0),
+          "most writes that may wait on another pod at once (forwarded or relayed to a holder, or waiting "
+              + "out a takeover); more are refused at once with BUSY (retriable, nothing applied), so that "
+              + "pings and reads always find a worker thread. 0: three quarters of kvpod.server.worker.threads; "
+              + "must be below it")
       .define(MAX_READ_BUFFER_BYTES, Type.LONG, "268435456", Validator.atLeast(Limits.MAX_FRAME_BYTES),
           "memory for requests being read, over all connections; one frame is at most "
               + Limits.MAX_FRAME_BYTES + " bytes (MAX_FRAME_BYTES)")
@@ -175,11 +182,22 @@ public final class PodConfig {
     for (String required : List.of(PODS, POD_ID, ROOT, SECRET)) {
       c.typed.require(required);
     }
+    int workers = c.typed.getInt(WORKER_THREADS);
+    if (c.waitingWrites() >= workers) {
+      throw new IllegalArgumentException(WAITING_WRITES + "=" + c.waitingWrites() + " must be below "
+          + WORKER_THREADS + "=" + workers + ": waiting writes may never take every worker");
+    }
     if (c.podId() >= c.pods().size()) {
       throw new IllegalArgumentException("kvpod.pod.id=" + c.podId() + " but kvpod.pods lists only "
           + c.pods().size() + " pods");
     }
     return c;
+  }
+
+  /** {@link #WAITING_WRITES}, with 0 resolved to three quarters of the worker threads. */
+  public int waitingWrites() {
+    int set = typed.getInt(WAITING_WRITES);
+    return set > 0 ? set : Math.max(1, typed.getInt(WORKER_THREADS) * 3 / 4);
   }
 
   public ConfigDef.Values values() {

@@ -17,6 +17,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hbase.io.hfile.BlockCache;
@@ -124,8 +129,9 @@ public final class PodServer implements Closeable {
     long takeoverAfter = v.getMillis(PodConfig.TAKEOVER_AFTER);
     long silentAfter = takeoverAfter > 0 ? takeoverAfter : v.getMillis(PodConfig.PEER_TIMEOUT);
     TakeoverPolicy policy = new TakeoverPolicy(podId, pods, liveness, takeoverAfter, System::nanoTime);
+    WaitSlots waitSlots = new WaitSlots(config.waitingWrites());
     router = new OwnerRouter(podId, pods, shards, peerClient, new PeerWalReader(walFs, layout, layers, pods),
-        liveness, policy, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter, v.getMillis(PodConfig.PEER_TIMEOUT),
+        liveness, policy, waitSlots, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter, v.getMillis(PodConfig.PEER_TIMEOUT),
         v.getMillis(PodConfig.CLOCK_MAX_SKEW));
 
     compactor = v.getInt(PodConfig.COMPACTION_POD) == podId
@@ -139,7 +145,7 @@ public final class PodServer implements Closeable {
     PodService[] service = new PodService[1];
     PeerDispatcher peers = new PeerDispatcher(signer, podId, pods, layout.table(), shards, layers,
         () -> service[0].uptimeMillis(), faults, peerClient, liveness, router::defaultDeadline,
-        v.getMillis(PodConfig.CLOCK_MAX_SKEW), gate);
+        v.getMillis(PodConfig.CLOCK_MAX_SKEW), gate, waitSlots);
     service[0] = new PodService(podId, pods, layout.table(), layers, router, peers, this::describeWrites,
         () -> blockCache == null ? 0 : blockCache.getStats().getHitRatio(), gate);
 
@@ -178,6 +184,22 @@ public final class PodServer implements Closeable {
     }
   }
 
+  /**
+   * The server's worker pool: up to {@code n} threads, each started when a call finds every
+   * running one busy and ended after a minute idle; calls beyond {@code n} queue. So a pod
+   * that mostly waits (on HDFS, on other pods) can afford many, and an idle one keeps few.
+   */
+  private static ExecutorService workers(int n) {
+    AtomicInteger count = new AtomicInteger();
+    ThreadPoolExecutor pool = new ThreadPoolExecutor(n, n, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+      Thread t = new Thread(r, "worker-" + count.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
+  }
+
   /** Starts the Thrift server on {@code bind}; returns once it accepts connections. */
   private void listen(InetSocketAddress bind, ContractProcessor processor)
       throws IOException, TTransportException {
@@ -185,7 +207,7 @@ public final class PodServer implements Closeable {
     socket = new TNonblockingServerSocket(bind);
     TThreadedSelectorServer.Args args = new TThreadedSelectorServer.Args(socket)
         .selectorThreads(v.getInt(PodConfig.SELECTOR_THREADS))
-        .workerThreads(v.getInt(PodConfig.WORKER_THREADS))
+        .executorService(workers(v.getInt(PodConfig.WORKER_THREADS)))
         .processor(processor)
         .protocolFactory(StrictBinaryProtocol.factory());
     args.maxReadBufferBytes = v.getLong(PodConfig.MAX_READ_BUFFER_BYTES);

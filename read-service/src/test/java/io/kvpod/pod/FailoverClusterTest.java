@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.client.KvPodClient;
 import io.kvpod.local.PodProcess;
+import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
 import io.kvpod.thrift.internal.FaultRequest;
@@ -15,6 +16,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -114,6 +118,14 @@ class FailoverClusterTest {
       }
     }
     assertTrue(wrong.isEmpty(), "acknowledged writes read wrong: " + wrong);
+  }
+
+  private static int count(String text, String what) {
+    int n = 0;
+    for (int i = text.indexOf(what); i >= 0; i = text.indexOf(what, i + 1)) {
+      n++;
+    }
+    return n;
   }
 
   /** The epoch of the last claim of {@code bucket} that pod {@code pod} logged. */
@@ -322,4 +334,86 @@ class FailoverClusterTest {
       assertEquals(value(k, 1), cluster.client.getVia(pod, k), "no refused copy was applied, through pod " + pod);
     }
   }
+
+  /**
+   * Writes forwarded to a frozen holder wait (for the peer timeout, then for the takeover),
+   * each holding a worker thread of the forwarding pod. Without a bound they took every
+   * worker, the pod's pings went unanswered, and the other pods took its own bucket over
+   * although it was alive (a cascade of takeovers in chaos soaks). Now at most
+   * {@code kvpod.server.waiting.writes} wait (6 of the 8 workers here); the others are
+   * refused at once with BUSY, and the pod keeps its bucket.
+   */
+  @Test
+  @Order(6)
+  void writesWaitingOnAFrozenHolderNeverTakeEveryWorkerSoTheForwardingPodKeepsItsBucket() throws Exception {
+    PodCluster.await("pods 0 and 1 hold their own buckets", 60_000,
+        () -> cluster.holderIn(2, 0) == 0 && cluster.holderIn(2, 1) == 1);
+    long pod2ClaimsOfBucket0 = lastClaimLogged(2, 0);
+    int pod0SilentToPod2 = count(cluster.pod(2).logText(), "pod 0 has not answered");
+    PodProcess p1 = cluster.pod(1);
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicInteger busy = new AtomicInteger();
+    AtomicInteger ackedAfterTakeover = new AtomicInteger();
+    AtomicBoolean takenOver = new AtomicBoolean();
+    List<Throwable> errors = new CopyOnWriteArrayList<>();
+    List<Thread> writers = new ArrayList<>();
+    try (KvPodClient oneShot = KvPodClient.builder(cluster.podList).callTimeoutMs(60_000).silentAfterMs(0).build()) {
+      p1.signal("STOP");
+      try {
+        for (int t = 0; t < 24; t++) { // three times the workers, all through pod 0
+          int thread = t;
+          Thread w = new Thread(() -> {
+            for (int n = 0; !stop.get(); n++) {
+              String k = cluster.keyOf(1, "waiting-" + thread, n);
+              boolean after = takenOver.get();
+              try {
+                oneShot.putVia(0, k, value(k, 1));
+                acked.put(k, value(k, 1));
+                if (after) {
+                  ackedAfterTakeover.incrementAndGet();
+                }
+              } catch (KvPodException e) {
+                if (!e.isRetriable()) {
+                  errors.add(e);
+                  return;
+                }
+                if (e.getCode() == ErrorCode.BUSY) {
+                  busy.incrementAndGet();
+                  try {
+                    Thread.sleep(20); // the caller's pause before it sends the write again
+                  } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                  }
+                }
+              }
+            }
+          }, "waiting-writer-" + t);
+          w.start();
+          writers.add(w);
+        }
+        PodCluster.await("bucket 1 is taken over from the frozen pod", 120_000, () -> cluster.holderIn(2, 1) != 1);
+        takenOver.set(true);
+        PodCluster.await("writes through pod 0 are acknowledged by bucket 1's new holder", 120_000,
+            () -> ackedAfterTakeover.get() >= 20);
+      } finally {
+        stop.set(true);
+        for (Thread w : writers) {
+          w.join();
+        }
+        p1.signal("CONT");
+      }
+    }
+    assertTrue(errors.isEmpty(), "writes failed for good: " + errors);
+    System.out.printf("[waiting writes] %d writes through pod 0 refused as BUSY while bucket 1's holder was frozen%n",
+        busy.get());
+    assertEquals(pod0SilentToPod2, count(cluster.pod(2).logText(), "pod 0 has not answered"),
+        "pod 0 answered pod 2's pings while its writes waited");
+    assertEquals(pod2ClaimsOfBucket0, lastClaimLogged(2, 0),
+        "pod 2 never took bucket 0 over");
+    assertEquals(0, cluster.holderIn(2, 0), "pod 0 still holds bucket 0");
+    assertTrue(busy.get() > 0, "writes beyond the waiting limit were refused as BUSY");
+    verifyEveryAckedWriteThroughEveryPod();
+  }
 }
+

@@ -50,8 +50,20 @@ class PodConfigTest {
     m.put("kvpod.layer.pol", "1s");
     assertTrue(failure(m).contains("unknown config key kvpod.layer.pol"));
     m = base();
-    m.put(PodConfig.WORKER_THREADS, "0");
-    assertTrue(failure(m).contains("must be in [1, 1024]"));
+    m.put(PodConfig.WORKER_THREADS, "1");
+    assertTrue(failure(m).contains("must be in [2, 1024]"));
+  }
+
+  @Test
+  void waitingWritesDefaultToThreeQuartersOfTheWorkersAndMustStayBelowThem() {
+    Map<String, String> m = base();
+    m.put(PodConfig.WORKER_THREADS, "8");
+    assertEquals(6, PodConfig.of(m).waitingWrites());
+    m.put(PodConfig.WAITING_WRITES, "7");
+    assertEquals(7, PodConfig.of(m).waitingWrites());
+    m.put(PodConfig.WAITING_WRITES, "8");
+    assertTrue(failure(m).contains("kvpod.server.waiting.writes=8 must be below kvpod.server.worker.threads=8"),
+        failure(m));
   }
 
   @Test
