@@ -117,7 +117,12 @@ struct PodStatus {
   /** Buckets this pod is taking (claimed, replaying its log); it answers RECOVERING for them. */
   18: optional list<i32> recovering,
   /** Writes this pod refused to log because their deadline had passed (EXPIRED). */
-  19: optional i64 expiredWrites
+  19: optional i64 expiredWrites,
+  /** Writes waiting on other pods now (see BUSY), and the most that may. */
+  20: optional i32 waitingWrites,
+  21: optional i32 waitingWritesMax,
+  /** Writes this pod refused with BUSY since it started. */
+  22: optional i64 busyWrites
 }
 
 service KvPod {
@@ -127,7 +132,7 @@ service KvPod {
   /**
    * Stores one record durably; true once it is acknowledged (it never returns false). On a
    * failure the record may or may not be stored, unless the code says otherwise
-   * (INVALID_ARGUMENT, TOO_LARGE, EXPIRED: not stored); it cannot take effect after the
+   * (INVALID_ARGUMENT, TOO_LARGE, EXPIRED, BUSY: not stored); it cannot take effect after the
    * options' deadline. `options` may be left out (the seed's two-argument call).
    */
   bool put(1: string key, 2: map<string, string> value, 3: WriteOptions options) throws (1: KvPodException e),

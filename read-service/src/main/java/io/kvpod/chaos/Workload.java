@@ -184,7 +184,7 @@ final class Workload {
 
   private static boolean refusedUnapplied(KvPodException e) {
     return e.getCode() == ErrorCode.EXPIRED || e.getCode() == ErrorCode.INVALID_ARGUMENT
-        || e.getCode() == ErrorCode.TOO_LARGE;
+        || e.getCode() == ErrorCode.TOO_LARGE || e.getCode() == ErrorCode.BUSY;
   }
 
   /** Waits until a failed write sent with {@code deadline} can no longer take effect. */

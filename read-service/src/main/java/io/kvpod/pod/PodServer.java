@@ -64,6 +64,7 @@ public final class PodServer implements Closeable {
   private PeerClient peerClient;
   private PeerLiveness liveness;
   private final WriteGate gate = new WriteGate();
+  private WaitSlots waitSlots;
   private OwnerRouter router;
   private TServer server;
   /** True until {@link #start} has taken this pod's buckets (see {@link #holdUpStartRecovery}). */
@@ -129,7 +130,7 @@ public final class PodServer implements Closeable {
     long takeoverAfter = v.getMillis(PodConfig.TAKEOVER_AFTER);
     long silentAfter = takeoverAfter > 0 ? takeoverAfter : v.getMillis(PodConfig.PEER_TIMEOUT);
     TakeoverPolicy policy = new TakeoverPolicy(podId, pods, liveness, takeoverAfter, System::nanoTime);
-    WaitSlots waitSlots = new WaitSlots(config.waitingWrites());
+    waitSlots = new WaitSlots(config.waitingWrites());
     router = new OwnerRouter(podId, pods, shards, peerClient, new PeerWalReader(walFs, layout, layers, pods),
         liveness, policy, waitSlots, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter, v.getMillis(PodConfig.PEER_TIMEOUT),
         v.getMillis(PodConfig.CLOCK_MAX_SKEW));
@@ -264,6 +265,9 @@ public final class PodServer implements Closeable {
     st.setHolderEpochs(epochs);
     st.setRecovering(new ArrayList<>(shards.recovering()));
     st.setExpiredWrites(expired);
+    st.setWaitingWrites(waitSlots.waiting());
+    st.setWaitingWritesMax(waitSlots.size());
+    st.setBusyWrites(waitSlots.refused());
     Set<Integer> recovering = shards.recovering();
     st.setState((problem != null ? problem : st.getState()) + "; holds buckets " + held
         + (recovering.isEmpty() ? "" : "; RECOVERING buckets " + recovering)

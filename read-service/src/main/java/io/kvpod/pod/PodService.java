@@ -233,7 +233,7 @@ final class PodService implements KvPod.Iface {
     KvPodException k = Errors.from(e);
     if (k.getCode() == ErrorCode.INTERNAL || k.getCode() == ErrorCode.CORRUPTION) {
       LOG.error("{} failed", call, e);
-    } else if (k.isRetriable() && !call.equals("process")) {
+    } else if (k.isRetriable() && !call.equals("process") && k.getCode() != ErrorCode.BUSY) { // BUSY: WaitSlots logs
       LOG.warn("{} failed: {}", call, k.getMessage());
     } else {
       LOG.debug("{} refused: {}", call, k.getMessage());

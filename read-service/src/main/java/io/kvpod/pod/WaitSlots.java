@@ -2,6 +2,10 @@ package io.kvpod.pod;
 
 import io.kvpod.thrift.ErrorCode;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Bounds the writes that wait on another pod at once: a write forwarded to its bucket's
@@ -18,8 +22,11 @@ import java.util.concurrent.Semaphore;
  * caller may send it again, here or at another pod. Thread-safe.
  */
 final class WaitSlots {
+  private static final Logger LOG = LoggerFactory.getLogger(WaitSlots.class);
   private final Semaphore slots;
   private final int size;
+  private final AtomicLong refused = new AtomicLong();
+  private final AtomicLong lastLogNanos = new AtomicLong(System.nanoTime() - TimeUnit.DAYS.toNanos(1));
 
   WaitSlots(int size) {
     if (size < 1) {
@@ -35,6 +42,13 @@ final class WaitSlots {
    */
   void take(String what) throws PodUnavailable {
     if (!slots.tryAcquire()) {
+      long n = refused.incrementAndGet();
+      long now = System.nanoTime();
+      long last = lastLogNanos.get();
+      if (now - last >= TimeUnit.SECONDS.toNanos(10) && lastLogNanos.compareAndSet(last, now)) {
+        LOG.warn("refusing writes as BUSY: {} already wait on other pods, the most that may ({} refused since start)",
+            size, n);
+      }
       throw new PodUnavailable(ErrorCode.BUSY, size + " writes already wait on other pods here, the most this pod "
           + "lets wait at once (kvpod.server.waiting.writes); the write of " + what + " was refused before anything "
           + "was sent or applied: send it again after a pause, here or at another pod");
@@ -48,5 +62,15 @@ final class WaitSlots {
   /** Writes waiting now (for status). */
   int waiting() {
     return size - slots.availablePermits();
+  }
+
+  /** The most writes that may wait at once. */
+  int size() {
+    return size;
+  }
+
+  /** Writes refused with BUSY since start. */
+  long refused() {
+    return refused.get();
   }
 }
