@@ -111,8 +111,9 @@ struct FlushRequest {
 union PeerRequest {
   1: PingRequest ping,
   2: RefreshRequest refresh,
-  3: WriteRequest write,
-  4: ReadRequest read,
+  /** (Field names are not `write`/`read`: in Python those would hide the generated methods.) */
+  3: WriteRequest forwardedWrite,
+  4: ReadRequest forwardedRead,
   5: FaultRequest fault,
   6: RelayRequest relay,
   7: FlushRequest flush
@@ -165,8 +166,8 @@ struct FlushReply {
 union PeerResponse {
   1: PingReply ping,
   2: RefreshReply refresh,
-  3: WriteReply write,
-  4: ReadReply read,
+  3: WriteReply forwardedWrite,
+  4: ReadReply forwardedRead,
   5: FaultReply fault,
   6: FlushReply flush
 }

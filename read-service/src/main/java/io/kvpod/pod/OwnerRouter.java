@@ -146,8 +146,8 @@ final class OwnerRouter implements Closeable {
         ks.add(ByteBuffer.wrap(k));
       }
       try {
-        PeerResponse r = peers.read(holder, PeerRequest.read(new ReadRequest(ks)));
-        List<FoundRecord> found = r.getRead().getFound();
+        PeerResponse r = peers.read(holder, PeerRequest.forwardedRead(new ReadRequest(ks)));
+        List<FoundRecord> found = r.getForwardedRead().getFound();
         Found[] out = new Found[keys.length];
         for (int i = 0; i < out.length; i++) {
           FoundRecord f = found.get(i);
@@ -288,7 +288,7 @@ final class OwnerRouter implements Closeable {
     for (int i = 0; i < keys.length; i++) {
       records.add(new KeyValue(ByteBuffer.wrap(keys[i]), ByteBuffer.wrap(values[i])));
     }
-    return PeerRequest.write(new WriteRequest(records).setDeadlineMillis(deadlineMillis));
+    return PeerRequest.forwardedWrite(new WriteRequest(records).setDeadlineMillis(deadlineMillis));
   }
 
   /**

@@ -16,6 +16,7 @@ import io.kvpod.thrift.internal.PingReply;
 import io.kvpod.thrift.internal.ReadReply;
 import io.kvpod.thrift.internal.RefreshReply;
 import io.kvpod.thrift.internal.WriteReply;
+import io.kvpod.thrift.internal.WriteRequest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -78,7 +79,7 @@ final class PeerDispatcher {
   byte[] handle(byte[] input) throws IOException, InterruptedException, KvPodException {
     PeerSigner.Opened opened = open(input);
     PeerRequest req = opened.request();
-    boolean write = req.isSetWrite() || req.isSetRelay();
+    boolean write = req.isSetForwardedWrite() || req.isSetRelay();
     if (write && !gate.enter()) {
       throw PodService.stopping();
     }
@@ -128,9 +129,12 @@ final class PeerDispatcher {
         }
         yield PeerResponse.refresh(new RefreshReply(layers.refresh()));
       }
-      case WRITE -> PeerResponse.write(write(req.getWrite().getRecords(), req.getWrite().isSetDeadlineMillis()
-          ? req.getWrite().getDeadlineMillis() : defaultDeadline.getAsLong()));
-      case READ -> PeerResponse.read(read(req.getRead().getKeys()));
+      case FORWARDED_WRITE -> {
+        WriteRequest w = req.getForwardedWrite();
+        yield PeerResponse.forwardedWrite(write(w.getRecords(),
+            w.isSetDeadlineMillis() ? w.getDeadlineMillis() : defaultDeadline.getAsLong()));
+      }
+      case FORWARDED_READ -> PeerResponse.forwardedRead(read(req.getForwardedRead().getKeys()));
       case FAULT -> PeerResponse.fault(faults.apply(req.getFault()));
       case FLUSH -> PeerResponse.flush(new FlushReply(held(req.getFlush().getBucket()).flush()));
       case RELAY -> relay(req.getRelay().getTarget(), PeerSigner.decodeRequest(req.getRelay().getRequest()));
@@ -155,8 +159,8 @@ final class PeerDispatcher {
     try {
       return relay.write(target, inner, d);
     } catch (KvPodException e) {
-      if (d.uncertain() && inner.isSetWrite() && inner.getWrite().isSetDeadlineMillis()) {
-        long wait = inner.getWrite().getDeadlineMillis() + clockSkewMillis - System.currentTimeMillis();
+      if (d.uncertain() && inner.isSetForwardedWrite() && inner.getForwardedWrite().isSetDeadlineMillis()) {
+        long wait = inner.getForwardedWrite().getDeadlineMillis() + clockSkewMillis - System.currentTimeMillis();
         if (wait > 0) {
           Thread.sleep(wait);
         }

@@ -491,10 +491,10 @@ class OnlineWritesClusterTest {
     String k = keyOwnedBy(0, "replay", 0);
     Map<String, String> captured = value(k, 1);
     PeerSigner asPod1 = new PeerSigner(SECRET, 1, 30_000, System::currentTimeMillis);
-    PeerSigner.Sealed message = asPod1.seal(PeerRequest.write(new WriteRequest(List.of(new KeyValue(
+    PeerSigner.Sealed message = asPod1.seal(PeerRequest.forwardedWrite(new WriteRequest(List.of(new KeyValue(
         ByteBuffer.wrap(k.getBytes(StandardCharsets.UTF_8)), ByteBuffer.wrap(RecordCodec.encode(captured)))))
         .setDeadlineMillis(System.currentTimeMillis() + 60_000)), 0);
-    assertTrue(asPod1.openReply(message, client.process(0, message.bytes())).isSetWrite());
+    assertTrue(asPod1.openReply(message, client.process(0, message.bytes())).isSetForwardedWrite());
     assertEquals(captured, client.getVia(2, k));
     Map<String, String> newer = value(k, 2);
     assertTrue(client.put(k, newer));
