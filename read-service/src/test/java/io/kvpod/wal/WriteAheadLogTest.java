@@ -286,26 +286,6 @@ class WriteAheadLogTest {
     assertThrows(CorruptionException.class, () -> WalFormat.forEachRecord(body, 0, body.length - 1, (k, v) -> { }));
   }
 
-  private static String hex(byte[] b) {
-    StringBuilder sb = new StringBuilder();
-    for (byte x : b) {
-      sb.append(sb.length() == 0 ? "" : " ").append(String.format("%02x", x));
-    }
-    return sb.toString();
-  }
-
-  @Test
-  void bytesMatchTheWorkedExampleInDocsFormats() {
-    assertEquals("4b 56 50 4f 44 57 41 4c 02 00 00 00 00 00 00 00 00 00 00 00 07 00 00 00 00 00 00 00 03 "
-        + "00 00 00 00 04 2a 51 b2", hex(WalFormat.header(0, 7, 3, 0)));
-    assertEquals("00000000000000000007-000000000003.wal", WalFormat.segmentName(7, 3));
-    byte[] value = io.kvpod.contract.RecordCodec.encode(java.util.Map.of("name", "choke"));
-    byte[] entry = WalFormat.entry(7, 1763889600123L, new WalFormat.BodyBuilder().add(
-        "user:1".getBytes(StandardCharsets.UTF_8), value).build());
-    assertEquals("00 00 00 25 ff ff ff da e4 c4 9c 86 00 00 00 00 00 00 00 07 00 00 01 9a b0 03 56 7b "
-        + "01 06 75 73 65 72 3a 31 0c 01 04 6e 61 6d 65 05 63 68 6f 6b 65", hex(entry));
-  }
-
   /** A local filesystem whose streams fail to sync once told to. */
   static final class FailingSyncFs extends RawLocalFileSystem {
     volatile boolean failSyncs;

@@ -1,0 +1,97 @@
+package io.kvpod.wal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvpod.contract.KeyPartitioner;
+import io.kvpod.contract.RecordCodec;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.commons.codec.digest.MurmurHash3;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The worked examples of {@code docs/formats.md}, read from the document itself and checked
+ * against the code, so that the document cannot drift from what the code does.
+ */
+class FormatsDocTest {
+  private static final Pattern HASH = Pattern.compile("murmur3_x86_32\\(\"([^\"]*)\", 0\\) = 0x([0-9a-f]{8})");
+  private static final Pattern BUCKET = Pattern.compile("bucket\\(\"([^\"]*)\", (\\d+)\\) = (\\d+) mod \\2 = (\\d+)");
+  private static final Pattern HEX_BYTE = Pattern.compile("[0-9a-f]{2}");
+
+  private static String doc;
+
+  @BeforeAll
+  static void read() throws IOException {
+    doc = Files.readString(Path.of(System.getProperty("user.dir")).resolveSibling("docs").resolve("formats.md"));
+  }
+
+  /** The bytes of the first code block after {@code intro}: the leading hex pairs of each line. */
+  private static byte[] hexBlockAfter(String intro) {
+    int at = doc.indexOf(intro);
+    assertTrue(at >= 0, "docs/formats.md has no \"" + intro + "\"");
+    int open = doc.indexOf("```\n", at) + 4;
+    int close = doc.indexOf("```", open);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (String line : doc.substring(open, close).split("\n")) {
+      for (String token : line.trim().split("\\s+")) {
+        if (!HEX_BYTE.matcher(token).matches()) {
+          break; // the comment starts
+        }
+        out.write(Integer.parseInt(token, 16));
+      }
+    }
+    return out.toByteArray();
+  }
+
+  private static int hash(String s) {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    return MurmurHash3.hash32x86(b, 0, b.length, 0);
+  }
+
+  @Test
+  void keyPartitioningVectorsMatchTheCode() {
+    int hashes = 0;
+    for (Matcher m = HASH.matcher(doc); m.find(); hashes++) {
+      assertEquals(m.group(2), String.format("%08x", hash(m.group(1))), m.group());
+    }
+    int buckets = 0;
+    for (Matcher m = BUCKET.matcher(doc); m.find(); buckets++) {
+      int n = Integer.parseInt(m.group(2));
+      assertEquals(Long.parseLong(m.group(3)), Integer.toUnsignedLong(hash(m.group(1))), m.group());
+      assertEquals(Integer.parseInt(m.group(4)), KeyPartitioner.bucket(m.group(1), n), m.group());
+    }
+    assertTrue(hashes >= 2 && buckets >= 1, "the document gives its vectors (" + hashes + " hashes, " + buckets
+        + " buckets found)");
+  }
+
+  @Test
+  void recordValueExampleMatchesRecordCodec() {
+    Map<String, String> v = new LinkedHashMap<>();
+    v.put("name", "choke");
+    v.put("age", "18");
+    assertEquals(HexFormat.of().formatHex(RecordCodec.encode(v)),
+        HexFormat.of().formatHex(hexBlockAfter("`{\"name\":\"choke\",\"age\":\"18\"}` encodes to")));
+  }
+
+  @Test
+  void walSegmentExampleMatchesWalFormat() {
+    assertTrue(doc.contains("`" + WalFormat.segmentName(7, 3) + "`"), "the example's file name");
+    byte[] value = RecordCodec.encode(Map.of("name", "choke"));
+    byte[] body = new WalFormat.BodyBuilder().add("user:1".getBytes(StandardCharsets.UTF_8), value).build();
+    ByteArrayOutputStream file = new ByteArrayOutputStream();
+    file.writeBytes(WalFormat.header(0, 7, 3, 0));
+    file.writeBytes(WalFormat.entry(7, 1763889600123L, body));
+    assertEquals(HexFormat.of().formatHex(file.toByteArray()),
+        HexFormat.of().formatHex(hexBlockAfter("Worked example: pod 0 holds bucket 0 in epoch 3")));
+  }
+}
