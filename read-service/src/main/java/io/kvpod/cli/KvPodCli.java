@@ -133,8 +133,10 @@ public final class KvPodCli {
                 p, s.getState(), s.getTable(), s.getLayersSize(), s.getLayerRecords(), s.getGets(),
                 100 * s.getBlockCacheHitRatio(), s.getUptimeMillis() / 1000.0);
             System.out.printf("       writes: %d puts, %d records in memtables, WAL at sequence %d in %d segments, "
-                + "%d flushes, %d compactions%n", s.getPuts(), s.getMemtableRecords(), s.getWalDurableSeq(),
-                s.getWalSegments(), s.getFlushes(), s.getCompactions());
+                + "%d flushes, %d compactions; %d of at most %d waiting on other pods, %d refused as BUSY, "
+                + "%d refused as EXPIRED%n", s.getPuts(), s.getMemtableRecords(), s.getWalDurableSeq(),
+                s.getWalSegments(), s.getFlushes(), s.getCompactions(), s.getWaitingWrites(), s.getWaitingWritesMax(),
+                s.getBusyWrites(), s.getExpiredWrites());
           }
           case "ping" -> {
             long t0 = System.nanoTime();
