@@ -33,6 +33,7 @@ public final class PodConfig {
   public static final String WORKER_THREADS = "kvpod.server.worker.threads";
   public static final String WAITING_WRITES = "kvpod.server.waiting.writes";
   public static final String MAX_READ_BUFFER_BYTES = "kvpod.server.max.read.buffer.bytes";
+  public static final String FRAME_TIMEOUT = "kvpod.server.frame.timeout";
   public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
   public static final String LAYERS_POLL = "kvpod.layers.poll.interval";
   public static final String PEER_TIMEOUT = "kvpod.peer.timeout";
@@ -86,6 +87,9 @@ public final class PodConfig {
       .define(MAX_READ_BUFFER_BYTES, Type.LONG, "268435456", Validator.atLeast(Limits.MAX_FRAME_BYTES),
           "memory for requests being read, over all connections; one frame is at most "
               + Limits.MAX_FRAME_BYTES + " bytes (MAX_FRAME_BYTES)")
+      .define(FRAME_TIMEOUT, Type.DURATION_MS, "20s", Validator.atLeast(100),
+          "a connection whose request frame is not complete this long after its first byte is ended (each "
+              + "announced frame holds its size of kvpod.server.max.read.buffer.bytes until it is read)")
       .define(BLOCK_CACHE_BYTES, Type.LONG, "268435456", Validator.atLeast(0),
           "on-heap HFile block cache shared by all layers, in bytes")
       .define(LAYERS_POLL, Type.DURATION_MS, "5s", Validator.atLeast(100),

@@ -71,6 +71,7 @@ public final class PodServer implements Closeable {
   private volatile boolean starting = true;
   private Thread serveThread;
   private TNonblockingServerSocket socket;
+  private FrameWatch frameWatch;
 
   public PodServer(PodConfig config) {
     this.config = config;
@@ -205,7 +206,8 @@ public final class PodServer implements Closeable {
   private void listen(InetSocketAddress bind, ContractProcessor processor)
       throws IOException, TTransportException {
     var v = config.values();
-    socket = new TNonblockingServerSocket(bind);
+    frameWatch = new FrameWatch(v.getMillis(PodConfig.FRAME_TIMEOUT));
+    socket = frameWatch.serverSocket(bind);
     TThreadedSelectorServer.Args args = new TThreadedSelectorServer.Args(socket)
         .selectorThreads(v.getInt(PodConfig.SELECTOR_THREADS))
         .executorService(workers(v.getInt(PodConfig.WORKER_THREADS)))
@@ -321,6 +323,9 @@ public final class PodServer implements Closeable {
     }
     if (server != null) {
       server.stop();
+    }
+    if (frameWatch != null) {
+      frameWatch.close();
     }
     if (socket != null) {
       socket.close();

@@ -1,0 +1,79 @@
+package io.kvpod.pod;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvpod.client.KvPodClient;
+import io.kvpod.contract.Limits;
+import io.kvpod.contract.TableLayout;
+import io.kvpod.local.PodProcess;
+import java.io.DataOutputStream;
+import java.io.File;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A pod process attacked with frames that are announced and never sent: each 4-byte header
+ * makes the server reserve the frame's size from its read budget, so a few of them stop it
+ * from reading any other request. The pod ends those connections once their frame is late
+ * ({@code kvpod.server.frame.timeout}) and serves again.
+ */
+class StalledFrameTest {
+  @TempDir
+  File tmp;
+
+  @Test
+  void connectionsThatAnnounceFramesAndSendNothingAreEndedAndThePodServesAgain() throws Exception {
+    Configuration conf = new Configuration();
+    FileSystem fs = FileSystem.getLocal(conf);
+    String root = new Path(new File(tmp, "root").toURI().toString()).toString();
+    TestLayers.write(conf, fs, new TableLayout(root, "stall"), "1000000000000-load-0000aa", 1,
+        Map.of("user:1", new TestLayers.Rec(1, Map.of("name", "choke"))));
+
+    int port = PodProcess.freePort();
+    Map<String, String> cfg = new HashMap<>();
+    cfg.put(PodConfig.PODS, "127.0.0.1:" + port);
+    cfg.put(PodConfig.POD_ID, "0");
+    cfg.put(PodConfig.ROOT, root);
+    cfg.put(PodConfig.TABLE, "stall");
+    cfg.put(PodConfig.SECRET, "stall-test-secret");
+    // room for two of the largest frames: two announced ones take all of it
+    cfg.put(PodConfig.MAX_READ_BUFFER_BYTES, Long.toString(2L * Limits.MAX_FRAME_BYTES));
+    cfg.put(PodConfig.FRAME_TIMEOUT, "2s");
+    PodProcess pod = PodProcess.start(0, cfg, new File("target/pod-logs/StalledFrameTest"));
+    List<Socket> stalled = new ArrayList<>();
+    try (KvPodClient client = KvPodClient.builder("127.0.0.1:" + port).callTimeoutMs(60_000).deadlineMs(120_000)
+        .build()) {
+      assertEquals(Map.of("name", "choke"), client.get("user:1"));
+      for (int i = 0; i < 3; i++) {
+        Socket s = new Socket();
+        s.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+        DataOutputStream out = new DataOutputStream(s.getOutputStream());
+        out.writeInt(Limits.MAX_FRAME_BYTES - 4); // a frame header, and then nothing
+        out.flush();
+        stalled.add(s);
+      }
+      // the server holds its whole read budget for frames that never come, until it ends them
+      for (Socket s : stalled) {
+        s.setSoTimeout(60_000);
+        assertEquals(-1, s.getInputStream().read(), "the pod ended the connection that left its frame unfinished");
+      }
+      assertTrue(pod.logText().contains("was not finished within 2000 ms"), "the pod says why it ended them");
+      assertEquals(Map.of("name", "choke"), client.get("user:1"), "and it reads requests again");
+    } finally {
+      for (Socket s : stalled) {
+        s.close();
+      }
+      pod.stop();
+    }
+  }
+}
