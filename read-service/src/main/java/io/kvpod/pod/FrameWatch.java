@@ -60,6 +60,7 @@ final class FrameWatch implements Closeable {
         }
         try {
           Watched w = new Watched(s.getSocketChannel());
+          w.setMaxFrameSize(s.getMaxFrameSize());
           open.add(w);
           return w;
         } catch (IOException e) {
