@@ -123,13 +123,8 @@ class PythonClientTest {
     TestLayers.write(conf, fs, layout, "1000000000000-load-0000aa", 2, recs);
 
     int port = PodProcess.freePort();
-    Map<String, String> cfg = new HashMap<>();
-    cfg.put(PodConfig.PODS, "127.0.0.1:" + port);
-    cfg.put(PodConfig.POD_ID, "0");
-    cfg.put(PodConfig.ROOT, root);
-    cfg.put(PodConfig.TABLE, "py");
-    cfg.put(PodConfig.SECRET, "python-test-secret");
-    PodProcess pod = PodProcess.start(0, cfg, new File("target/pod-logs/PythonClientTest"));
+    PodProcess pod = PodProcess.start(0, PodProcess.baseConfig("127.0.0.1:" + port, 0, root, "py",
+        "python-test-secret"), new File("target/pod-logs/PythonClientTest"));
     try {
       List<String> cmd = new ArrayList<>(List.of(PYTHON, script.getPath(), "--pod", "127.0.0.1:" + port,
           "user:1", "城市"));

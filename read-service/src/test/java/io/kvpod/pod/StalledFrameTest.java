@@ -12,7 +12,6 @@ import java.io.File;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
@@ -40,12 +39,7 @@ class StalledFrameTest {
         Map.of("user:1", new TestLayers.Rec(1, Map.of("name", "choke"))));
 
     int port = PodProcess.freePort();
-    Map<String, String> cfg = new HashMap<>();
-    cfg.put(PodConfig.PODS, "127.0.0.1:" + port);
-    cfg.put(PodConfig.POD_ID, "0");
-    cfg.put(PodConfig.ROOT, root);
-    cfg.put(PodConfig.TABLE, "stall");
-    cfg.put(PodConfig.SECRET, "stall-test-secret");
+    Map<String, String> cfg = PodProcess.baseConfig("127.0.0.1:" + port, 0, root, "stall", "stall-test-secret");
     // room for two of the largest frames: two announced ones take all of it
     cfg.put(PodConfig.MAX_READ_BUFFER_BYTES, Long.toString(2L * Limits.MAX_FRAME_BYTES));
     cfg.put(PodConfig.FRAME_TIMEOUT, "2s");
