@@ -76,8 +76,8 @@ final class OwnerRouter implements Closeable {
    * directly, nor used as a relay (its calls would only wait out their timeout).
    */
   OwnerRouter(int self, int pods, ShardSet shards, PeerClient peers, PeerWalReader peerWals, PeerLiveness liveness,
-              TakeoverPolicy policy, WaitSlots waitSlots, long writeDeadlineMillis, long silentAfterMillis, long peerTimeoutMillis,
-              long clockSkewMillis) {
+              TakeoverPolicy policy, WaitSlots waitSlots, long writeDeadlineMillis, long silentAfterMillis,
+              long peerTimeoutMillis, long clockSkewMillis) {
     this.self = self;
     this.pods = pods;
     this.shards = shards;

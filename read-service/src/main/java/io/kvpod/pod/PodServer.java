@@ -133,8 +133,8 @@ public final class PodServer implements Closeable {
     TakeoverPolicy policy = new TakeoverPolicy(podId, pods, liveness, takeoverAfter, System::nanoTime);
     waitSlots = new WaitSlots(config.waitingWrites());
     router = new OwnerRouter(podId, pods, shards, peerClient, new PeerWalReader(walFs, layout, layers, pods),
-        liveness, policy, waitSlots, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter, v.getMillis(PodConfig.PEER_TIMEOUT),
-        v.getMillis(PodConfig.CLOCK_MAX_SKEW));
+        liveness, policy, waitSlots, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter,
+        v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.CLOCK_MAX_SKEW));
 
     compactor = v.getInt(PodConfig.COMPACTION_POD) == podId
         ? new Compactor(fs, layout, layers, sink, v.getInt(PodConfig.COMPACTION_MAX_LAYERS),
@@ -187,9 +187,9 @@ public final class PodServer implements Closeable {
   }
 
   /**
-   * The server's worker pool: up to {@code n} threads, each started when a call finds every
-   * running one busy and ended after a minute idle; calls beyond {@code n} queue. So a pod
-   * that mostly waits (on HDFS, on other pods) can afford many, and an idle one keeps few.
+   * The server's worker pool: up to {@code n} threads, started as calls arrive and ended
+   * after a minute idle; calls beyond {@code n} queue. Workers mostly wait (on HDFS, on
+   * other pods), so a pod can afford many, and an idle one keeps none.
    */
   private static ExecutorService workers(int n) {
     AtomicInteger count = new AtomicInteger();
