@@ -386,6 +386,7 @@ final class OwnerRouter implements Closeable {
       }
     }
     Exception first = null;
+    int refusedUnapplied = 0;
     for (int owner = 0; owner < pods; owner++) {
       List<Integer> idx = byOwner.get(owner);
       if (!idx.isEmpty() && (owner == self || shares == 1)) {
@@ -393,6 +394,7 @@ final class OwnerRouter implements Closeable {
           results[owner] = share.run(owner, idx);
         } catch (Exception e) {
           first = e;
+          refusedUnapplied += refusedUnapplied(e) ? 1 : 0;
         }
       }
     }
@@ -401,7 +403,14 @@ final class OwnerRouter implements Closeable {
         results[futureOwners.get(i)] = await(futures.get(i));
       } catch (IOException | KvPodException | RuntimeException e) {
         first = first == null || (retriable(e) && !retriable(first)) ? e : first;
+        refusedUnapplied += refusedUnapplied(e) ? 1 : 0;
       }
+    }
+    if (first != null && refusedUnapplied(first) && refusedUnapplied < shares) {
+      // BUSY and EXPIRED say "not stored", which holds for this share only
+      KvPodException k = Errors.from(first);
+      first = new PodUnavailable(ErrorCode.UNAVAILABLE, "part of the request was refused and not applied ("
+          + k.getCode() + ": " + k.getMessage() + "); its other parts were applied, or may have been");
     }
     if (first instanceof InterruptedException ie) {
       throw ie;
@@ -419,6 +428,15 @@ final class OwnerRouter implements Closeable {
       throw new IOException(first);
     }
     return results;
+  }
+
+  /** A refusal that says its share was not applied and never will be. */
+  private static boolean refusedUnapplied(Exception e) {
+    if (e instanceof InterruptedException) {
+      return false;
+    }
+    ErrorCode code = Errors.from(e).getCode();
+    return code == ErrorCode.BUSY || code == ErrorCode.EXPIRED;
   }
 
   /**

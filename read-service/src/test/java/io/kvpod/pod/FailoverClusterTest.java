@@ -13,6 +13,7 @@ import io.kvpod.thrift.PodStatus;
 import io.kvpod.thrift.internal.FaultRequest;
 import java.io.File;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -355,6 +356,8 @@ class FailoverClusterTest {
     AtomicInteger busy = new AtomicInteger();
     AtomicInteger ackedAfterTakeover = new AtomicInteger();
     AtomicBoolean takenOver = new AtomicBoolean();
+    List<Map<String, Map<String, String>>> refusedBatches = new CopyOnWriteArrayList<>();
+    AtomicInteger partlyRefused = new AtomicInteger();
     List<Throwable> errors = new CopyOnWriteArrayList<>();
     List<Thread> writers = new ArrayList<>();
     try (KvPodClient oneShot = KvPodClient.builder(cluster.podList).callTimeoutMs(60_000).silentAfterMs(0).build()) {
@@ -392,6 +395,29 @@ class FailoverClusterTest {
           w.start();
           writers.add(w);
         }
+        for (int t = 0; t < 2; t++) { // batches of a key pod 0 holds and a key of the frozen holder's
+          int thread = t;
+          Thread w = new Thread(() -> {
+            for (int n = 0; !stop.get(); n++) {
+              Map<String, Map<String, String>> batch = new HashMap<>();
+              for (int bucket = 0; bucket < 2; bucket++) {
+                String k = cluster.keyOf(bucket, "mixed-" + thread, n);
+                batch.put(k, value(k, 1));
+              }
+              try {
+                oneShot.batchPutVia(0, batch);
+                acked.putAll(batch);
+              } catch (KvPodException e) {
+                if (e.getCode() == ErrorCode.BUSY) {
+                  refusedBatches.add(batch);
+                }
+                partlyRefused.addAndGet(e.getMessage().contains("part of the request was refused") ? 1 : 0);
+              }
+            }
+          }, "mixed-writer-" + t);
+          w.start();
+          writers.add(w);
+        }
         PodCluster.await("bucket 1 is taken over from the frozen pod", 120_000, () -> cluster.holderIn(2, 1) != 1);
         takenOver.set(true);
         PodCluster.await("writes through pod 0 are acknowledged by bucket 1's new holder", 120_000,
@@ -413,6 +439,14 @@ class FailoverClusterTest {
         "pod 2 never took bucket 0 over");
     assertEquals(0, cluster.holderIn(2, 0), "pod 0 still holds bucket 0");
     assertTrue(busy.get() > 0, "writes beyond the waiting limit were refused as BUSY");
+    // BUSY means nothing was stored: a batch whose other share was stored says so instead
+    for (Map<String, Map<String, String>> batch : refusedBatches) {
+      for (String k : batch.keySet()) {
+        assertEquals(Map.of(), cluster.client.getVia(2, k), "a batch refused as BUSY stored nothing: " + k);
+      }
+    }
+    assertTrue(partlyRefused.get() > 0, "a batch whose share of the frozen holder's bucket was refused says that "
+        + "its other share was stored (" + refusedBatches.size() + " refused as BUSY)");
     verifyEveryAckedWriteThroughEveryPod();
   }
 }
