@@ -104,13 +104,16 @@ struct PodStatus {
   9: optional i64 memtableRecords,
   10: optional string state,
   11: optional i64 puts,
-  /** The last WAL sequence number known durable on this pod. */
+  /** The last WAL sequence number known durable in the log of this pod's lowest home bucket
+      (bucket podId), while this pod holds it. */
   12: optional i64 walDurableSeq,
+  /** WAL segments and memtable flushes, summed over the buckets this pod holds now. */
   13: optional i32 walSegments,
   14: optional i64 flushes,
   15: optional i64 compactions,
-  /** holders[b] is the pod that holds the keys of bucket b (murmur3(key) mod pods) in this
-      pod's view; b itself unless another pod took the bucket over. */
+  /** holders[b] is the pod that holds the keys of bucket b (murmur3(key) mod B) in this
+      pod's view, with one entry per bucket: B = holders.size(), the table's bucket count.
+      The holder is b's home pod (b mod pods) unless another pod took the bucket over. */
   16: optional list<i32> holders,
   /** holderEpochs[b] is the epoch of that holding, as recorded on HDFS; higher is newer. */
   17: optional list<i64> holderEpochs,

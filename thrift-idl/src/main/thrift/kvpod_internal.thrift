@@ -54,9 +54,10 @@ struct KeyValue {
 }
 
 /**
- * Writes forwarded to the keys' owner by a pod that received them. The owner logs them in
- * its WAL, applies them, and answers only once they are durable. Every key must be owned
- * by the receiver; otherwise it answers INVALID_ARGUMENT and writes nothing.
+ * Writes forwarded to the keys' holder by a pod that received them. The holder logs them in
+ * the bucket's WAL, applies them, and answers only once they are durable. Every key must be
+ * of one bucket (INVALID_ARGUMENT otherwise), which the receiver must hold (a retriable
+ * NOT_OWNER or RECOVERING otherwise); either way it writes nothing then.
  */
 struct WriteRequest {
   1: required list<KeyValue> records,
@@ -66,8 +67,11 @@ struct WriteRequest {
 }
 
 /**
- * Reads forwarded to the keys' owner: it answers from its memtables and its own view of
- * the layers, one consistent snapshot, so a flush in progress cannot hide a record.
+ * Reads forwarded to the keys' holder, which may be keys of several buckets (a sender groups
+ * all the buckets it believes the receiver holds): for each bucket the receiver answers from
+ * its memtables and its own view of the layers, one consistent snapshot, so a flush in
+ * progress cannot hide a record. If it does not serve one of the buckets now, it answers a
+ * retriable NOT_OWNER or RECOVERING, and the sender reads bucket by bucket.
  */
 struct ReadRequest {
   1: required list<binary> keys

@@ -182,7 +182,10 @@ public final class Chaos {
          KvPodClient client = KvPodClient.builder(cluster.podList()).build()) {
       Workload workload = new Workload(client, cluster.size(), writers, keysPerWriter, history, seed);
       workload.start();
-      WriteProbe probe = new WriteProbe(client, cluster.size(), history, PROBES_IN_FLIGHT);
+      int buckets = client.buckets();
+      out.printf("[chaos] the table has %d buckets; the probe writes to %d of them%n", buckets,
+          Math.min(buckets, WriteProbe.PROBED_PER_POD * cluster.size()));
+      WriteProbe probe = new WriteProbe(client, cluster.size(), buckets, history, PROBES_IN_FLIGHT);
       probe.start(PROBE_INTERVAL_MILLIS);
       Nemesis nemesis = new Nemesis(cluster, history, seed, meanIntervalMillis, kinds, out);
       nemesis.run(durationMillis);

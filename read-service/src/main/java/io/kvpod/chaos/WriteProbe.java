@@ -14,8 +14,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Measures when each bucket takes writes. Every {@code intervalMillis} it puts a new key
- * into each bucket through the Java client (routed to the holder, with its defaults), each
+ * Measures when buckets take writes. Every {@code intervalMillis} it puts a new key into
+ * each probed bucket (the first {@code min(B, PROBED_PER_POD x pods)}, which spreads the
+ * probes evenly over the pods' home buckets) through the Java client (routed to the holder, with its defaults), each
  * key written once, so no put ever waits for an earlier one. Its acknowledgements are what
  * write unavailability is measured on: the {@link Workload}'s writers may all be stuck on
  * calls of an earlier fault, or waiting out a failed write, and then invoke nothing.
@@ -30,8 +31,12 @@ final class WriteProbe implements AutoCloseable {
   /** A probe put into {@code bucket}, invoked and acknowledged at these times ({@link History#now}). */
   record Ack(int bucket, long invokeNanos, long completeNanos) {}
 
+  /** Buckets probed per pod: enough to see each stopped pod's buckets, few enough to keep the probe light. */
+  static final int PROBED_PER_POD = 4;
+
   private final KvPodClient client;
-  private final int pods;
+  private final int buckets;
+  private final int probed;
   private final History history;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "chaos-probe-timer");
@@ -43,12 +48,14 @@ final class WriteProbe implements AutoCloseable {
   private final ConcurrentLinkedQueue<String> keys = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<Ack> acks = new ConcurrentLinkedQueue<>();
 
-  WriteProbe(KvPodClient client, int pods, History history, int maxInFlight) {
+  /** Probes a table of {@code buckets} buckets served by {@code pods} pods. */
+  WriteProbe(KvPodClient client, int pods, int buckets, History history, int maxInFlight) {
     this.client = client;
-    this.pods = pods;
+    this.buckets = buckets;
+    this.probed = Math.min(buckets, PROBED_PER_POD * pods);
     this.history = history;
-    this.perBucket = new ThreadPoolExecutor[pods];
-    for (int b = 0; b < pods; b++) {
+    this.perBucket = new ThreadPoolExecutor[probed];
+    for (int b = 0; b < probed; b++) {
       int bucket = b;
       perBucket[b] = new ThreadPoolExecutor(0, maxInFlight, 10, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
         Thread t = new Thread(r, "chaos-probe-" + bucket);
@@ -63,7 +70,7 @@ final class WriteProbe implements AutoCloseable {
   }
 
   private void tick() {
-    for (int b = 0; b < pods; b++) {
+    for (int b = 0; b < probed; b++) {
       String key = keyIn(b);
       perBucket[b].execute(() -> put(key));
     }
@@ -73,7 +80,7 @@ final class WriteProbe implements AutoCloseable {
   private String keyIn(int bucket) {
     while (true) {
       String k = "probe-" + next.getAndIncrement();
-      if (KeyPartitioner.bucket(k, pods) == bucket) {
+      if (KeyPartitioner.bucket(k, buckets) == bucket) {
         return k;
       }
     }
@@ -93,7 +100,7 @@ final class WriteProbe implements AutoCloseable {
     long completed = history.now();
     history.write(key, new History.Write(1, invoked, completed, outcome, "probe", error));
     if (outcome == History.Outcome.OK) {
-      acks.add(new Ack(KeyPartitioner.bucket(key, pods), invoked, completed));
+      acks.add(new Ack(KeyPartitioner.bucket(key, buckets), invoked, completed));
     }
   }
 

@@ -129,10 +129,11 @@ public final class KvPodCli {
         switch (cmd) {
           case "status" -> {
             PodStatus s = client.status(p);
-            System.out.printf("pod %d: %s, table %s, %d layers, %d records, %d gets, cache hit %.1f%%, up %.0f s%n",
-                p, s.getState(), s.getTable(), s.getLayersSize(), s.getLayerRecords(), s.getGets(),
-                100 * s.getBlockCacheHitRatio(), s.getUptimeMillis() / 1000.0);
-            System.out.printf("       writes: %d puts, %d records in memtables, WAL at sequence %d in %d segments, "
+            System.out.printf("pod %d: %s, table %s (%d buckets), %d layers, %d records, %d gets, cache hit %.1f%%, "
+                + "up %.0f s%n", p, s.getState(), s.getTable(), s.getHoldersSize(), s.getLayersSize(),
+                s.getLayerRecords(), s.getGets(), 100 * s.getBlockCacheHitRatio(), s.getUptimeMillis() / 1000.0);
+            System.out.printf("       writes: %d puts, %d records in memtables, WAL of its first home bucket at "
+                + "sequence %d, %d segments, "
                 + "%d flushes, %d compactions; %d of at most %d waiting on other pods, %d refused as BUSY, "
                 + "%d refused as EXPIRED%n", s.getPuts(), s.getMemtableRecords(), s.getWalDurableSeq(),
                 s.getWalSegments(), s.getFlushes(), s.getCompactions(), s.getWaitingWrites(), s.getWaitingWritesMax(),

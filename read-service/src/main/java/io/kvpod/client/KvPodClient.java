@@ -1,6 +1,7 @@
 package io.kvpod.client;
 
 import io.kvpod.contract.ContractViolation;
+import io.kvpod.contract.BucketHomes;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
@@ -37,11 +38,13 @@ import org.apache.thrift.transport.TTransportException;
  *
  * <ul>
  *   <li><b>Routing.</b> A key's call goes first to the holder of its bucket
- *       ({@code murmur3(key) mod pods}): the bucket's home pod, unless a takeover recorded
- *       another pod in a later epoch. On failure it goes to the next pods in order (any pod
- *       forwards to the holder), and the client re-learns the holders from a pod's
- *       {@code status()}, keeping for each bucket the holding of the highest epoch.
- *       {@code batchPut} splits the batch by bucket and sends the shares in parallel.</li>
+ *       ({@code murmur3(key) mod B}, B the table's bucket count): the bucket's home pod,
+ *       unless a takeover recorded another pod in a later epoch. The client learns B and the
+ *       holders from a pod's {@code status()} on its first call (until then, or if no pod
+ *       answers, it sends each call to any pod, which forwards it). On failure a call goes to
+ *       the next pods in order (any pod forwards to the holder), and the client re-learns
+ *       the holders, keeping for each bucket the holding of the highest epoch.
+ *       {@code batchPut} splits the batch by holder and sends the shares in parallel.</li>
  *   <li><b>Retries</b> are decided by the failure: a transport failure (refused, reset,
  *       timed out) or a {@code KvPodException} marked retriable is retried on the next pod;
  *       any other {@code KvPodException} is thrown at once. Retries wait
@@ -77,8 +80,14 @@ public final class KvPodClient implements Closeable {
   private final ExecutorService hedgePool;
   private final AtomicInteger hedges = new AtomicInteger();
   private final PodHealth health;
-  /** holders[b] and epochs[b]: who holds bucket b, as of which epoch; replaced, never mutated. */
+  /**
+   * Per bucket, who holds it as of which epoch (see {@link #learnHolders}); null until
+   * learned. Replaced, never mutated.
+   */
   private volatile long[] holdings;
+  /** Whether a first, synchronous learning of the holders was tried (see {@link #holdings()}). */
+  private final java.util.concurrent.atomic.AtomicBoolean firstLearnTried =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private final AtomicLong lastLearnedMillis = new AtomicLong();
   private final SilentPods silent;
   private final java.util.concurrent.ScheduledExecutorService watchdog;
@@ -99,11 +108,6 @@ public final class KvPodClient implements Closeable {
     this.health = new PodHealth(b.pods.size(), b.backoff);
     this.silent = new SilentPods(b.pods.size());
     this.watchdog = b.silentAfterMs > 0 ? startWatchdog(b.silentAfterMs) : null;
-    long[] home = new long[b.pods.size()];
-    for (int i = 0; i < home.length; i++) {
-      home[i] = i; // epoch 0 (the high 32 bits), holder i
-    }
-    this.holdings = home;
     this.hedgePool = b.hedgeAfterMs > 0 ? Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "kvpod-client-hedge");
       t.setDaemon(true);
@@ -233,25 +237,64 @@ public final class KvPodClient implements Closeable {
     return hedges.get();
   }
 
-  /** The pod that holds {@code key}'s bucket, as far as this client knows. */
+  /** The pod that holds {@code key}'s bucket, as far as this client knows (any pod, if it knows none). */
   public int ownerOf(String key) {
-    return holderOf(KeyPartitioner.bucket(key, pool.size()));
+    long[] h = holdings();
+    byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return h == null ? KeyPartitioner.bucket(k, pool.size()) : (int) h[KeyPartitioner.bucket(k, h.length)];
   }
 
-  private int holderOf(int bucket) {
-    return (int) holdings[bucket];
+  /**
+   * The table's bucket count, learned from a pod's {@code status()}.
+   *
+   * @throws KvPodException (UNAVAILABLE) if no pod has answered yet
+   */
+  public int buckets() throws KvPodException {
+    long[] h = holdings();
+    if (h == null) {
+      throw error(ErrorCode.UNAVAILABLE, "no pod has said how many buckets the table has yet", true);
+    }
+    return h.length;
+  }
+
+  /** The holdings; on the first call, asks the pods for them (each once, briefly) before answering. */
+  private long[] holdings() {
+    long[] h = holdings;
+    if (h != null || !firstLearnTried.compareAndSet(false, true)) {
+      return h;
+    }
+    for (int pod = 0; pod < pool.size() && holdings == null; pod++) {
+      try {
+        learnHolders(attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)));
+      } catch (KvPodException e) {
+        // try the next pod
+      }
+    }
+    if (holdings == null) {
+      relearnHolders(0); // keep trying in the background, at most every half second
+    }
+    return holdings;
   }
 
   /**
    * Learns the bucket holders from {@code status}, keeping per bucket the holding with the
-   * higher epoch. Holding = epoch in the high 32 bits, holder in the low 32.
+   * higher epoch. Holding = epoch in the high 32 bits, holder in the low 32. A status with
+   * another bucket count than the one known replaces it (the client was pointed at another
+   * table, which has no business happening, but the newest answer is the best guess).
    */
   private void learnHolders(PodStatus status) {
-    if (!status.isSetHolders() || !status.isSetHolderEpochs() || status.getHolders().size() != pool.size()) {
+    if (!status.isSetHolders() || !status.isSetHolderEpochs() || status.getHolders().isEmpty()
+        || status.getHolders().size() != status.getHolderEpochs().size()) {
       return;
     }
+    int buckets = status.getHolders().size();
     synchronized (this) {
-      long[] next = holdings.clone();
+      long[] next = holdings != null && holdings.length == buckets ? holdings.clone() : new long[buckets];
+      if (holdings == null || holdings.length != buckets) {
+        for (int b = 0; b < buckets; b++) {
+          next[b] = BucketHomes.home(b, pool.size()); // epoch 0, the home pod; replaced below
+        }
+      }
       for (int b = 0; b < next.length; b++) {
         long epoch = status.getHolderEpochs().get(b);
         int holder = status.getHolders().get(b);
@@ -304,7 +347,8 @@ public final class KvPodClient implements Closeable {
 
   /** The record of {@code key}, or an empty map if there is none. */
   public Map<String, String> get(String key) throws KvPodException {
-    int owner = holderOf(KeyPartitioner.bucket(checkKey(key), pool.size()));
+    checkKey(key);
+    int owner = ownerOf(key);
     if (hedgePool == null || pool.size() == 1) {
       return call("get", owner, c -> c.get(key));
     }
@@ -333,12 +377,13 @@ public final class KvPodClient implements Closeable {
    * EXPIRED: not stored), but it can no longer be stored later: see the class comment.
    */
   public boolean put(String key, Map<String, String> value) throws KvPodException {
-    int owner = holderOf(KeyPartitioner.bucket(checkKey(key), pool.size()));
+    checkKey(key);
+    int owner = ownerOf(key);
     return writeCall("put", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.put(key, value, options(d)));
   }
 
   /**
-   * Stores many records: split by bucket, and each bucket's share sent to its holder in parallel
+   * Stores many records: split by holder, and each holder's share sent to it in parallel
    * (with the usual failover and retries). Returns once every share is acknowledged; if one
    * fails, its error is thrown once no copy of it can take effect any more (as for
    * {@link #put}), and the other shares may have been stored. Sending the batch again is safe.
@@ -351,7 +396,8 @@ public final class KvPodClient implements Closeable {
       shares.add(new java.util.HashMap<>());
     }
     for (Map.Entry<String, Map<String, String>> e : records.entrySet()) {
-      shares.get(KeyPartitioner.bucket(checkKey(e.getKey()), n)).put(e.getKey(), e.getValue());
+      checkKey(e.getKey());
+      shares.get(ownerOf(e.getKey())).put(e.getKey(), e.getValue());
     }
     return sendShares(shares, System.currentTimeMillis() + deadlineMs);
   }
@@ -363,7 +409,7 @@ public final class KvPodClient implements Closeable {
       if (share.isEmpty()) {
         continue;
       }
-      int o = holderOf(owner);
+      int o = owner;
       sent.add(CompletableFuture.supplyAsync(() -> {
         try {
           return writeCall("batchPut", o, deadline, (c, d) -> c.batchPut(share, options(d)));

@@ -2,6 +2,7 @@ package io.kvpod.pod;
 
 import io.kvpod.contract.LayerId;
 import io.kvpod.contract.LayerMeta;
+import io.kvpod.wal.SupersededException;
 import io.kvpod.wal.WriteAheadLog;
 import java.io.Closeable;
 import java.io.IOException;
@@ -49,13 +50,14 @@ final class Flusher implements Closeable {
   private final WriteAheadLog wal;
   private final LayerSink sink;
   private final Runnable afterPublish;
+  private final MemoryBudget memory;
   private final ScheduledExecutorService timer;
   private MemTables.Frozen publishedNotDropped;
   private long flushes;
   private volatile String lastError;
 
   Flusher(Target target, GroupCommitter committer, MemTables mem, LayerWatcher layers, WriteAheadLog wal,
-          LayerSink sink, Runnable afterPublish) {
+          LayerSink sink, Runnable afterPublish, MemoryBudget memory) {
     this.target = target;
     this.committer = committer;
     this.mem = mem;
@@ -63,6 +65,7 @@ final class Flusher implements Closeable {
     this.wal = wal;
     this.sink = sink;
     this.afterPublish = afterPublish;
+    this.memory = memory;
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "flusher");
       t.setDaemon(true);
@@ -78,6 +81,7 @@ final class Flusher implements Closeable {
   private void check() {
     MemTable a = mem.active();
     boolean due = a.bytes() >= target.flushBytes()
+        || memory.shouldFlush(a.bytes())
         || (!a.isEmpty() && System.currentTimeMillis() - a.createdAtMillis() >= target.flushAgeMillis())
         || !mem.frozenOldestFirst().isEmpty();
     if (!due) {
@@ -94,8 +98,23 @@ final class Flusher implements Closeable {
       Thread.currentThread().interrupt();
     } catch (IOException | RuntimeException e) {
       lastError = e.toString();
-      LOG.error(onFailure, e);
+      if (superseded(e)) {
+        LOG.info("bucket {}: not flushed, because another pod has taken it over (its new holder replays the log, "
+            + "which holds every write this pod acknowledged): {}", target.bucket(), e.getMessage());
+      } else {
+        LOG.error(onFailure, e);
+      }
     }
+  }
+
+  /** Whether {@code e} says that a later holder claimed the bucket: a normal end, not a fault. */
+  private static boolean superseded(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SupersededException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Freezes the active memtable (if it holds anything) and flushes every frozen one. */

@@ -26,7 +26,7 @@ import java.util.concurrent.Future;
 
 /**
  * Sends each key's reads and writes to the pod that holds its bucket ({@code murmur3(key)
- * mod pods}; the bucket's home pod unless a takeover recorded another, see
+ * mod buckets}; the bucket's home pod unless a takeover recorded another, see
  * {@link ShardSet}): buckets held here to their {@link Shard}, the others through
  * {@code process()}, one request per bucket, sent in parallel.
  *
@@ -51,6 +51,7 @@ import java.util.concurrent.Future;
 final class OwnerRouter implements Closeable {
   private final int self;
   private final int pods;
+  private final int buckets;
   private final ShardSet shards;
   private final PeerClient peers;
   private final PeerWalReader peerWals;
@@ -75,11 +76,12 @@ final class OwnerRouter implements Closeable {
    * {@code silentAfterMillis}: a pod silent this long to this pod's detector is not called
    * directly, nor used as a relay (its calls would only wait out their timeout).
    */
-  OwnerRouter(int self, int pods, ShardSet shards, PeerClient peers, PeerWalReader peerWals, PeerLiveness liveness,
-              TakeoverPolicy policy, WaitSlots waitSlots, long writeDeadlineMillis, long silentAfterMillis,
-              long peerTimeoutMillis, long clockSkewMillis) {
+  OwnerRouter(int self, int pods, int buckets, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
+              PeerLiveness liveness, TakeoverPolicy policy, WaitSlots waitSlots, long writeDeadlineMillis,
+              long silentAfterMillis, long peerTimeoutMillis, long clockSkewMillis) {
     this.self = self;
     this.pods = pods;
+    this.buckets = buckets;
     this.shards = shards;
     this.peers = peers;
     this.peerWals = peerWals;
@@ -93,7 +95,7 @@ final class OwnerRouter implements Closeable {
   }
 
   int bucketOf(byte[] key) {
-    return KeyPartitioner.bucket(key, pods);
+    return KeyPartitioner.bucket(key, buckets);
   }
 
   /** The deadline of a write whose caller set none: now plus {@code kvpod.write.deadline}. */
@@ -101,19 +103,89 @@ final class OwnerRouter implements Closeable {
     return System.currentTimeMillis() + writeDeadlineMillis;
   }
 
-  /** The newest record of each key, null where there is none. */
+  /**
+   * The newest record of each key, null where there is none. Keys are grouped by their
+   * bucket's holder: one forwarded read per other holder, whatever the number of its buckets
+   * the keys fall in, sent in parallel; the keys of buckets held here are read here.
+   */
   Found[] get(byte[][] keys) throws IOException, KvPodException, InterruptedException {
     if (keys.length == 1) { // the common get: no grouping, no fan-out
       return read(bucketOf(keys[0]), keys);
     }
-    List<List<Integer>> byBucket = groupByBucket(keys);
-    Object[] found = eachBucket(byBucket, (bucket, idx) -> read(bucket, pick(keys, idx)));
+    List<List<Integer>> byHolder = new ArrayList<>(pods + 1); // index pods: holder not known yet
+    for (int i = 0; i <= pods; i++) {
+      byHolder.add(new ArrayList<>());
+    }
+    for (int i = 0; i < keys.length; i++) {
+      int holder = shards.holding(bucketOf(keys[i])).holder();
+      byHolder.get(holder >= 0 && holder < pods ? holder : pods).add(i);
+    }
+    Object[] found = eachShare(byHolder, (holder, idx) -> holder == self || holder == pods
+        ? readEachBucket(pick(keys, idx)) : readVia(holder, pick(keys, idx)));
     Found[] out = new Found[keys.length];
-    for (int bucket = 0; bucket < pods; bucket++) {
-      List<Integer> idx = byBucket.get(bucket);
+    for (int h = 0; h <= pods; h++) {
+      List<Integer> idx = byHolder.get(h);
       for (int i = 0; i < idx.size(); i++) {
-        out[idx.get(i)] = ((Found[]) found[bucket])[i];
+        out[idx.get(i)] = ((Found[]) found[h])[i];
       }
+    }
+    return out;
+  }
+
+  /** Reads {@code keys} bucket by bucket ({@link #read}), in order. */
+  private Found[] readEachBucket(byte[][] keys) throws IOException, KvPodException {
+    List<List<Integer>> byBucket = groupByBucket(keys);
+    Found[] out = new Found[keys.length];
+    for (int b = 0; b < buckets; b++) {
+      List<Integer> idx = byBucket.get(b);
+      if (!idx.isEmpty()) {
+        Found[] f = read(b, pick(keys, idx));
+        for (int i = 0; i < f.length; i++) {
+          out[idx.get(i)] = f[i];
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Reads {@code keys}, whose buckets are all held by pod {@code holder} in this pod's view,
+   * with one forwarded read. If that fails for want of the holder (out of reach, recovering,
+   * a bucket moved), each bucket is read on its own ({@link #read}), which falls back to
+   * the bucket's log.
+   */
+  private Found[] readVia(int holder, byte[][] keys) throws IOException, KvPodException {
+    if (!peers.readsSkip(holder) && liveness.silentMillis(holder) < silentAfterMillis) {
+      try {
+        return forwardRead(holder, keys);
+      } catch (KvPodException e) {
+        if (!e.isRetriable()) {
+          throw e;
+        }
+        if (e.getCode() == ErrorCode.NOT_OWNER) {
+          shards.refresh();
+        }
+      }
+    }
+    return readEachBucket(keys);
+  }
+
+  /** Asks {@code holder} for {@code keys} (of buckets it holds) with one forwarded read. */
+  private Found[] forwardRead(int holder, byte[][] keys) throws KvPodException {
+    List<ByteBuffer> ks = new ArrayList<>(keys.length);
+    for (byte[] k : keys) {
+      ks.add(ByteBuffer.wrap(k));
+    }
+    PeerResponse r = peers.read(holder, PeerRequest.forwardedRead(new ReadRequest(ks)));
+    List<FoundRecord> found = r.getForwardedRead().getFound();
+    if (found.size() != keys.length) {
+      throw Errors.of(ErrorCode.INTERNAL, "pod " + holder + " answered " + found.size() + " records for "
+          + keys.length + " keys", false);
+    }
+    Found[] out = new Found[keys.length];
+    for (int i = 0; i < out.length; i++) {
+      FoundRecord f = found.get(i);
+      out[i] = f.isSetValue() ? new Found(f.getVersion(), f.getValue()) : null;
     }
     return out;
   }
@@ -125,15 +197,55 @@ final class OwnerRouter implements Closeable {
   void put(byte[][] keys, byte[][] values, long deadlineMillis)
       throws IOException, KvPodException, InterruptedException {
     if (keys.length == 1) { // the common put: no grouping, no fan-out
-      write(bucketOf(keys[0]), keys, values, deadlineMillis);
+      int bucket = bucketOf(keys[0]);
+      write(keys.length + " records of bucket " + bucket, shards.serving(bucket) == null,
+          () -> writeRounds(bucket, keys, values, deadlineMillis));
       return;
     }
-    eachBucket(groupByBucket(keys), (bucket, idx) -> {
-      write(bucket, pick(keys, idx), pick(values, idx), deadlineMillis);
+    List<List<Integer>> byBucket = groupByBucket(keys);
+    boolean waits = false;
+    for (int b = 0; b < buckets && !waits; b++) {
+      waits = !byBucket.get(b).isEmpty() && shards.serving(b) == null;
+    }
+    write(keys.length + " records", waits, () -> eachShare(byBucket, (bucket, idx) -> {
+      writeRounds(bucket, pick(keys, idx), pick(values, idx), deadlineMillis);
       return null;
-    });
+    }));
   }
 
+  /** A write, run once it has what it needs. */
+  @FunctionalInterface
+  private interface Write {
+    void run() throws IOException, KvPodException, InterruptedException;
+  }
+
+  /**
+   * Runs {@code write}. One that {@code waits} on another pod (a bucket not served here, so
+   * it is forwarded, relayed or waits for a takeover) takes one of the {@link WaitSlots}
+   * first, or is refused with {@code BUSY} before anything was sent. One slot per request,
+   * however many buckets it spans. (A write that starts at a bucket served here and then has
+   * to wait, because this pod's log failed, takes none: it is rare, and it may already have
+   * been applied, so it may not be refused as if it had not.)
+   */
+  private void write(String what, boolean waits, Write write)
+      throws IOException, KvPodException, InterruptedException {
+    if (waits) {
+      waitSlots.take(what); // BUSY: nothing was sent yet
+    }
+    try {
+      write.run();
+    } finally {
+      if (waits) {
+        waitSlots.release();
+      }
+    }
+  }
+
+  /**
+   * Reads one bucket's keys: here if this pod holds it, else forwarded to its holder, else
+   * (the holder out of reach, recovering, or no longer holding it) from the bucket's log and
+   * the layers, which hold every acknowledged write.
+   */
   private Found[] read(int bucket, byte[][] keys) throws IOException, KvPodException {
     Found[] mine = shards.read(bucket, keys);
     if (mine != null) {
@@ -141,19 +253,8 @@ final class OwnerRouter implements Closeable {
     }
     int holder = shards.holding(bucket).holder();
     if (holder >= 0 && holder != self && !peers.readsSkip(holder) && liveness.silentMillis(holder) < silentAfterMillis) {
-      List<ByteBuffer> ks = new ArrayList<>(keys.length);
-      for (byte[] k : keys) {
-        ks.add(ByteBuffer.wrap(k));
-      }
       try {
-        PeerResponse r = peers.read(holder, PeerRequest.forwardedRead(new ReadRequest(ks)));
-        List<FoundRecord> found = r.getForwardedRead().getFound();
-        Found[] out = new Found[keys.length];
-        for (int i = 0; i < out.length; i++) {
-          FoundRecord f = found.get(i);
-          out[i] = f.isSetValue() ? new Found(f.getVersion(), f.getValue()) : null;
-        }
-        return out;
+        return forwardRead(holder, keys);
       } catch (KvPodException e) {
         if (!e.isRetriable()) {
           throw e;
@@ -179,28 +280,7 @@ final class OwnerRouter implements Closeable {
    * only once every copy is settled. So no copy this pod sent can take effect after it
    * answered, and its caller's next write of the key is never overtaken.
    *
-   * <p>A write of a bucket this pod does not serve takes one of the {@link WaitSlots} first,
-   * or is refused with {@code BUSY}. (One that starts at a bucket served here and then has
-   * to wait, because this pod's log failed, takes none: it is rare, and it may already have
-   * been applied, so it may not be refused as if it had not.)
    */
-  private void write(int bucket, byte[][] keys, byte[][] values, long deadlineMillis)
-      throws IOException, KvPodException, InterruptedException {
-    boolean slotted = false;
-    if (shards.serving(bucket) == null) { // the write waits on another pod, or for a takeover
-      waitSlots.take(keys.length + " records of bucket " + bucket); // BUSY: nothing was sent yet
-      slotted = true;
-    }
-    try {
-      writeRounds(bucket, keys, values, deadlineMillis);
-    } finally {
-      if (slotted) {
-        waitSlots.release();
-      }
-    }
-  }
-
-  /** The rounds of {@link #write}. */
   private void writeRounds(int bucket, byte[][] keys, byte[][] values, long deadlineMillis)
       throws IOException, KvPodException, InterruptedException {
     long giveUpAt = Math.min(deadlineMillis, System.currentTimeMillis() + writeDeadlineMillis);
@@ -346,8 +426,8 @@ final class OwnerRouter implements Closeable {
   }
 
   private List<List<Integer>> groupByBucket(byte[][] keys) {
-    List<List<Integer>> byBucket = new ArrayList<>(pods);
-    for (int i = 0; i < pods; i++) {
+    List<List<Integer>> byBucket = new ArrayList<>(buckets);
+    for (int i = 0; i < buckets; i++) {
       byBucket.add(new ArrayList<>());
     }
     for (int i = 0; i < keys.length; i++) {
@@ -356,51 +436,51 @@ final class OwnerRouter implements Closeable {
     return byBucket;
   }
 
-  /** One bucket's share of a request: the indexes of its keys. */
+  /** One share of a request (a bucket's keys, or a holder's): the indexes of its keys. */
   @FunctionalInterface
   private interface Share {
-    Object run(int bucket, List<Integer> idx) throws Exception;
+    Object run(int share, List<Integer> idx) throws Exception;
   }
 
   /**
-   * Runs {@code share} for every bucket that has keys and returns the results by bucket.
-   * The shares of other pods' home buckets run in parallel on the fan-out pool; this pod's
-   * home bucket's share, or a share that is the only one, runs on the calling thread. Waits
-   * for all, then throws the first failure.
+   * Runs {@code share} for every share (a bucket, or a holder) that has keys and returns the
+   * results by share. The first runs on the calling thread, the others in parallel on the
+   * fan-out pool. Waits for all, then throws the first failure.
    */
-  private Object[] eachBucket(List<List<Integer>> byOwner, Share share)
+  private Object[] eachShare(List<List<Integer>> byBucket, Share share)
       throws IOException, KvPodException, InterruptedException {
     int shares = 0;
-    for (List<Integer> idx : byOwner) {
-      shares += idx.isEmpty() ? 0 : 1;
+    int inline = -1;
+    for (int b = 0; b < byBucket.size(); b++) {
+      if (!byBucket.get(b).isEmpty()) {
+        shares++;
+        inline = inline < 0 ? b : inline;
+      }
     }
-    Object[] results = new Object[pods];
+    Object[] results = new Object[byBucket.size()];
     List<Future<Object>> futures = new ArrayList<>();
-    List<Integer> futureOwners = new ArrayList<>();
-    for (int owner = 0; owner < pods; owner++) {
-      List<Integer> idx = byOwner.get(owner);
-      if (!idx.isEmpty() && owner != self && shares > 1) {
-        int o = owner;
-        futures.add(fanOut.submit(() -> share.run(o, idx)));
-        futureOwners.add(owner);
+    List<Integer> futureBuckets = new ArrayList<>();
+    for (int b = 0; b < byBucket.size(); b++) {
+      List<Integer> idx = byBucket.get(b);
+      if (!idx.isEmpty() && b != inline) {
+        int bucket = b;
+        futures.add(fanOut.submit(() -> share.run(bucket, idx)));
+        futureBuckets.add(b);
       }
     }
     Exception first = null;
     int refusedUnapplied = 0;
-    for (int owner = 0; owner < pods; owner++) {
-      List<Integer> idx = byOwner.get(owner);
-      if (!idx.isEmpty() && (owner == self || shares == 1)) {
-        try {
-          results[owner] = share.run(owner, idx);
-        } catch (Exception e) {
-          first = e;
-          refusedUnapplied += refusedUnapplied(e) ? 1 : 0;
-        }
+    if (inline >= 0) {
+      try {
+        results[inline] = share.run(inline, byBucket.get(inline));
+      } catch (Exception e) {
+        first = e;
+        refusedUnapplied += refusedUnapplied(e) ? 1 : 0;
       }
     }
     for (int i = 0; i < futures.size(); i++) {
       try {
-        results[futureOwners.get(i)] = await(futures.get(i));
+        results[futureBuckets.get(i)] = await(futures.get(i));
       } catch (IOException | KvPodException | RuntimeException e) {
         first = first == null || (retriable(e) && !retriable(first)) ? e : first;
         refusedUnapplied += refusedUnapplied(e) ? 1 : 0;

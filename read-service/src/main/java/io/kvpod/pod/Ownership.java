@@ -1,5 +1,6 @@
 package io.kvpod.pod;
 
+import io.kvpod.contract.BucketHomes;
 import io.kvpod.contract.TableLayout;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -17,9 +18,10 @@ import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.ipc.RemoteException;
 
 /**
- * Who holds each bucket, as recorded on HDFS. Bucket {@code b} is the keys whose home is pod
- * {@code b} ({@code murmur3(key) mod pods}); pod {@code b} holds it unless a takeover
- * recorded another pod. The NameNode is the one arbiter: no coordination service is needed.
+ * Who holds each bucket, as recorded on HDFS. Bucket {@code b} is the keys with
+ * {@code murmur3(key) mod buckets == b}; its home pod ({@link BucketHomes#home}) holds it
+ * unless a takeover recorded another pod. The NameNode is the one arbiter: no coordination
+ * service is needed.
  *
  * <p>Record grammar, one file per claim, in {@link TableLayout#ownersDir()}:
  * <pre>
@@ -51,20 +53,36 @@ final class Ownership {
 
   private final FileSystem fs;
   private final Path dir;
+  private final int buckets;
   private final int pods;
   /** Record contents never change once written, so each is read once. */
   private final Map<String, Integer> holders = new ConcurrentHashMap<>();
   private volatile View view;
 
-  Ownership(FileSystem fs, TableLayout layout, int pods) {
+  Ownership(FileSystem fs, TableLayout layout, int buckets, int pods) {
     this.fs = fs;
     this.dir = layout.ownersDir();
+    this.buckets = buckets;
     this.pods = pods;
-    Holding[] home = new Holding[pods];
-    for (int b = 0; b < pods; b++) {
-      home[b] = new Holding(b, 0);
+    this.view = new View(homes(), System.nanoTime() - 86_400_000_000_000L); // never confirmed
+  }
+
+  /** Epoch 0 of every bucket: its home pod. */
+  private Holding[] homes() {
+    Holding[] h = new Holding[buckets];
+    for (int b = 0; b < buckets; b++) {
+      h[b] = new Holding(home(b), 0);
     }
-    this.view = new View(home, System.nanoTime() - 86_400_000_000_000L); // never confirmed
+    return h;
+  }
+
+  int buckets() {
+    return buckets;
+  }
+
+  /** The pod that holds {@code bucket} in epoch 0, before any takeover. */
+  int home(int bucket) {
+    return BucketHomes.home(bucket, pods);
   }
 
   static Path recordPath(Path dir, int bucket, long epoch) {
@@ -79,10 +97,7 @@ final class Ownership {
   /** Reads the records again and returns the new view. */
   View refresh() throws IOException {
     long started = System.nanoTime();
-    Holding[] h = new Holding[pods];
-    for (int b = 0; b < pods; b++) {
-      h[b] = new Holding(b, 0);
-    }
+    Holding[] h = homes();
     FileStatus[] listed;
     try {
       listed = fs.listStatus(dir);
@@ -96,8 +111,8 @@ final class Ownership {
       }
       int bucket = Integer.parseInt(m.group(1));
       long epoch = Long.parseLong(m.group(2));
-      if (bucket >= pods || epoch <= h[bucket].epoch()) {
-        continue; // another pod count's record, or an older epoch
+      if (bucket >= buckets || epoch <= h[bucket].epoch()) {
+        continue; // not a bucket of this table, or an older epoch
       }
       h[bucket] = new Holding(holderIn(st.getPath()), epoch);
     }

@@ -21,6 +21,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
@@ -197,7 +199,7 @@ final class PeerDispatcher {
       b.get(keys[i]);
       checkKey(keys[i]);
     }
-    Found[] found = keys.length == 0 ? new Found[0] : readHeld(oneBucket(keys), keys);
+    Found[] found = readHeld(keys);
     List<FoundRecord> out = new ArrayList<>(found.length);
     for (Found f : found) {
       out.add(f == null ? new FoundRecord() : new FoundRecord().setVersion(f.version()).setValue(f.value()));
@@ -215,18 +217,39 @@ final class PeerDispatcher {
     return s;
   }
 
-  private Found[] readHeld(int bucket, byte[][] keys) throws IOException {
-    checkBucket(bucket);
-    Found[] found = shards.read(bucket, keys);
-    if (found == null) {
-      throw notServing(bucket);
+  /**
+   * Reads keys of buckets this pod holds, bucket by bucket (a sender groups the keys of all
+   * the buckets it believes this pod holds into one read); a retriable NOT_OWNER (RECOVERING)
+   * if it does not serve one of them now.
+   */
+  private Found[] readHeld(byte[][] keys) throws IOException {
+    int buckets = shards.buckets();
+    Map<Integer, List<Integer>> byBucket = new TreeMap<>();
+    for (int i = 0; i < keys.length; i++) {
+      byBucket.computeIfAbsent(KeyPartitioner.bucket(keys[i], buckets), b -> new ArrayList<>()).add(i);
     }
-    return found;
+    Found[] out = new Found[keys.length];
+    for (Map.Entry<Integer, List<Integer>> e : byBucket.entrySet()) {
+      List<Integer> idx = e.getValue();
+      byte[][] share = new byte[idx.size()][];
+      for (int i = 0; i < share.length; i++) {
+        share[i] = keys[idx.get(i)];
+      }
+      Found[] found = shards.read(e.getKey(), share);
+      if (found == null) {
+        throw notServing(e.getKey());
+      }
+      for (int i = 0; i < found.length; i++) {
+        out[idx.get(i)] = found[i];
+      }
+    }
+    return out;
   }
 
   private void checkBucket(int bucket) {
-    if (bucket < 0 || bucket >= pods) {
-      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "no bucket " + bucket + " in a table of " + pods);
+    if (bucket < 0 || bucket >= shards.buckets()) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "no bucket " + bucket + " in a table of "
+          + shards.buckets() + " buckets");
     }
   }
 
@@ -239,13 +262,15 @@ final class PeerDispatcher {
         + " (holder: pod " + shards.holding(bucket).holder() + ")");
   }
 
-  /** A forwarded request carries the keys of one bucket (senders split by bucket). */
+  /** A forwarded write carries the keys of one bucket (senders split writes by bucket). */
   private int oneBucket(byte[][] keys) {
-    int bucket = KeyPartitioner.bucket(keys[0], pods);
+    int buckets = shards.buckets();
+    int bucket = KeyPartitioner.bucket(keys[0], buckets);
     for (byte[] k : keys) {
-      if (KeyPartitioner.bucket(k, pods) != bucket) {
+      if (KeyPartitioner.bucket(k, buckets) != bucket) {
         throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "a forwarded request mixes the keys of buckets "
-            + bucket + " and " + KeyPartitioner.bucket(k, pods) + "; do all pods list the same kvpod.pods?");
+            + bucket + " and " + KeyPartitioner.bucket(k, buckets) + " of " + buckets
+            + "; do all pods serve the same table under the same root?");
       }
     }
     return bucket;

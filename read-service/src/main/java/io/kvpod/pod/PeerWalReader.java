@@ -57,12 +57,12 @@ final class PeerWalReader {
   private final LayerWatcher layers;
   private final OwnerLog[] owners;
 
-  PeerWalReader(FileSystem fs, TableLayout layout, LayerWatcher layers, int pods) {
+  PeerWalReader(FileSystem fs, TableLayout layout, LayerWatcher layers, int buckets) {
     this.fs = fs;
     this.layout = layout;
     this.layers = layers;
-    this.owners = new OwnerLog[pods];
-    for (int i = 0; i < pods; i++) {
+    this.owners = new OwnerLog[buckets];
+    for (int i = 0; i < buckets; i++) {
       owners[i] = new OwnerLog();
     }
   }

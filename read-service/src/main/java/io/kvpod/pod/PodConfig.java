@@ -26,6 +26,7 @@ public final class PodConfig {
   public static final String POD_ID = "kvpod.pod.id";
   public static final String ROOT = "kvpod.root";
   public static final String TABLE = "kvpod.table";
+  public static final String TABLE_BUCKETS = "kvpod.table.buckets";
   public static final String BIND_HOST = "kvpod.bind.host";
   public static final String SECRET = "kvpod.secret";
   public static final String AUTH_MAX_SKEW = "kvpod.auth.max.skew";
@@ -47,6 +48,7 @@ public final class PodConfig {
   public static final String WAL_GROUP_BYTES = "kvpod.wal.group.bytes";
   public static final String FLUSH_BYTES = "kvpod.memtable.flush.bytes";
   public static final String FLUSH_AGE = "kvpod.memtable.flush.age";
+  public static final String POD_FLUSH_BYTES = "kvpod.memtable.pod.flush.bytes";
   public static final String MEMTABLE_MAX_BYTES = "kvpod.memtable.max.bytes";
   public static final String FLUSH_PARTITIONS = "kvpod.flush.partitions";
   public static final String FLUSH_COMPRESSION = "kvpod.flush.compression";
@@ -68,6 +70,11 @@ public final class PodConfig {
       .define(POD_ID, Type.INT, null, Validator.atLeast(0), "this pod's index in kvpod.pods")
       .define(ROOT, Type.STRING, null, "kvpod root URI, e.g. hdfs://nn:8020/kvpod or file:///tmp/kvpod")
       .define(TABLE, Type.STRING, "default", "the table this pod serves")
+      .define(TABLE_BUCKETS, Type.INT, "64", Validator.between(1, io.kvpod.contract.TableMeta.MAX_BUCKETS),
+          "buckets of a table this pod creates (the first pod to find the table without _table.json "
+              + "records it there; a table made before bucket counts were recorded keeps one bucket per pod). "
+              + "Fixed for the table's life: later pods use the recorded count. Each bucket is one write-ahead "
+              + "log and one holder; more buckets spread a dead pod's keys over more survivors")
       .define(BIND_HOST, Type.STRING, null,
           "address to listen on; default: the host of this pod's entry in kvpod.pods")
       .define(SECRET, Type.STRING, null,
@@ -115,11 +122,14 @@ public final class PodConfig {
       .define(WAL_GROUP_BYTES, Type.LONG, "4194304", Validator.atLeast(1),
           "most bytes of entries that share one sync (group commit)")
       .define(FLUSH_BYTES, Type.LONG, "67108864", Validator.atLeast(1),
-          "memtable size (approximate heap bytes) that triggers a flush to a layer")
+          "memtable size of one bucket (approximate heap bytes) that triggers a flush of that bucket to a layer")
       .define(FLUSH_AGE, Type.DURATION_MS, "10m", Validator.atLeast(1),
           "a memtable holding records this old is flushed even if small")
+      .define(POD_FLUSH_BYTES, Type.LONG, "268435456", Validator.atLeast(1),
+          "when the memtables of all the buckets this pod holds reach this many bytes, each bucket holding at "
+              + "least the mean per bucket flushes (each bucket also flushes at kvpod.memtable.flush.bytes)")
       .define(MEMTABLE_MAX_BYTES, Type.LONG, "268435456", Validator.atLeast(1),
-          "when active and frozen memtables hold more than this, writes wait for flushes")
+          "when one bucket's active and frozen memtables hold more than this, its writes wait for flushes")
       .define(FLUSH_PARTITIONS, Type.INT, "1", Validator.between(1, 4096),
           "partitions (files) of a flushed layer")
       .define(FLUSH_COMPRESSION, Type.STRING, "snappy", Validator.oneOf("none", "gz", "snappy"),

@@ -96,6 +96,7 @@ public final class PodServer implements Closeable {
     int pods = config.pods().size();
     TableLayout layout = new TableLayout(v.getString(PodConfig.ROOT), v.getString(PodConfig.TABLE));
     FileSystem fs = layout.tableDir().getFileSystem(hadoop);
+    int buckets = bucketCount(fs, layout, pods);
     hadoop.setLong("hfile.block.cache.memory.size", v.getLong(PodConfig.BLOCK_CACHE_BYTES));
     blockCache = BlockCacheFactory.createBlockCache(hadoop);
     CacheConfig cache = new CacheConfig(hadoop, blockCache);
@@ -120,8 +121,8 @@ public final class PodServer implements Closeable {
             v.getLong(PodConfig.WAL_GROUP_BYTES), v.getLong(PodConfig.MEMTABLE_MAX_BYTES),
             v.getInt(PodConfig.FLUSH_PARTITIONS), v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE),
             v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK)),
-        sink, () -> tellPeers(pods, podId));
-    shards = new ShardSet(podId, new Ownership(fs, layout, pods), v.getMillis(PodConfig.OWNERSHIP_LEASE),
+        sink, () -> tellPeers(pods, podId), new MemoryBudget(v.getLong(PodConfig.POD_FLUSH_BYTES)));
+    shards = new ShardSet(podId, new Ownership(fs, layout, buckets, pods), v.getMillis(PodConfig.OWNERSHIP_LEASE),
         (bucket, epoch, claim) -> {
           if (starting) {
             holdUpStartRecovery(bucket, epoch, v.getMillis(PodConfig.DEBUG_RECOVERY_DELAY));
@@ -130,9 +131,10 @@ public final class PodServer implements Closeable {
         });
     long takeoverAfter = v.getMillis(PodConfig.TAKEOVER_AFTER);
     long silentAfter = takeoverAfter > 0 ? takeoverAfter : v.getMillis(PodConfig.PEER_TIMEOUT);
-    TakeoverPolicy policy = new TakeoverPolicy(podId, pods, liveness, takeoverAfter, System::nanoTime);
+    TakeoverPolicy policy = new TakeoverPolicy(podId, pods, buckets, liveness, takeoverAfter, System::nanoTime);
     waitSlots = new WaitSlots(config.waitingWrites());
-    router = new OwnerRouter(podId, pods, shards, peerClient, new PeerWalReader(walFs, layout, layers, pods),
+    router = new OwnerRouter(podId, pods, buckets, shards, peerClient,
+        new PeerWalReader(walFs, layout, layers, buckets),
         liveness, policy, waitSlots, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter,
         v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.CLOCK_MAX_SKEW));
 
@@ -163,8 +165,13 @@ public final class PodServer implements Closeable {
       throw new IOException("interrupted while taking this pod's buckets", e);
     }
     starting = false;
-    LOG.info("pod {} of {} serving table {} on {} ({} layers; holding buckets {})", podId, pods,
-        layout.table(), bind, layers.liveLayerCount(), shards.held().keySet());
+    LOG.info("pod {} of {} serving table {} ({} buckets) on {} ({} layers; holding buckets {})", podId, pods,
+        layout.table(), buckets, bind, layers.liveLayerCount(), shards.held().keySet());
+  }
+
+  private int bucketCount(FileSystem fs, TableLayout layout, int pods) throws IOException {
+    return TableBuckets.resolve(fs, layout, pods, config.values().getInt(PodConfig.TABLE_BUCKETS),
+        config.raw().containsKey(PodConfig.TABLE_BUCKETS));
   }
 
   /**
@@ -232,6 +239,9 @@ public final class PodServer implements Closeable {
   }
 
   private void describeWrites(PodStatus st) {
+    int firstHome = config.podId(); // the lowest bucket whose home is this pod
+    int walSegments = 0;
+    long flushes = 0;
     long records = 0;
     long expired = 0;
     List<String> held = new ArrayList<>();
@@ -240,10 +250,10 @@ public final class PodServer implements Closeable {
       records += s.memRecords();
       expired += s.expiredWrites();
       held.add(s.bucket + "@" + s.epoch);
-      if (s.bucket == config.podId()) {
+      walSegments += s.walSegments();
+      flushes += s.flushes();
+      if (s.bucket == firstHome) {
         st.setWalDurableSeq(s.durableSeq());
-        st.setWalSegments(s.walSegments());
-        st.setFlushes(s.flushes());
       }
       if (s.walFailure() != null) {
         problem = "REFUSING WRITES to bucket " + s.bucket + " (WAL failed: " + s.walFailure().getMessage()
@@ -253,6 +263,8 @@ public final class PodServer implements Closeable {
       }
     }
     st.setMemtableRecords(records);
+    st.setWalSegments(walSegments);
+    st.setFlushes(flushes);
     if (compactor != null) {
       st.setCompactions(compactor.compactions());
     }

@@ -28,7 +28,7 @@ final class Shard implements Closeable {
   /** What every shard of a pod shares: where the table is, its settings, its layers. */
   record Context(int podId, FileSystem walFs, TableLayout layout, LayerWatcher layers,
                  WriteAheadLog.Durability durability, Settings settings, Flusher.LayerSink sink,
-                 Runnable afterPublish) {}
+                 Runnable afterPublish, MemoryBudget memory) {}
 
   /** The settings a shard reads, by name, from the pod's configuration. */
   record Settings(long leaseRecoveryMillis, long segmentBytes, long groupBytes, long memMaxBytes,
@@ -43,9 +43,11 @@ final class Shard implements Closeable {
   private final GroupCommitter committer;
   private final Flusher flusher;
   private final long writeTimeoutMillis;
+  private final MemoryBudget memory;
+  private final java.util.function.LongSupplier memoryMember;
 
   private Shard(int bucket, long epoch, LayerWatcher layers, MemTables mem, WriteAheadLog wal,
-                GroupCommitter committer, Flusher flusher, long writeTimeoutMillis) {
+                GroupCommitter committer, Flusher flusher, long writeTimeoutMillis, MemoryBudget memory) {
     this.bucket = bucket;
     this.epoch = epoch;
     this.layers = layers;
@@ -54,6 +56,8 @@ final class Shard implements Closeable {
     this.committer = committer;
     this.flusher = flusher;
     this.writeTimeoutMillis = writeTimeoutMillis;
+    this.memory = memory;
+    this.memoryMember = memory.join(mem::bytes);
   }
 
   /**
@@ -140,9 +144,10 @@ final class Shard implements Closeable {
       committer.start();
       Flusher flusher = new Flusher(new Flusher.Target(bucket, ctx.podId(), s.flushPartitions(), s.flushBytes(),
           s.flushAgeMillis(), s.writeTimeoutMillis()), committer, mem, ctx.layers(), wal, ctx.sink(),
-          ctx.afterPublish());
+          ctx.afterPublish(), ctx.memory());
       flusher.start(s.flushCheckMillis());
-      return new Shard(bucket, epoch, ctx.layers(), mem, wal, committer, flusher, s.writeTimeoutMillis());
+      return new Shard(bucket, epoch, ctx.layers(), mem, wal, committer, flusher, s.writeTimeoutMillis(),
+          ctx.memory());
     }
   }
 
@@ -218,6 +223,7 @@ final class Shard implements Closeable {
     flusher.close();
     committer.close();
     closeQuietly(wal);
+    memory.leave(memoryMember);
   }
 
   /**
@@ -228,6 +234,7 @@ final class Shard implements Closeable {
     flusher.stop();
     committer.close();
     closeQuietly(wal);
+    memory.leave(memoryMember);
   }
 
   private static void closeQuietly(WriteAheadLog wal) {

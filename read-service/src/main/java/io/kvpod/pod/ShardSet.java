@@ -13,8 +13,12 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -53,8 +57,9 @@ import org.slf4j.LoggerFactory;
  * <p>A poller re-reads the records every {@code kvpod.ownership.poll.interval}, abandons
  * shards whose bucket was claimed by a later epoch, and runs the policy; between re-reads
  * it asks the policy every {@link #CHECK_MILLIS}, so a takeover starts as soon as the
- * holder's silence passes the window. Thread-safe;
- * takeovers run one at a time.
+ * holder's silence passes the window. Thread-safe; takeovers of one bucket run one at a
+ * time, of different buckets in parallel (up to {@link #TAKEOVER_THREADS}, which suits 64
+ * buckets: a pod's home buckets, or its share of a dead pod's, are taken in one round).
  */
 final class ShardSet implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(ShardSet.class);
@@ -79,7 +84,21 @@ final class ShardSet implements Closeable {
   private final Opener opener;
   private final Map<Integer, Shard> held = new ConcurrentHashMap<>();
   private final Set<Integer> recovering = ConcurrentHashMap.newKeySet();
-  private final Object takeoverLock = new Object();
+  /** Held while a bucket is taken over: takeovers of one bucket run one at a time. */
+  private final Map<Integer, Object> takeoverLocks = new ConcurrentHashMap<>();
+  /** Buckets with a takeover started by the poller and not yet finished. */
+  private final Set<Integer> underway = ConcurrentHashMap.newKeySet();
+  /**
+   * Runs takeovers of different buckets in parallel: most of one is waiting (on the
+   * NameNode, on lease recovery, out the lease), so a pod taking a dead pod's many buckets,
+   * or its own at start, takes them in a few rounds rather than one after another.
+   */
+  private static final int TAKEOVER_THREADS = 32;
+  private final ExecutorService takeoverPool = Executors.newFixedThreadPool(TAKEOVER_THREADS, r -> {
+    Thread t = new Thread(r, "takeover");
+    t.setDaemon(true);
+    return t;
+  });
   private final Object refreshLock = new Object();
   private final AtomicLong takeovers = new AtomicLong();
   /** Backoff between failed takeovers of one bucket (a corrupt log, HDFS trouble): 1 s doubling to 1 min. */
@@ -109,7 +128,7 @@ final class ShardSet implements Closeable {
   }
 
   /**
-   * The buckets this pod takes at start: its home bucket, and every bucket still recorded
+   * The buckets this pod takes at start: its home buckets, and every bucket still recorded
    * to it. Marks them recovering, so that once the pod listens, calls for them wait for
    * {@link #start} instead of finding no holder. Call before the pod listens.
    */
@@ -117,7 +136,7 @@ final class ShardSet implements Closeable {
     Ownership.View v = ownership.refresh();
     List<Integer> planned = new ArrayList<>();
     for (int b = 0; b < v.holdings().length; b++) {
-      if (b == self || v.of(b).holder() == self) {
+      if (ownership.home(b) == self || v.of(b).holder() == self) {
         planned.add(b);
         recovering.add(b);
       }
@@ -134,32 +153,79 @@ final class ShardSet implements Closeable {
    */
   void start(List<Integer> planned, long pollMillis, FlushAsk flushAsk, TakeoverPolicy policy)
       throws CorruptionException, InterruptedException {
+    List<Callable<Void>> takes = new ArrayList<>();
     for (int b : planned) {
-      try {
-        Ownership.Holding h = ownership.refresh().of(b);
-        if (h.holder() != self && h.holder() >= 0) {
-          LOG.info("bucket {} is held by pod {} (epoch {}); asking it to flush before taking the bucket back",
-              b, h.holder(), h.epoch());
-          flushAsk.ask(h.holder(), b);
-        }
-        for (int attempt = 1; !takeOver(b, ownership.refresh().of(b)); attempt++) {
-          if (attempt >= 10) {
-            LOG.warn("bucket {}: another pod claimed it each time this pod tried to take it at start; leaving it", b);
-            break;
-          }
-        }
-      } catch (CorruptionException e) {
-        throw e;
-      } catch (IOException e) {
-        LOG.error("bucket {}: could not take it at start; the poller tries again if it is recorded to this pod", b, e);
-      } finally {
-        recovering.remove(b);
+      takes.add(() -> {
+        takeAtStart(b, flushAsk);
+        return null;
+      });
+    }
+    CorruptionException corrupt = null;
+    for (Throwable failure : runAll(takes)) {
+      if (failure instanceof CorruptionException c) {
+        corrupt = c;
+      } else {
+        LOG.error("taking a bucket at start failed unexpectedly", failure);
       }
+    }
+    if (corrupt != null) {
+      throw corrupt;
     }
     this.policy = policy;
     this.pollNanos = TimeUnit.MILLISECONDS.toNanos(pollMillis);
     long check = Math.min(CHECK_MILLIS, pollMillis);
     poller.scheduleWithFixedDelay(this::tick, check, check, TimeUnit.MILLISECONDS);
+  }
+
+  /** One planned bucket of {@link #start}: asks its interim holder to flush, then takes it. */
+  private void takeAtStart(int b, FlushAsk flushAsk) throws CorruptionException, InterruptedException {
+    try {
+      Ownership.Holding h = ownership.refresh().of(b);
+      if (h.holder() != self && h.holder() >= 0) {
+        LOG.info("bucket {} is held by pod {} (epoch {}); asking it to flush before taking the bucket back",
+            b, h.holder(), h.epoch());
+        flushAsk.ask(h.holder(), b);
+      }
+      for (int attempt = 1; !takeOver(b, ownership.refresh().of(b)); attempt++) {
+        if (attempt >= 10) {
+          LOG.warn("bucket {}: another pod claimed it each time this pod tried to take it at start; leaving it", b);
+          break;
+        }
+      }
+    } catch (CorruptionException e) {
+      throw e;
+    } catch (IOException e) {
+      LOG.error("bucket {}: could not take it at start; the poller tries again if it is recorded to this pod", b, e);
+    } finally {
+      recovering.remove(b);
+    }
+  }
+
+  /**
+   * Runs {@code tasks} on the takeover pool and waits for all of them; returns what they
+   * threw. If this thread is interrupted, cancels those still running and rethrows.
+   */
+  private List<Throwable> runAll(List<Callable<Void>> tasks) throws InterruptedException {
+    List<Future<Void>> running = new ArrayList<>();
+    for (Callable<Void> t : tasks) {
+      running.add(takeoverPool.submit(t));
+    }
+    List<Throwable> failures = new ArrayList<>();
+    try {
+      for (Future<Void> f : running) {
+        try {
+          f.get();
+        } catch (ExecutionException e) {
+          failures.add(e.getCause());
+        }
+      }
+    } catch (InterruptedException e) {
+      for (Future<Void> f : running) {
+        f.cancel(true);
+      }
+      throw e;
+    }
+    return failures;
   }
 
   /**
@@ -257,7 +323,7 @@ final class ShardSet implements Closeable {
    * record).
    */
   boolean takeOver(int bucket, Ownership.Holding seen) throws IOException, InterruptedException {
-    synchronized (takeoverLock) {
+    synchronized (takeoverLocks.computeIfAbsent(bucket, b -> new Object())) {
       Ownership.Holding now = ownership.refresh().of(bucket);
       if (!now.equals(seen)) {
         return now.holder() == self && held.containsKey(bucket);
@@ -328,6 +394,9 @@ final class ShardSet implements Closeable {
   private List<Integer> due(Ownership.View v) {
     List<Integer> out = new ArrayList<>();
     for (int b : policy.toTakeOver(v, held.keySet())) {
+      if (underway.contains(b)) {
+        continue;
+      }
       if (System.nanoTime() - retryAfterNanos.getOrDefault(b, Long.MIN_VALUE / 2) >= 0) {
         out.add(b); // else it failed a moment ago: wait before trying again
       }
@@ -335,33 +404,72 @@ final class ShardSet implements Closeable {
     return out;
   }
 
+  /**
+   * Re-reads the records, then starts a takeover of each bucket whose log failed here and
+   * each bucket the policy says is due, unless one is under way. Does not wait for them, so
+   * the next check comes on time: a successor that is still recovering some of a dead pod's
+   * buckets claims the rest of its share at once, before other pods stand in for it.
+   */
   private void poll() {
     try {
       refresh();
       for (Shard s : held.values()) {
         if (s.walFailure() != null) {
-          LOG.warn("bucket {}: its log failed ({}); taking the bucket over again to recover it", s.bucket,
-              s.walFailure().getMessage());
-          takeOver(s.bucket, new Ownership.Holding(self, s.epoch));
+          startTakeover(s.bucket, () -> {
+            LOG.warn("bucket {}: its log failed ({}); taking the bucket over again to recover it", s.bucket,
+                s.walFailure().getMessage());
+            takeOver(s.bucket, new Ownership.Holding(self, s.epoch));
+          });
         }
       }
       Ownership.View v = ownership.view();
       for (int b : due(v)) {
-        try {
-          takeOver(b, v.of(b));
-          failures.remove(b);
-          retryAfterNanos.remove(b);
-        } catch (IOException e) {
-          int n = failures.merge(b, 1, Integer::sum);
-          long wait = TAKEOVER_RETRY.ceilingMillis(n);
-          retryAfterNanos.put(b, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(wait));
-          LOG.error("bucket {}: taking it over failed ({} times in a row); trying again in {} ms", b, n, wait, e);
-        }
+        startTakeover(b, () -> takeDue(b, v.of(b)));
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     } catch (IOException | RuntimeException e) {
-      LOG.warn("reading the bucket holders, or taking a bucket over, failed; will retry: {}", e.toString());
+      LOG.warn("reading the bucket holders failed; will retry: {}", e.toString());
+    }
+  }
+
+  /** A takeover to run in the background. */
+  @FunctionalInterface
+  private interface Takeover {
+    void run() throws IOException, InterruptedException;
+  }
+
+  /** Runs {@code takeover} of {@code bucket} on the takeover pool unless one of that bucket is under way. */
+  private void startTakeover(int bucket, Takeover takeover) {
+    if (!underway.add(bucket)) {
+      return;
+    }
+    try {
+      takeoverPool.execute(() -> {
+        try {
+          takeover.run();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        } catch (IOException | RuntimeException e) {
+          LOG.warn("bucket {}: taking it over failed; will retry: {}", bucket, e.toString());
+        } finally {
+          underway.remove(bucket);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      underway.remove(bucket); // closing
+    }
+  }
+
+  /** Takes over a bucket the policy says is due; a failure waits out a backoff before the next try. */
+  private void takeDue(int b, Ownership.Holding seen) throws InterruptedException {
+    try {
+      takeOver(b, seen);
+      failures.remove(b);
+      retryAfterNanos.remove(b);
+    } catch (IOException e) {
+      int n = failures.merge(b, 1, Integer::sum);
+      long wait = TAKEOVER_RETRY.ceilingMillis(n);
+      retryAfterNanos.put(b, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(wait));
+      LOG.error("bucket {}: taking it over failed ({} times in a row); trying again in {} ms", b, n, wait, e);
     }
   }
 
@@ -384,6 +492,11 @@ final class ShardSet implements Closeable {
     }
   }
 
+  /** The table's bucket count. */
+  int buckets() {
+    return ownership.buckets();
+  }
+
   /** The shards held now, by bucket. */
   Map<Integer, Shard> held() {
     return new TreeMap<>(held);
@@ -398,17 +511,31 @@ final class ShardSet implements Closeable {
     return takeovers.get();
   }
 
-  /** Stops the poller and closes every shard cleanly (each flushes first). */
+  /** Stops the poller and closes every shard cleanly (each flushes first), in parallel. */
   @Override
   public void close() {
     poller.shutdownNow();
+    takeoverPool.shutdownNow();
+    ExecutorService closing = Executors.newFixedThreadPool(TAKEOVER_THREADS, r -> {
+      Thread t = new Thread(r, "close-shard");
+      t.setDaemon(true);
+      return t;
+    });
     try {
       poller.awaitTermination(10, TimeUnit.SECONDS);
+      takeoverPool.awaitTermination(10, TimeUnit.SECONDS);
+      List<Callable<Void>> closes = new ArrayList<>();
+      for (Shard s : held.values()) {
+        closes.add(() -> {
+          s.close();
+          return null;
+        });
+      }
+      closing.invokeAll(closes); // in parallel: a pod holding many buckets flushes them all at once
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-    for (Shard s : held.values()) {
-      s.close();
+    } finally {
+      closing.shutdownNow();
     }
     held.clear();
   }

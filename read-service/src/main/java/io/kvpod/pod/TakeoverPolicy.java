@@ -18,10 +18,12 @@ import java.util.function.LongSupplier;
  *       {@code afterMillis}, and it was heard from at least once since the pods started, or
  *       a write for {@code b} is waiting ({@link #demand}); a pod that was never up yet
  *       (a cluster still starting) is left alone unless someone needs its keys; and</li>
- *   <li>this pod is {@code b}'s <em>designated successor</em>: the first pod after
- *       {@code h}, in pod order and wrapping, that this pod hears from (or this pod itself).
- *       So the survivors agree, without talking, on who takes which bucket, and a dead
- *       holder's buckets are not fought over. If the successor has not taken it after twice
+ *   <li>this pod is {@code b}'s <em>designated successor</em> ({@link #designated}): the
+ *       dead holder's buckets are dealt out, in bucket order, each to the live pod that
+ *       holds the fewest buckets so far (ties to the first such pod after {@code h}, in pod
+ *       order and wrapping). So the survivors agree, without talking, on who takes which
+ *       bucket, a dead holder's buckets are spread over them rather than all given to one,
+ *       and none is fought over. If the successor has not taken it after twice
  *       {@code afterMillis}, any pod may.</li>
  * </ul>
  * A holder that answers {@code RECOVERING} is alive to the detector, so a slow recovery is
@@ -30,19 +32,21 @@ import java.util.function.LongSupplier;
 final class TakeoverPolicy {
   private final int self;
   private final int pods;
+  private final int buckets;
   private final PeerLiveness liveness;
   private final long afterMillis;
   private final LongSupplier nanoClock;
   /** When a write last waited for each bucket's holder ({@code nanoClock}); 0: never. */
   private final AtomicLongArray demandedNanos;
 
-  TakeoverPolicy(int self, int pods, PeerLiveness liveness, long afterMillis, LongSupplier nanoClock) {
+  TakeoverPolicy(int self, int pods, int buckets, PeerLiveness liveness, long afterMillis, LongSupplier nanoClock) {
     this.self = self;
     this.pods = pods;
+    this.buckets = buckets;
     this.liveness = liveness;
     this.afterMillis = afterMillis;
     this.nanoClock = nanoClock;
-    this.demandedNanos = new AtomicLongArray(pods);
+    this.demandedNanos = new AtomicLongArray(buckets);
   }
 
   /** Notes that a write for {@code bucket} is waiting because its holder cannot be reached. */
@@ -67,21 +71,21 @@ final class TakeoverPolicy {
       if (h < 0 || held.contains(b)) {
         continue; // a record still being written, or held here already
       }
-      if (h == self || shouldTakeFrom(b, h)) {
+      if (h == self || shouldTakeFrom(b, h, v)) {
         out.add(b);
       }
     }
     return out;
   }
 
-  private boolean shouldTakeFrom(int bucket, int holder) {
+  private boolean shouldTakeFrom(int bucket, int holder, Ownership.View v) {
     if (!liveness.downForEveryone(holder, afterMillis)) {
       return false;
     }
     if (!liveness.everHeard(holder) && !demandedRecently(bucket)) {
       return false;
     }
-    return designated(holder) == self || liveness.downForEveryone(holder, 2 * afterMillis);
+    return designated(bucket, holder, v) == self || liveness.downForEveryone(holder, 2 * afterMillis);
   }
 
   private boolean demandedRecently(int bucket) {
@@ -89,13 +93,43 @@ final class TakeoverPolicy {
     return at != 0 && nanoClock.getAsLong() - at < TimeUnit.MILLISECONDS.toNanos(2 * afterMillis);
   }
 
-  /** The first pod after {@code holder} that this pod hears from, or this pod. */
-  int designated(int holder) {
-    for (int i = 1; i < pods; i++) {
-      int p = (holder + i) % pods;
-      if (p == self || liveness.silentMillis(p) < afterMillis) {
-        return p;
+  /**
+   * Who should take {@code bucket} from its silent {@code holder}, given the records
+   * {@code v}: the buckets recorded to {@code holder} are dealt out in increasing order,
+   * each to the pod with the fewest buckets recorded or dealt so far among the pods this pod
+   * hears from and itself (never {@code holder}); of equally loaded pods, the first after
+   * {@code holder} in pod order, wrapping. Returns this pod if {@code bucket} is not
+   * recorded to {@code holder}.
+   */
+  int designated(int bucket, int holder, Ownership.View v) {
+    int[] load = new int[pods];
+    for (Ownership.Holding h : v.holdings()) {
+      if (h.holder() >= 0 && h.holder() < pods) {
+        load[h.holder()]++;
       }
+    }
+    boolean[] candidate = new boolean[pods];
+    for (int p = 0; p < pods; p++) {
+      candidate[p] = p != holder && (p == self || liveness.silentMillis(p) < afterMillis);
+    }
+    for (int b = 0; b < v.holdings().length; b++) {
+      if (v.of(b).holder() != holder) {
+        continue;
+      }
+      int best = -1;
+      for (int i = 1; i < pods; i++) {
+        int p = (holder + i) % pods;
+        if (candidate[p] && (best < 0 || load[p] < load[best])) {
+          best = p;
+        }
+      }
+      if (best < 0) {
+        return self; // no candidate at all (only when this pod is the holder)
+      }
+      if (b == bucket) {
+        return best;
+      }
+      load[best]++;
     }
     return self;
   }

@@ -89,6 +89,7 @@ class OnlineWritesClusterTest {
 
   private Map<String, String> podConfig(int id) {
     Map<String, String> c = PodProcess.baseConfig(podList, id, root, TABLE, SECRET);
+    c.put(PodConfig.TABLE_BUCKETS, Integer.toString(PODS)); // one bucket per pod: bucket b's home is pod b
     c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(16L << 20));
     c.put(PodConfig.WORKER_THREADS, "8");
     c.put(PodConfig.LAYERS_POLL, "1s");

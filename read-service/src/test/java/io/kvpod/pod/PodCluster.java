@@ -56,13 +56,15 @@ final class PodCluster implements AutoCloseable {
     this.client = c;
   }
 
-  /** Pod {@code id}'s settings: the base, the test's, then {@code more}. */
+  /** Pod {@code id}'s settings: the base, the test's, then {@code more}; a key mapped to null is unset. */
   Map<String, String> config(int id, Map<String, String> more) {
     Map<String, String> c = PodProcess.baseConfig(podList, id, root, table, secret);
     c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(16L << 20));
     c.put(PodConfig.WORKER_THREADS, "8");
+    c.put(PodConfig.TABLE_BUCKETS, Integer.toString(size)); // one bucket per pod, unless the test sets more
     c.putAll(extra.apply(id));
     c.putAll(more);
+    c.values().removeIf(java.util.Objects::isNull); // a setting mapped to null is left at its default
     return c;
   }
 
@@ -75,7 +77,7 @@ final class PodCluster implements AutoCloseable {
     pods.get(id).launch(config(id, more));
   }
 
-  /** A key of bucket {@code bucket}: the first of {@code prefix-n-0, prefix-n-1, ...} that falls in it. */
+  /** A key of bucket {@code bucket} (of one per pod): the first of {@code prefix-n-0, prefix-n-1, ...} in it. */
   String keyOf(int bucket, String prefix, int n) {
     for (int i = 0; ; i++) {
       String k = prefix + "-" + n + "-" + i;

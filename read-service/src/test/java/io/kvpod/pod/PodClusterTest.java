@@ -99,6 +99,7 @@ class PodClusterTest {
   /** Pods 0 and 1 effectively never poll (they learn of changes by refresh); pod 2 polls every 500 ms. */
   private Map<String, String> podConfig(int id) {
     Map<String, String> c = PodProcess.baseConfig(podList, id, root, TABLE, SECRET);
+    c.put(PodConfig.TABLE_BUCKETS, "3"); // one bucket per pod: bucket b's home is pod b
     c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(32L << 20));
     c.put(PodConfig.WORKER_THREADS, "8");
     c.put(PodConfig.LAYERS_POLL, id == 2 ? "500ms" : "1h");

@@ -86,7 +86,7 @@ class TakeoverFencingTest {
         FileSystem fs = newClient();
         clients.add(fs);
         int pod = i;
-        Callable<Boolean> claim = () -> new Ownership(fs, layout, 3).claim(1, 1, pod % 3);
+        Callable<Boolean> claim = () -> new Ownership(fs, layout, 3, 3).claim(1, 1, pod % 3);
         won.add(pool.submit(claim));
       }
       int winners = 0;
@@ -94,7 +94,7 @@ class TakeoverFencingTest {
         winners += f.get() ? 1 : 0;
       }
       assertEquals(1, winners, "exactly one claim of (bucket 1, epoch 1) succeeds");
-      Ownership.View v = new Ownership(clients.get(0), layout, 3).refresh();
+      Ownership.View v = new Ownership(clients.get(0), layout, 3, 3).refresh();
       assertEquals(1, v.of(1).epoch());
       assertTrue(v.of(1).holder() >= 0 && v.of(1).holder() < 3);
       assertEquals(new Ownership.Holding(0, 0), v.of(0), "an unclaimed bucket is held by its home pod");
@@ -149,7 +149,7 @@ class TakeoverFencingTest {
     TableLayout layout = new TableLayout(hdfs.uri() + "/fence-guard", "t");
     Path dir = layout.walDir(2);
     try (FileSystem oldFs = newClient(); FileSystem newFs = newClient()) {
-      Ownership oldView = new Ownership(oldFs, layout, 3);
+      Ownership oldView = new Ownership(oldFs, layout, 3, 3);
       assertTrue(oldView.claim(2, 1, 2));
       WriteAheadLog old = new WriteAheadLog(oldFs, dir, writer(2, 1, 2), WriteAheadLog.Durability.HFLUSH, segment -> {
         Ownership.Holding h = oldView.refresh().of(2);
@@ -161,7 +161,7 @@ class TakeoverFencingTest {
       old.append(1, body("before-claim"));
       old.sync();
 
-      assertTrue(new Ownership(newFs, layout, 3).claim(2, 2, 0), "pod 0 claims bucket 2");
+      assertTrue(new Ownership(newFs, layout, 3, 3).claim(2, 2, 0), "pod 0 claims bucket 2");
       IOException refused = assertThrows(IOException.class, old::roll,
           "the old holder may not start a segment after the claim");
       assertTrue(refused.getMessage().contains("held by pod 0"), refused.getMessage());
@@ -177,7 +177,7 @@ class TakeoverFencingTest {
 
   /** A holder of bucket 1 in {@code epoch}, as pod {@code pod}: its log refuses segments once the records say otherwise. */
   private static WriteAheadLog holder(FileSystem fs, TableLayout layout, long epoch, int pod) {
-    Ownership records = new Ownership(fs, layout, 3);
+    Ownership records = new Ownership(fs, layout, 3, 3);
     return new WriteAheadLog(fs, layout.walDir(1), writer(1, epoch, pod), WriteAheadLog.Durability.HFLUSH, segment -> {
       Ownership.Holding h = records.refresh().of(1);
       if (h.holder() != pod || h.epoch() != epoch) {
@@ -205,8 +205,8 @@ class TakeoverFencingTest {
   void aStaleClaimerThatRecoversAfterANewerHolderStartedTouchesNoneOfItsSegments() throws Exception {
     TableLayout layout = new TableLayout(hdfs.uri() + "/stale-after", "t");
     try (FileSystem pod2 = newClient(); FileSystem pod0 = newClient(); FileSystem later = newClient()) {
-      Ownership o0 = new Ownership(pod0, layout, 3);
-      assertTrue(new Ownership(pod2, layout, 3).claim(1, 6, 2), "pod 2 claims epoch 6, then stalls");
+      Ownership o0 = new Ownership(pod0, layout, 3, 3);
+      assertTrue(new Ownership(pod2, layout, 3, 3).claim(1, 6, 2), "pod 2 claims epoch 6, then stalls");
       assertTrue(o0.claim(1, 7, 0));
       WriteAheadLog h7 = holder(pod0, layout, 7, 0);
       replayKeys(h7);
@@ -243,12 +243,12 @@ class TakeoverFencingTest {
   void aStaleClaimerThatListedBeforeANewerHolderStartedFencesOnlyWhatItListed() throws Exception {
     TableLayout layout = new TableLayout(hdfs.uri() + "/stale-before", "t");
     try (FileSystem pod2 = newClient(); FileSystem pod0 = newClient(); FileSystem later = newClient()) {
-      Ownership o0 = new Ownership(pod0, layout, 3);
+      Ownership o0 = new Ownership(pod0, layout, 3, 3);
       assertTrue(o0.claim(1, 5, 0));
       WriteAheadLog h5 = holder(pod0, layout, 5, 0);
       replayKeys(h5);
       ack(h5, "epoch5-a");
-      assertTrue(new Ownership(pod2, layout, 3).claim(1, 6, 2));
+      assertTrue(new Ownership(pod2, layout, 3, 3).claim(1, 6, 2));
 
       WriteAheadLog stale = holder(pod2, layout, 6, 2);
       WriteAheadLog[] h8 = new WriteAheadLog[1];

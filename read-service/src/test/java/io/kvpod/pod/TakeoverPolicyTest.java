@@ -18,7 +18,7 @@ class TakeoverPolicyTest {
   private static final long WINDOW = 2000;
   private long nanos = 1_000_000_000L;
   private final PeerLiveness liveness = new PeerLiveness(0, 3, () -> nanos);
-  private final TakeoverPolicy policy = new TakeoverPolicy(0, 3, liveness, WINDOW, () -> nanos);
+  private final TakeoverPolicy policy = new TakeoverPolicy(0, 3, 3, liveness, WINDOW, () -> nanos);
 
   private void advance(long millis) {
     nanos += TimeUnit.MILLISECONDS.toNanos(millis);
@@ -49,7 +49,7 @@ class TakeoverPolicyTest {
     advance(2500); // pod 2 falls silent; pod 1 keeps answering, and no longer hears from pod 2 either
     report(1, 0, 0, 2500);
     assertTrue(liveness.downForEveryone(2, WINDOW));
-    assertEquals(0, policy.designated(2), "after pod 2 comes pod 0 (wrapping)");
+    assertEquals(0, policy.designated(2, 2, homeView()), "after pod 2 comes pod 0 (wrapping)");
     assertEquals(List.of(2), policy.toTakeOver(homeView(), Set.of(0)));
   }
 
@@ -86,7 +86,7 @@ class TakeoverPolicyTest {
     everyoneUp();
     advance(2500); // pod 1 falls silent; its successor is pod 2, which is alive
     report(2, 0, 2500, 0);
-    assertEquals(2, policy.designated(1));
+    assertEquals(2, policy.designated(1, 1, homeView()));
     assertEquals(List.of(), policy.toTakeOver(homeView(), Set.of(0)), "pod 0 leaves bucket 1 to pod 2");
     advance(2000);
     report(2, 0, 4500, 0);
@@ -105,11 +105,70 @@ class TakeoverPolicyTest {
     assertEquals(List.of(2), policy.toTakeOver(homeView(), Set.of(0)), "unless its keys are wanted");
   }
 
+  /** The records of {@code buckets} buckets over 4 pods, each bucket held by its home pod (b mod 4). */
+  private static Ownership.View homeView(int buckets) {
+    Ownership.Holding[] h = new Ownership.Holding[buckets];
+    for (int b = 0; b < buckets; b++) {
+      h[b] = new Ownership.Holding(b % 4, 1);
+    }
+    return new Ownership.View(h, 0);
+  }
+
+  @Test
+  void aDeadHoldersBucketsAreSpreadOverTheSurvivorsNotGivenToOne() {
+    PeerLiveness four = new PeerLiveness(0, 4, () -> nanos);
+    TakeoverPolicy p = new TakeoverPolicy(0, 4, 16, four, WINDOW, () -> nanos);
+    four.reported(1, List.of(0L, 0L, 0L, 0L));
+    four.reported(2, List.of(0L, 0L, 0L, 0L));
+    Ownership.View v = homeView(16); // pod 3 is home to buckets 3, 7, 11, 15
+    int[] got = new int[4];
+    for (int b : new int[] {3, 7, 11, 15}) {
+      got[p.designated(b, 3, v)]++;
+    }
+    assertEquals(0, got[3], "never the dead holder");
+    assertEquals(4, got[0] + got[1] + got[2]);
+    for (int pod = 0; pod < 3; pod++) {
+      assertTrue(got[pod] >= 1 && got[pod] <= 2, "pod " + pod + " takes 1 or 2 of the 4, got " + got[pod]);
+    }
+    assertEquals(0, p.designated(3, 3, v), "bucket 3, the first dealt, goes to pod 0, the first after pod 3");
+  }
+
+  @Test
+  void aDeadHoldersBucketsGoFirstToTheLeastLoadedSurvivor() {
+    PeerLiveness four = new PeerLiveness(0, 4, () -> nanos);
+    TakeoverPolicy p = new TakeoverPolicy(0, 4, 8, four, WINDOW, () -> nanos);
+    four.reported(1, List.of(0L, 0L, 0L, 0L));
+    four.reported(2, List.of(0L, 0L, 0L, 0L));
+    Ownership.Holding[] h = new Ownership.Holding[8];
+    int[] holders = {0, 0, 0, 1, 1, 2, 3, 3}; // pod 2 holds one bucket, pod 3 two
+    for (int b = 0; b < 8; b++) {
+      h[b] = new Ownership.Holding(holders[b], 1);
+    }
+    Ownership.View v = new Ownership.View(h, 0);
+    assertEquals(2, p.designated(6, 3, v), "pod 2 holds fewest");
+    assertEquals(1, p.designated(7, 3, v), "then pods 1 and 2 hold two each; pod 1 comes first after pod 3");
+  }
+
+  @Test
+  void aSurvivorThisPodDoesNotHearFromIsDealtNothing() {
+    PeerLiveness four = new PeerLiveness(0, 4, () -> nanos);
+    TakeoverPolicy p = new TakeoverPolicy(0, 4, 16, four, WINDOW, () -> nanos);
+    four.reported(1, List.of(0L, 0L, 0L, 0L));
+    four.reported(2, List.of(0L, 0L, 0L, 0L));
+    advance(2500);
+    four.reported(2, List.of(0L, 2500L, 0L, 2500L)); // pods 1 and 3 silent; pod 2 still answers
+    Ownership.View v = homeView(16);
+    for (int b : new int[] {3, 7, 11, 15}) {
+      int d = p.designated(b, 3, v);
+      assertTrue(d == 0 || d == 2, "bucket " + b + " went to pod " + d);
+    }
+  }
+
   @Test
   void aBucketRecordedToThisPodThatItDoesNotHoldIsTakenAgain() {
     everyoneUp();
     assertEquals(List.of(0), policy.toTakeOver(homeView(), Set.of()), "its claim outlived a failed recovery");
-    assertEquals(List.of(), new TakeoverPolicy(0, 3, liveness, 0, () -> nanos).toTakeOver(homeView(), Set.of()),
+    assertEquals(List.of(), new TakeoverPolicy(0, 3, 3, liveness, 0, () -> nanos).toTakeOver(homeView(), Set.of()),
         "kvpod.takeover.after=0 turns takeovers off");
   }
 }

@@ -3,6 +3,7 @@ package io.kvpod.wal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.kvpod.contract.BucketHomes;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.RecordCodec;
 import java.io.ByteArrayOutputStream;
@@ -25,6 +26,9 @@ import org.junit.jupiter.api.Test;
  */
 class FormatsDocTest {
   private static final Pattern HASH = Pattern.compile("murmur3_x86_32\\(\"([^\"]*)\", 0\\) = 0x([0-9a-f]{8})");
+  /** "bucket `776992547 mod 64 = 35`, whose home among 3 pods is pod `35 mod 3 = 2`" */
+  private static final Pattern HOME = Pattern.compile(
+      "bucket `(\\d+) mod (\\d+) = (\\d+)`,\\s+whose home among (\\d+) pods is pod `\\3 mod \\4 = (\\d+)`");
   private static final Pattern BUCKET = Pattern.compile("bucket\\(\"([^\"]*)\", (\\d+)\\) = (\\d+) mod \\2 = (\\d+)");
   private static final Pattern HEX_BYTE = Pattern.compile("[0-9a-f]{2}");
 
@@ -72,6 +76,17 @@ class FormatsDocTest {
     }
     assertTrue(hashes >= 2 && buckets >= 1, "the document gives its vectors (" + hashes + " hashes, " + buckets
         + " buckets found)");
+  }
+
+  @Test
+  void homePodExampleMatchesBucketHomes() {
+    Matcher m = HOME.matcher(doc);
+    assertTrue(m.find(), "the document works out a key's home pod");
+    long hash = Long.parseLong(m.group(1));
+    int buckets = Integer.parseInt(m.group(2));
+    int bucket = Integer.parseInt(m.group(3));
+    assertEquals(hash % buckets, bucket, m.group());
+    assertEquals(Integer.parseInt(m.group(5)), BucketHomes.home(bucket, Integer.parseInt(m.group(4))), m.group());
   }
 
   @Test

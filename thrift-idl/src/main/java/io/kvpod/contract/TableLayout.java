@@ -11,12 +11,15 @@ import org.apache.hadoop.fs.Path;
  *   &lt;root&gt;/tables/&lt;table&gt;/layers/&lt;layerId&gt;/    published, immutable layers (see {@link LayerFormat})
  *   &lt;root&gt;/tables/&lt;table&gt;/staging/&lt;layerId&gt;/   loads and flushes in progress; invisible to readers
  *   &lt;root&gt;/tables/&lt;table&gt;/retired/&lt;layerId&gt;/   rolled back or compacted away; deleted by gc after a grace period
- *   &lt;root&gt;/tables/&lt;table&gt;/wal/pod-&lt;id&gt;/          the write-ahead log of the keys whose home is pod id
- *   &lt;root&gt;/tables/&lt;table&gt;/owners/pod-&lt;id&gt;.epoch-&lt;n&gt;  who holds those keys from epoch n on (takeovers)
+ *   &lt;root&gt;/tables/&lt;table&gt;/_table.json              the bucket count, fixed at creation ({@link TableMeta})
+ *   &lt;root&gt;/tables/&lt;table&gt;/wal/pod-&lt;b&gt;/           the write-ahead log of bucket b
+ *   &lt;root&gt;/tables/&lt;table&gt;/owners/pod-&lt;b&gt;.epoch-&lt;n&gt;  who holds bucket b from epoch n on (takeovers)
  * </pre>
  *
  * A layer becomes visible by one atomic rename of {@code staging/<id>} to {@code layers/<id>},
- * and stops being visible by one atomic rename to {@code retired/<id>}.
+ * and stops being visible by one atomic rename to {@code retired/<id>}. The {@code pod-}
+ * prefix of the log and holder-record names is historical: it names a bucket, which was one
+ * per pod before the bucket count became a table setting.
  */
 public final class TableLayout {
   private static final Pattern TABLE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
@@ -84,11 +87,17 @@ public final class TableLayout {
     return new Path(retiredDir(), LayerId.check(layerId));
   }
 
-  public Path walDir(int podId) {
-    if (podId < 0) {
-      throw new IllegalArgumentException("pod id must be >= 0, got " + podId);
+  /** The table's metadata file ({@link TableMeta}). */
+  public Path metaFile() {
+    return new Path(tableDir, "_table.json");
+  }
+
+  /** The write-ahead log of {@code bucket}. */
+  public Path walDir(int bucket) {
+    if (bucket < 0) {
+      throw new IllegalArgumentException("bucket must be >= 0, got " + bucket);
     }
-    return new Path(walRoot(), "pod-" + podId);
+    return new Path(walRoot(), "pod-" + bucket);
   }
 
   /** Where the holders of the buckets are recorded, one file per (bucket, epoch). */

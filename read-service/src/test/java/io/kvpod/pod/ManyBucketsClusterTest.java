@@ -1,0 +1,198 @@
+package io.kvpod.pod;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvpod.contract.BucketHomes;
+import io.kvpod.contract.KeyPartitioner;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.PodStatus;
+import java.io.File;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A table with the default bucket count (64) on four pod processes over a real HDFS: each pod
+ * holds its 16 home buckets; a pod killed with {@code kill -9} while writes run has its
+ * buckets spread over the three survivors rather than given to one; restarted, it takes them
+ * back. Every write is a new key, so each acknowledged key has exactly one right answer, and
+ * every one is read back through every pod.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ManyBucketsClusterTest {
+  private static final int PODS = 4;
+  private static final int BUCKETS = 64; // kvpod.table.buckets' default, which this test leaves unset
+  private static final int VICTIM = 3;
+
+  @TempDir
+  static File tmp;
+  private PodCluster cluster;
+  private final Map<String, Map<String, String>> acked = new ConcurrentHashMap<>();
+
+  @BeforeAll
+  void start() throws Exception {
+    Map<String, String> unset = new HashMap<>();
+    unset.put(PodConfig.TABLE_BUCKETS, null);
+    unset.put(PodConfig.TAKEOVER_AFTER, "1500ms");
+    cluster = new PodCluster(tmp, "ManyBuckets", PODS, id -> unset);
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  /** Pod {@code viewer}'s holder of each bucket. */
+  private List<Integer> holders(int viewer) throws KvPodException {
+    PodStatus st = cluster.client.status(viewer);
+    return st.getHolders();
+  }
+
+  private static int[] load(List<Integer> holders) {
+    int[] n = new int[PODS];
+    for (int h : holders) {
+      if (h >= 0) {
+        n[h]++;
+      }
+    }
+    return n;
+  }
+
+  @Test
+  @Order(1)
+  void aNewTableGetsTheDefaultBucketCountAndEachPodHoldsItsHomeBuckets() throws Exception {
+    assertEquals(BUCKETS, cluster.client.buckets(), "the client learned the table's bucket count");
+    for (int viewer = 0; viewer < PODS; viewer++) {
+      int v = viewer;
+      PodCluster.await("pod " + v + " sees every bucket held by its home pod", 60_000, () -> {
+        List<Integer> h = holders(v);
+        for (int b = 0; b < h.size(); b++) {
+          if (h.get(b) != BucketHomes.home(b, PODS)) {
+            return false;
+          }
+        }
+        return h.size() == BUCKETS;
+      });
+    }
+    Map<String, Map<String, String>> batch = new HashMap<>();
+    for (int i = 0; i < 500; i++) {
+      batch.put("first-" + i, Map.of("v", "first-" + i));
+    }
+    assertTrue(cluster.client.batchPut(batch), "a batch over many buckets, split by holder");
+    acked.putAll(batch);
+    for (int pod = 0; pod < PODS; pod++) {
+      Map<String, Map<String, String>> got = cluster.client.multiGetVia(pod, new ArrayList<>(batch.keySet()));
+      assertEquals(batch, got, "multiGet of the batch through pod " + pod);
+    }
+  }
+
+  @Test
+  @Order(2)
+  void aKilledPodsBucketsAreSpreadOverTheSurvivorsAndNoAcknowledgedWriteIsLost() throws Exception {
+    AtomicBoolean running = new AtomicBoolean(true);
+    AtomicInteger failures = new AtomicInteger();
+    List<Thread> writers = new ArrayList<>();
+    for (int w = 0; w < 4; w++) {
+      int writer = w;
+      Thread t = new Thread(() -> {
+        for (int i = 0; running.get(); i++) {
+          String key = "w" + writer + "-" + i;
+          Map<String, String> value = Map.of("v", key);
+          try {
+            if (writer == 0 && cluster.client.putVia(i % 3, key, value)) { // forwarded by a survivor
+              acked.put(key, value);
+            } else if (writer != 0 && cluster.client.put(key, value)) {
+              acked.put(key, value);
+            }
+          } catch (KvPodException e) {
+            failures.incrementAndGet(); // not acknowledged: may or may not be stored, and is not checked
+          }
+        }
+      }, "writer-" + w);
+      t.start();
+      writers.add(t);
+    }
+    try {
+      PodCluster.await("writes are acknowledged before the kill", 60_000, () -> acked.size() > 1_000);
+      cluster.pod(VICTIM).kill9();
+      long killed = System.nanoTime();
+      PodCluster.await("every bucket of pod " + VICTIM + " is held by a survivor", 60_000, () -> {
+        List<Integer> h = holders(0);
+        return h.stream().noneMatch(p -> p == VICTIM || p < 0);
+      });
+      System.out.printf("[many-buckets] pod %d's buckets were all taken over %d ms after kill -9%n", VICTIM,
+          (System.nanoTime() - killed) / 1_000_000);
+      int[] n = load(holders(0));
+      int took = 0;
+      for (int p = 0; p < PODS - 1; p++) {
+        int taken = n[p] - BUCKETS / PODS;
+        took += taken > 0 ? 1 : 0;
+        assertTrue(n[p] <= (BUCKETS + PODS - 2) / (PODS - 1), "survivor " + p + " holds " + n[p]
+            + " buckets, more than ceil(" + BUCKETS + "/" + (PODS - 1) + "): " + java.util.Arrays.toString(n));
+      }
+      assertEquals(PODS - 1, took, "every survivor took some of the dead pod's buckets: "
+          + java.util.Arrays.toString(n));
+      int before = acked.size();
+      PodCluster.await("writes go on after the takeovers", 60_000, () -> acked.size() > before + 500);
+    } finally {
+      running.set(false);
+      for (Thread t : writers) {
+        t.join();
+      }
+    }
+    for (int pod = 0; pod < PODS - 1; pod++) {
+      assertAllAckedReadableThrough(pod);
+    }
+  }
+
+  @Test
+  @Order(3)
+  void aRestartedPodTakesItsHomeBucketsBackAndKeepsTheRecordedBucketCount() throws Exception {
+    Map<String, String> otherCount = new HashMap<>();
+    otherCount.put(PodConfig.TABLE_BUCKETS, "8"); // ignored: the count is fixed when the table is made
+    cluster.relaunch(VICTIM, otherCount);
+    PodCluster.await("pod " + VICTIM + " holds its home buckets again", 60_000, () -> {
+      List<Integer> h = holders(VICTIM);
+      for (int b : BucketHomes.homedAt(VICTIM, BUCKETS, PODS)) {
+        if (h.get(b) != VICTIM) {
+          return false;
+        }
+      }
+      return true;
+    });
+    assertEquals(BUCKETS, holders(VICTIM).size(), "the table's recorded bucket count is kept");
+    assertTrue(cluster.pod(VICTIM).logText().contains("kvpod.table.buckets=8 is ignored"),
+        "the pod says the setting is ignored");
+    assertAllAckedReadableThrough(VICTIM);
+    assertAllAckedReadableThrough(0);
+  }
+
+  private void assertAllAckedReadableThrough(int pod) throws KvPodException {
+    List<String> keys = new ArrayList<>(acked.keySet());
+    int buckets = cluster.client.buckets();
+    for (int from = 0; from < keys.size(); from += 1000) {
+      List<String> chunk = keys.subList(from, Math.min(keys.size(), from + 1000));
+      Map<String, Map<String, String>> got = cluster.client.multiGetVia(pod, chunk);
+      for (String k : chunk) {
+        assertEquals(acked.get(k), got.get(k), "acknowledged key " + k + " (bucket "
+            + KeyPartitioner.bucket(k, buckets) + ") read through pod " + pod);
+      }
+    }
+  }
+}
