@@ -63,7 +63,12 @@ struct WriteRequest {
   1: required list<KeyValue> records,
   /** The write's deadline (see kvpod.WriteOptions): the owner refuses to log it later,
       with EXPIRED. Unset (an older sender): the owner's arrival time plus kvpod.write.deadline. */
-  2: optional i64 deadlineMillis
+  2: optional i64 deadlineMillis,
+  /** True: the records may be of several buckets, all held by the receiver in the sender's
+      view. The receiver writes each bucket's share on its own (a share is applied whole or
+      not at all, as a one-bucket write is) and answers WriteReply.shares, one per bucket,
+      instead of failing the request; the sender sends again only the shares not applied. */
+  3: optional bool byBucket
 }
 
 /**
@@ -137,10 +142,27 @@ struct RefreshReply {
 }
 
 struct WriteReply {
-  /** The WAL sequence number of the entry that holds the records. */
+  /** The WAL sequence number of the entry that holds the records (-1 for a byBucket write:
+      see shares). */
   1: required i64 seq,
-  /** The version every record of the write was given. */
-  2: required i64 version
+  /** The version every record of the write was given (-1 for a byBucket write). */
+  2: required i64 version,
+  /** For a byBucket write: what became of each bucket's share. */
+  3: optional list<ShareOutcome> shares
+}
+
+/**
+ * One bucket's share of a byBucket write: applied (seq and version set), or refused with
+ * errorCode (an io.kvpod.thrift.ErrorCode value), retriable or not, exactly as a one-bucket
+ * write of the share would have failed.
+ */
+struct ShareOutcome {
+  1: required i32 bucket,
+  2: optional i64 seq,
+  3: optional i64 version,
+  4: optional i32 errorCode,
+  5: optional string message,
+  6: optional bool retriable
 }
 
 /** The answer for one key of a ReadRequest: both fields set, or neither if there is no record. */

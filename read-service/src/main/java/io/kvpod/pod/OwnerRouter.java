@@ -12,6 +12,8 @@ import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.thrift.internal.PeerResponse;
 import io.kvpod.thrift.internal.ReadRequest;
 import io.kvpod.thrift.internal.RelayRequest;
+import io.kvpod.thrift.internal.ShareOutcome;
+import io.kvpod.thrift.internal.WriteReply;
 import io.kvpod.thrift.internal.WriteRequest;
 import java.io.Closeable;
 import java.io.IOException;
@@ -28,7 +30,10 @@ import java.util.concurrent.Future;
  * Sends each key's reads and writes to the pod that holds its bucket ({@code murmur3(key)
  * mod buckets}; the bucket's home pod unless a takeover recorded another, see
  * {@link ShardSet}): buckets held here to their {@link Shard}, the others through
- * {@code process()}, one request per bucket, sent in parallel.
+ * {@code process()}, one request per holder, sent in parallel: reads of several buckets
+ * in one forwarded read; writes of several buckets in one forwarded write that the holder
+ * applies bucket by bucket, answering per bucket, after which each share not applied is
+ * sent again on its own ({@link #writeRounds}).
  *
  * <p><b>Reads</b> of a bucket held elsewhere are forwarded to its holder, which answers from
  * one consistent view (its memtables, then its layers), so a flush in progress there cannot
@@ -207,10 +212,128 @@ final class OwnerRouter implements Closeable {
     for (int b = 0; b < buckets && !waits; b++) {
       waits = !byBucket.get(b).isEmpty() && shards.serving(b) == null;
     }
-    write(keys.length + " records", waits, () -> eachShare(byBucket, (bucket, idx) -> {
-      writeRounds(bucket, pick(keys, idx), pick(values, idx), deadlineMillis);
+    write(keys.length + " records", waits, () -> {
+      List<List<Integer>> groups = groupByHolder(byBucket);
+      List<List<Integer>> shares = new ArrayList<>(byBucket); // the buckets' own shares...
+      for (List<Integer> group : groups) {
+        for (int b : group) {
+          shares.set(b, List.of()); // ...less those sent in a group...
+        }
+      }
+      shares.addAll(groups); // ...then the groups: share buckets + h is holder h's group
+      eachShare(shares, (share, idx) -> {
+        if (share < buckets) {
+          writeRounds(share, pick(keys, idx), pick(values, idx), deadlineMillis);
+        } else {
+          writeGroup(share - buckets, idx, keys, values, byBucket, deadlineMillis);
+        }
+        return null;
+      });
+    });
+  }
+
+  /**
+   * What a grouped forward left of a bucket's share: {@link #APPLIED}, or a copy that got
+   * no answer and may take effect until {@code until} (wall ms) at a holder of
+   * {@code epoch}, or null (not sent, or refused: send it again as usual).
+   */
+  private record Unsettled(long until, long epoch) {
+    static final Unsettled APPLIED = new Unsettled(Long.MAX_VALUE, Long.MAX_VALUE);
+  }
+
+  /**
+   * The buckets of a request ({@code byBucket}) to send in one forwarded write per holder,
+   * by holder: those held elsewhere, by a pod this pod hears from that holds at least two of
+   * them. The others (held here, or alone at their holder) go one bucket at a time.
+   */
+  private List<List<Integer>> groupByHolder(List<List<Integer>> byBucket) throws IOException {
+    List<List<Integer>> groups = new ArrayList<>(pods);
+    for (int p = 0; p < pods; p++) {
+      groups.add(new ArrayList<>());
+    }
+    for (int b = 0; b < buckets; b++) {
+      if (byBucket.get(b).isEmpty() || shards.serving(b) != null) {
+        continue;
+      }
+      int h = shards.holding(b).holder();
+      if (h >= 0 && h < pods && h != self && liveness.silentMillis(h) < silentAfterMillis) {
+        groups.get(h).add(b);
+      }
+    }
+    for (List<Integer> group : groups) {
+      if (group.size() < 2) {
+        group.clear();
+      }
+    }
+    return groups;
+  }
+
+  /**
+   * Writes the shares of {@code group}'s buckets, all held by {@code holder} in this pod's
+   * view: first in one forwarded write, which the holder applies bucket by bucket and
+   * answers per bucket; then each share it did not apply through {@link #writeRounds}, as
+   * if the grouped write had not been tried, but knowing of its copy if that got no answer.
+   */
+  private void writeGroup(int holder, List<Integer> group, byte[][] keys, byte[][] values,
+                          List<List<Integer>> byBucket, long deadlineMillis)
+      throws IOException, KvPodException, InterruptedException {
+    Unsettled[] left = new Unsettled[buckets];
+    forwardGroup(holder, group, keys, values, byBucket, deadlineMillis, left);
+    List<List<Integer>> rest = new ArrayList<>(buckets);
+    for (int b = 0; b < buckets; b++) {
+      rest.add(group.contains(b) && left[b] != Unsettled.APPLIED ? byBucket.get(b) : List.of());
+    }
+    eachShare(rest, (bucket, idx) -> {
+      writeRounds(bucket, pick(keys, idx), pick(values, idx), deadlineMillis, left[bucket]);
       return null;
-    }));
+    });
+  }
+
+  /**
+   * The grouped forward of {@link #writeGroup}: fills {@code left} for the buckets applied,
+   * or all of them if the write got no answer. Never throws for a failed send.
+   */
+  private void forwardGroup(int holder, List<Integer> group, byte[][] keys, byte[][] values,
+                            List<List<Integer>> byBucket, long deadlineMillis, Unsettled[] left)
+      throws IOException {
+    long[] epochs = new long[buckets];
+    for (int b : group) {
+      epochs[b] = shards.holding(b).epoch();
+    }
+    long now = System.currentTimeMillis();
+    long copyDeadline = Math.min(deadlineMillis,
+        now + Math.max(peerTimeoutMillis - clockSkewMillis, peerTimeoutMillis / 2));
+    if (copyDeadline <= now) {
+      return;
+    }
+    List<KeyValue> records = new ArrayList<>();
+    for (int b : group) {
+      for (int i : byBucket.get(b)) {
+        records.add(new KeyValue(ByteBuffer.wrap(keys[i]), ByteBuffer.wrap(values[i])));
+      }
+    }
+    PeerRequest req = PeerRequest.forwardedWrite(new WriteRequest(records).setDeadlineMillis(copyDeadline)
+        .setByBucket(true));
+    KvPodClient.Delivery d = new KvPodClient.Delivery();
+    try {
+      WriteReply r = peers.write(holder, req, d).getForwardedWrite();
+      boolean moved = false;
+      for (ShareOutcome o : r.isSetShares() ? r.getShares() : List.<ShareOutcome>of()) {
+        if (o.isSetSeq() && group.contains(o.getBucket())) {
+          left[o.getBucket()] = Unsettled.APPLIED;
+        }
+        moved |= o.isSetErrorCode() && o.getErrorCode() == ErrorCode.NOT_OWNER.getValue();
+      }
+      if (moved) {
+        shards.refresh();
+      }
+    } catch (KvPodException | IOException e) {
+      if (d.uncertain()) {
+        for (int b : group) {
+          left[b] = new Unsettled(copyDeadline + clockSkewMillis, epochs[b]);
+        }
+      } // else nothing was applied: each share goes the usual way
+    }
   }
 
   /** A write, run once it has what it needs. */
@@ -283,9 +406,17 @@ final class OwnerRouter implements Closeable {
    */
   private void writeRounds(int bucket, byte[][] keys, byte[][] values, long deadlineMillis)
       throws IOException, KvPodException, InterruptedException {
+    writeRounds(bucket, keys, values, deadlineMillis, null);
+  }
+
+  /** {@link #writeRounds}, knowing of a copy already out without an answer ({@code sent}), or none (null). */
+  private void writeRounds(int bucket, byte[][] keys, byte[][] values, long deadlineMillis, Unsettled sent)
+      throws IOException, KvPodException, InterruptedException {
     long giveUpAt = Math.min(deadlineMillis, System.currentTimeMillis() + writeDeadlineMillis);
-    long unsettledUntil = 0; // wall ms until which a copy without an answer may still take effect...
-    long unsettledEpoch = -1; // ...and the highest holder epoch such a copy went to
+    // wall ms until which a copy without an answer may still take effect, and the highest
+    // holder epoch such a copy went to
+    long unsettledUntil = sent == null ? 0 : sent.until();
+    long unsettledEpoch = sent == null ? -1 : sent.epoch();
     Exception last = null;
     int attempt = 0;
     while (true) {

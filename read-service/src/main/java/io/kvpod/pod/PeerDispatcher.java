@@ -15,6 +15,7 @@ import io.kvpod.thrift.internal.PeerResponse;
 import io.kvpod.thrift.internal.PingReply;
 import io.kvpod.thrift.internal.ReadReply;
 import io.kvpod.thrift.internal.RefreshReply;
+import io.kvpod.thrift.internal.ShareOutcome;
 import io.kvpod.thrift.internal.WriteReply;
 import io.kvpod.thrift.internal.WriteRequest;
 import java.io.IOException;
@@ -56,6 +57,13 @@ final class PeerDispatcher {
   private final WriteGate gate;
   private final WaitSlots waitSlots;
   private final AtomicLong refused = new AtomicLong();
+  /** Writes the shares of byBucket writes, each waiting for its bucket's group commit. */
+  private final java.util.concurrent.ExecutorService shareWriters =
+      java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "share-writer");
+        t.setDaemon(true);
+        return t;
+      });
   private final AtomicLong lastRefusalLogNanos = new AtomicLong(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
 
   /** {@code defaultDeadline}: the deadline of a forwarded write that carries none (an older sender). */
@@ -133,8 +141,9 @@ final class PeerDispatcher {
       }
       case FORWARDED_WRITE -> {
         WriteRequest w = req.getForwardedWrite();
-        yield PeerResponse.forwardedWrite(write(w.getRecords(),
-            w.isSetDeadlineMillis() ? w.getDeadlineMillis() : defaultDeadline.getAsLong()));
+        long deadline = w.isSetDeadlineMillis() ? w.getDeadlineMillis() : defaultDeadline.getAsLong();
+        yield PeerResponse.forwardedWrite(w.isByBucket() ? writeByBucket(w.getRecords(), deadline)
+            : write(w.getRecords(), deadline));
       }
       case FORWARDED_READ -> PeerResponse.forwardedRead(read(req.getForwardedRead().getKeys()));
       case FAULT -> PeerResponse.fault(faults.apply(req.getFault()));
@@ -174,6 +183,58 @@ final class PeerDispatcher {
   }
 
   private WriteReply write(List<KeyValue> records, long deadlineMillis) throws IOException, InterruptedException {
+    byte[][][] kv = checkedRecords(records);
+    int bucket = oneBucket(kv[0]);
+    GroupCommitter.Committed c = held(bucket).write(kv[0], kv[1], deadlineMillis);
+    return new WriteReply(c.seq(), c.version());
+  }
+
+  /**
+   * A write whose records may be of several buckets: each bucket's share is written on its
+   * own, all at once, and its outcome reported; none fails the request.
+   */
+  private WriteReply writeByBucket(List<KeyValue> records, long deadlineMillis) throws InterruptedException {
+    byte[][][] kv = checkedRecords(records);
+    int buckets = shards.buckets();
+    Map<Integer, List<Integer>> byBucket = new TreeMap<>();
+    for (int i = 0; i < kv[0].length; i++) {
+      byBucket.computeIfAbsent(KeyPartitioner.bucket(kv[0][i], buckets), b -> new ArrayList<>()).add(i);
+    }
+    List<java.util.concurrent.Future<ShareOutcome>> pending = new ArrayList<>();
+    for (Map.Entry<Integer, List<Integer>> e : byBucket.entrySet()) {
+      int bucket = e.getKey();
+      List<Integer> idx = e.getValue();
+      pending.add(shareWriters.submit(() -> writeShare(bucket, pick(kv[0], idx), pick(kv[1], idx), deadlineMillis)));
+    }
+    List<ShareOutcome> out = new ArrayList<>();
+    for (java.util.concurrent.Future<ShareOutcome> f : pending) {
+      try {
+        out.add(f.get());
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new IllegalStateException("writing a share failed outside its own handling", e.getCause());
+      }
+    }
+    return new WriteReply(-1, -1).setShares(out);
+  }
+
+  /** Writes one bucket's share of a byBucket write; its failure becomes its outcome. */
+  private ShareOutcome writeShare(int bucket, byte[][] keys, byte[][] values, long deadlineMillis) {
+    ShareOutcome o = new ShareOutcome(bucket);
+    try {
+      GroupCommitter.Committed c = held(bucket).write(keys, values, deadlineMillis);
+      return o.setSeq(c.seq()).setVersion(c.version());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return o.setErrorCode(ErrorCode.UNAVAILABLE.getValue()).setMessage("pod " + podId + " is stopping")
+          .setRetriable(true);
+    } catch (IOException | RuntimeException e) {
+      KvPodException k = Errors.from(e);
+      return o.setErrorCode(k.getCode().getValue()).setMessage(k.getMessage()).setRetriable(k.isRetriable());
+    }
+  }
+
+  /** The keys ([0]) and values ([1]) of a forwarded write, checked against the limits. */
+  private static byte[][][] checkedRecords(List<KeyValue> records) {
     Limits.checkBatchSize(records.size());
     if (records.isEmpty()) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "a forwarded write with no records");
@@ -185,9 +246,15 @@ final class PeerDispatcher {
       values[i] = records.get(i).getValue();
       Limits.checkValueLength(values[i].length);
     }
-    int bucket = oneBucket(keys);
-    GroupCommitter.Committed c = held(bucket).write(keys, values, deadlineMillis);
-    return new WriteReply(c.seq(), c.version());
+    return new byte[][][] {keys, values};
+  }
+
+  private static byte[][] pick(byte[][] all, List<Integer> idx) {
+    byte[][] out = new byte[idx.size()][];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = all[idx.get(i)];
+    }
+    return out;
   }
 
   private ReadReply read(List<ByteBuffer> keyBuffers) throws IOException {

@@ -28,8 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
  * A table with the default bucket count (64) on four pod processes over a real HDFS: each pod
  * holds its 16 home buckets; a pod killed with {@code kill -9} while writes run has its
  * buckets spread over the three survivors rather than given to one; restarted, it takes them
- * back. Every write is a new key, so each acknowledged key has exactly one right answer, and
- * every one is read back through every pod.
+ * back. Writes go through the routing client, and through survivors that forward them (single
+ * puts, and batches that a pod forwards one request per holder). Every write is a new key, so
+ * each acknowledged key has exactly one right answer, and every one is read back through
+ * every pod.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -96,6 +98,13 @@ class ManyBucketsClusterTest {
     }
     assertTrue(cluster.client.batchPut(batch), "a batch over many buckets, split by holder");
     acked.putAll(batch);
+    Map<String, Map<String, String>> viaOne = new HashMap<>();
+    for (int i = 0; i < 500; i++) {
+      viaOne.put("via-0-" + i, Map.of("v", "via-0-" + i));
+    }
+    assertTrue(cluster.client.batchPutVia(0, viaOne), "a batch sent to pod 0, forwarded one request per holder");
+    acked.putAll(viaOne);
+    batch.putAll(viaOne);
     for (int pod = 0; pod < PODS; pod++) {
       Map<String, Map<String, String>> got = cluster.client.multiGetVia(pod, new ArrayList<>(batch.keySet()));
       assertEquals(batch, got, "multiGet of the batch through pod " + pod);
@@ -117,7 +126,15 @@ class ManyBucketsClusterTest {
           try {
             if (writer == 0 && cluster.client.putVia(i % 3, key, value)) { // forwarded by a survivor
               acked.put(key, value);
-            } else if (writer != 0 && cluster.client.put(key, value)) {
+            } else if (writer == 1) { // batches over many buckets, forwarded by a survivor
+              Map<String, Map<String, String>> batch = new HashMap<>();
+              for (int j = 0; j < 20; j++) {
+                batch.put(key + "-" + j, Map.of("v", key + "-" + j));
+              }
+              if (cluster.client.batchPutVia(i % 3, batch)) {
+                acked.putAll(batch);
+              }
+            } else if (writer > 1 && cluster.client.put(key, value)) {
               acked.put(key, value);
             }
           } catch (KvPodException e) {
