@@ -5,9 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.contract.BucketHomes;
 import io.kvpod.contract.KeyPartitioner;
+import io.kvpod.contract.PeerSigner;
+import io.kvpod.contract.RecordCodec;
+import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.internal.KeyValue;
+import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.thrift.internal.PeerResponse;
+import io.kvpod.thrift.internal.ShareOutcome;
+import io.kvpod.thrift.internal.WriteRequest;
 import java.io.File;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -198,6 +207,46 @@ class ManyBucketsClusterTest {
         "the pod says the setting is ignored");
     assertAllAckedReadableThrough(VICTIM);
     assertAllAckedReadableThrough(0);
+  }
+
+  @Test
+  @Order(4)
+  void aForwardedWriteForSeveralBucketsIsAppliedBucketByBucketAndSaysWhichSharesWereApplied() throws Exception {
+    String held = keyOf(0, "shares-held"); // bucket 0: pod 0's home
+    String elsewhere = keyOf(1, "shares-elsewhere"); // bucket 1: pod 1's
+    PodCluster.await("pod 0 holds bucket 0 and pod 1 bucket 1", 60_000,
+        () -> holders(0).get(0) == 0 && holders(0).get(1) == 1);
+    List<KeyValue> records = List.of(
+        new KeyValue(ByteBuffer.wrap(utf8(held)), ByteBuffer.wrap(RecordCodec.encode(Map.of("v", held)))),
+        new KeyValue(ByteBuffer.wrap(utf8(elsewhere)), ByteBuffer.wrap(RecordCodec.encode(Map.of("v", elsewhere)))));
+    PeerResponse r = cluster.client.process(0, PeerSigner.tool(cluster.secret), PeerRequest.forwardedWrite(
+        new WriteRequest(records).setDeadlineMillis(System.currentTimeMillis() + 10_000).setByBucket(true)));
+    Map<Integer, ShareOutcome> byBucket = new HashMap<>();
+    for (ShareOutcome o : r.getForwardedWrite().getShares()) {
+      byBucket.put(o.getBucket(), o);
+    }
+    assertEquals(2, byBucket.size(), "one outcome per bucket: " + byBucket);
+    assertTrue(byBucket.get(0).isSetSeq() && !byBucket.get(0).isSetErrorCode(), "bucket 0's share was applied: "
+        + byBucket.get(0));
+    assertEquals(ErrorCode.NOT_OWNER.getValue(), byBucket.get(1).getErrorCode(), "bucket 1's was refused: "
+        + byBucket.get(1));
+    assertTrue(byBucket.get(1).isRetriable());
+    assertEquals(Map.of("v", held), cluster.client.get(held));
+    assertEquals(Map.of(), cluster.client.get(elsewhere), "the refused share stored nothing");
+  }
+
+  /** The first key {@code prefix-0, prefix-1, ...} in {@code bucket} of the table's 64. */
+  private static String keyOf(int bucket, String prefix) {
+    for (int i = 0; ; i++) {
+      String k = prefix + "-" + i;
+      if (KeyPartitioner.bucket(k, BUCKETS) == bucket) {
+        return k;
+      }
+    }
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
   }
 
   private void assertAllAckedReadableThrough(int pod) throws KvPodException {
