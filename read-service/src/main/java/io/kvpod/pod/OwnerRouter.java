@@ -160,19 +160,29 @@ final class OwnerRouter implements Closeable {
    * the bucket's log.
    */
   private Found[] readVia(int holder, byte[][] keys) throws IOException, KvPodException {
-    if (!peers.readsSkip(holder) && liveness.silentMillis(holder) < silentAfterMillis) {
-      try {
-        return forwardRead(holder, keys);
-      } catch (KvPodException e) {
-        if (!e.isRetriable()) {
-          throw e;
-        }
-        if (e.getCode() == ErrorCode.NOT_OWNER) {
-          shards.refresh();
-        }
-      }
+    Found[] found = tryForwardRead(holder, keys);
+    return found != null ? found : readEachBucket(keys);
+  }
+
+  /**
+   * {@link #forwardRead} unless {@code holder} is silent or recently failed; null if it did
+   * not answer for want of the holder (out of reach, recovering, a bucket moved).
+   */
+  private Found[] tryForwardRead(int holder, byte[][] keys) throws IOException, KvPodException {
+    if (peers.readsSkip(holder) || liveness.silentMillis(holder) >= silentAfterMillis) {
+      return null;
     }
-    return readEachBucket(keys);
+    try {
+      return forwardRead(holder, keys);
+    } catch (KvPodException e) {
+      if (!e.isRetriable()) {
+        throw e;
+      }
+      if (e.getCode() == ErrorCode.NOT_OWNER) {
+        shards.refresh();
+      }
+      return null;
+    }
   }
 
   /** Asks {@code holder} for {@code keys} (of buckets it holds) with one forwarded read. */
@@ -375,19 +385,13 @@ final class OwnerRouter implements Closeable {
       return mine;
     }
     int holder = shards.holding(bucket).holder();
-    if (holder >= 0 && holder != self && !peers.readsSkip(holder) && liveness.silentMillis(holder) < silentAfterMillis) {
-      try {
-        return forwardRead(holder, keys);
-      } catch (KvPodException e) {
-        if (!e.isRetriable()) {
-          throw e;
-        }
-        if (e.getCode() == ErrorCode.NOT_OWNER) {
-          shards.refresh();
-        }
-        // out of reach, recovering, or moved: the bucket's WAL has every acknowledged write
+    if (holder >= 0 && holder != self) {
+      Found[] found = tryForwardRead(holder, keys);
+      if (found != null) {
+        return found;
       }
     }
+    // no holder answered: the bucket's WAL has every acknowledged write
     return peerWals.get(bucket, keys);
   }
 

@@ -114,12 +114,19 @@ class TakeoverPolicyTest {
     return new Ownership.View(h, 0);
   }
 
-  @Test
-  void aDeadHoldersBucketsAreSpreadOverTheSurvivorsNotGivenToOne() {
-    PeerLiveness four = new PeerLiveness(0, 4, () -> nanos);
-    TakeoverPolicy p = new TakeoverPolicy(0, 4, 16, four, WINDOW, () -> nanos);
+  /** Pod 0 of four, which has heard from pods 1 and 2 (and never from pod 3). */
+  private final PeerLiveness four = new PeerLiveness(0, 4, () -> nanos);
+
+  /** Pod 0's policy for a table of {@code buckets} on four pods; pods 1 and 2 have answered. */
+  private TakeoverPolicy fourPods(int buckets) {
     four.reported(1, List.of(0L, 0L, 0L, 0L));
     four.reported(2, List.of(0L, 0L, 0L, 0L));
+    return new TakeoverPolicy(0, 4, buckets, four, WINDOW, () -> nanos);
+  }
+
+  @Test
+  void aDeadHoldersBucketsAreSpreadOverTheSurvivorsNotGivenToOne() {
+    TakeoverPolicy p = fourPods(16);
     Ownership.View v = homeView(16); // pod 3 is home to buckets 3, 7, 11, 15
     int[] got = new int[4];
     for (int b : new int[] {3, 7, 11, 15}) {
@@ -135,10 +142,7 @@ class TakeoverPolicyTest {
 
   @Test
   void aDeadHoldersBucketsGoFirstToTheLeastLoadedSurvivor() {
-    PeerLiveness four = new PeerLiveness(0, 4, () -> nanos);
-    TakeoverPolicy p = new TakeoverPolicy(0, 4, 8, four, WINDOW, () -> nanos);
-    four.reported(1, List.of(0L, 0L, 0L, 0L));
-    four.reported(2, List.of(0L, 0L, 0L, 0L));
+    TakeoverPolicy p = fourPods(8);
     Ownership.Holding[] h = new Ownership.Holding[8];
     int[] holders = {0, 0, 0, 1, 1, 2, 3, 3}; // pod 2 holds one bucket, pod 3 two
     for (int b = 0; b < 8; b++) {
@@ -151,10 +155,7 @@ class TakeoverPolicyTest {
 
   @Test
   void aSurvivorThisPodDoesNotHearFromIsDealtNothing() {
-    PeerLiveness four = new PeerLiveness(0, 4, () -> nanos);
-    TakeoverPolicy p = new TakeoverPolicy(0, 4, 16, four, WINDOW, () -> nanos);
-    four.reported(1, List.of(0L, 0L, 0L, 0L));
-    four.reported(2, List.of(0L, 0L, 0L, 0L));
+    TakeoverPolicy p = fourPods(16);
     advance(2500);
     four.reported(2, List.of(0L, 2500L, 0L, 2500L)); // pods 1 and 3 silent; pod 2 still answers
     Ownership.View v = homeView(16);
