@@ -85,7 +85,7 @@ public final class KvPodClient implements Closeable {
    * learned. Replaced, never mutated.
    */
   private volatile long[] holdings;
-  /** Whether a first, synchronous learning of the holders was tried (see {@link #holdings()}). */
+  /** Whether the first, synchronous learning of the holders is over (see {@link #holdings()}); its lock. */
   private final java.util.concurrent.atomic.AtomicBoolean firstLearnTried =
       new java.util.concurrent.atomic.AtomicBoolean();
   private final AtomicLong lastLearnedMillis = new AtomicLong();
@@ -245,24 +245,46 @@ public final class KvPodClient implements Closeable {
   }
 
   /**
-   * The table's bucket count, learned from a pod's {@code status()}.
+   * The table's bucket count, learned from a pod's {@code status()} (asking the pods now if
+   * no pod has said yet).
    *
-   * @throws KvPodException (UNAVAILABLE) if no pod has answered yet
+   * @throws KvPodException (UNAVAILABLE) if no pod answers
    */
   public int buckets() throws KvPodException {
     long[] h = holdings();
     if (h == null) {
-      throw error(ErrorCode.UNAVAILABLE, "no pod has said how many buckets the table has yet", true);
+      askPodsForHoldings();
+      h = holdings;
+    }
+    if (h == null) {
+      throw error(ErrorCode.UNAVAILABLE, "no pod answered to say how many buckets the table has", true);
     }
     return h.length;
   }
 
-  /** The holdings; on the first call, asks the pods for them (each once, briefly) before answering. */
+  /**
+   * The holdings. The first call asks the pods for them (each once, briefly) before it
+   * answers, and calls made meanwhile wait for it; after that, null until a pod has answered.
+   */
   private long[] holdings() {
     long[] h = holdings;
-    if (h != null || !firstLearnTried.compareAndSet(false, true)) {
+    if (h != null || firstLearnTried.get()) {
       return h;
     }
+    synchronized (firstLearnTried) {
+      if (!firstLearnTried.get()) {
+        askPodsForHoldings();
+        firstLearnTried.set(true);
+        if (holdings == null) {
+          relearnHolders(0); // keep trying in the background, at most every half second
+        }
+      }
+    }
+    return holdings;
+  }
+
+  /** Asks the pods in turn for their status until one answers, and learns the holders from it. */
+  private void askPodsForHoldings() {
     for (int pod = 0; pod < pool.size() && holdings == null; pod++) {
       try {
         learnHolders(attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)));
@@ -270,10 +292,6 @@ public final class KvPodClient implements Closeable {
         // try the next pod
       }
     }
-    if (holdings == null) {
-      relearnHolders(0); // keep trying in the background, at most every half second
-    }
-    return holdings;
   }
 
   /**

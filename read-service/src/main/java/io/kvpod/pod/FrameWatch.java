@@ -2,6 +2,7 @@ package io.kvpod.pod;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -10,6 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.thrift.transport.TNonblockingServerSocket;
 import org.apache.thrift.transport.TNonblockingSocket;
 import org.apache.thrift.transport.TTransportException;
@@ -43,8 +45,12 @@ final class FrameWatch implements Closeable {
     return t;
   });
 
-  FrameWatch(long timeoutMillis) {
+  private final ConnectionLimits limits;
+
+  /** Follows frames with {@code timeoutMillis}; admits connections within {@code limits}. */
+  FrameWatch(long timeoutMillis, ConnectionLimits limits) {
     this.timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    this.limits = limits;
     long every = Math.max(50, Math.min(1000, timeoutMillis / 4));
     checker.scheduleWithFixedDelay(this::check, every, every, TimeUnit.MILLISECONDS);
   }
@@ -58,17 +64,31 @@ final class FrameWatch implements Closeable {
         if (s == null) {
           return null;
         }
+        InetAddress from = remoteAddress(s.getSocketChannel());
+        if (!limits.admit(from)) {
+          s.close();
+          return null; // the server takes null as "nothing accepted"
+        }
         try {
-          Watched w = new Watched(s.getSocketChannel());
+          Watched w = new Watched(s.getSocketChannel(), from);
           w.setMaxFrameSize(s.getMaxFrameSize());
           open.add(w);
           return w;
         } catch (IOException e) {
+          limits.release(from);
           s.close();
           throw new TTransportException(e);
         }
       }
     };
+  }
+
+  private static InetAddress remoteAddress(SocketChannel channel) {
+    try {
+      return ((InetSocketAddress) channel.getRemoteAddress()).getAddress();
+    } catch (IOException | RuntimeException e) {
+      return InetAddress.getLoopbackAddress(); // closed already: counted, then released at once
+    }
   }
 
   /** Connections being followed (for tests and status). */
@@ -80,7 +100,7 @@ final class FrameWatch implements Closeable {
     long now = System.nanoTime();
     for (Watched w : open) {
       if (!w.isOpen()) {
-        open.remove(w);
+        w.forget();
         continue;
       }
       long started = w.frameStartedNanos;
@@ -113,9 +133,20 @@ final class FrameWatch implements Closeable {
     private int length;
     private long bodyLeft;
     private volatile long received;
+    private final InetAddress from;
+    private final AtomicBoolean forgotten = new AtomicBoolean();
 
-    Watched(SocketChannel channel) throws IOException, TTransportException {
+    Watched(SocketChannel channel, InetAddress from) throws IOException, TTransportException {
       super(channel);
+      this.from = from;
+    }
+
+    /** Stops following this connection and releases its place in the limits (once). */
+    void forget() {
+      open.remove(this);
+      if (forgotten.compareAndSet(false, true)) {
+        limits.release(from);
+      }
     }
 
     @Override
@@ -185,7 +216,7 @@ final class FrameWatch implements Closeable {
 
     @Override
     public void close() {
-      open.remove(this);
+      forget();
       super.close();
     }
   }

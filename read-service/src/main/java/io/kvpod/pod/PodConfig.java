@@ -35,6 +35,8 @@ public final class PodConfig {
   public static final String WAITING_WRITES = "kvpod.server.waiting.writes";
   public static final String MAX_READ_BUFFER_BYTES = "kvpod.server.max.read.buffer.bytes";
   public static final String FRAME_TIMEOUT = "kvpod.server.frame.timeout";
+  public static final String MAX_CONNECTIONS = "kvpod.server.max.connections";
+  public static final String MAX_CONNECTIONS_PER_ADDRESS = "kvpod.server.max.connections.per.address";
   public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
   public static final String LAYERS_POLL = "kvpod.layers.poll.interval";
   public static final String PEER_TIMEOUT = "kvpod.peer.timeout";
@@ -94,6 +96,10 @@ public final class PodConfig {
       .define(MAX_READ_BUFFER_BYTES, Type.LONG, "268435456", Validator.atLeast(Limits.MAX_FRAME_BYTES),
           "memory for requests being read, over all connections; one frame is at most "
               + Limits.MAX_FRAME_BYTES + " bytes (MAX_FRAME_BYTES)")
+      .define(MAX_CONNECTIONS, Type.INT, "4096", Validator.atLeast(1),
+          "most client and peer connections open at once; one more is closed as soon as it is accepted")
+      .define(MAX_CONNECTIONS_PER_ADDRESS, Type.INT, "1024", Validator.atLeast(1),
+          "most connections open at once from one IP address; one more is closed as soon as it is accepted")
       .define(FRAME_TIMEOUT, Type.DURATION_MS, "20s", Validator.atLeast(100),
           "a connection whose request frame is not complete this long after its first byte is ended (each "
               + "announced frame holds its size of kvpod.server.max.read.buffer.bytes until it is read)")

@@ -213,7 +213,8 @@ public final class PodServer implements Closeable {
   private void listen(InetSocketAddress bind, ContractProcessor processor)
       throws IOException, TTransportException {
     var v = config.values();
-    frameWatch = new FrameWatch(v.getMillis(PodConfig.FRAME_TIMEOUT));
+    frameWatch = new FrameWatch(v.getMillis(PodConfig.FRAME_TIMEOUT), new ConnectionLimits(
+        v.getInt(PodConfig.MAX_CONNECTIONS), v.getInt(PodConfig.MAX_CONNECTIONS_PER_ADDRESS)));
     socket = frameWatch.serverSocket(bind);
     TThreadedSelectorServer.Args args = new TThreadedSelectorServer.Args(socket)
         .selectorThreads(v.getInt(PodConfig.SELECTOR_THREADS))
