@@ -1,7 +1,7 @@
 package io.kvpod.client;
 
-import io.kvpod.contract.ContractViolation;
 import io.kvpod.contract.BucketHomes;
+import io.kvpod.contract.ContractViolation;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
@@ -307,11 +307,10 @@ public final class KvPodClient implements Closeable {
     }
     int buckets = status.getHolders().size();
     synchronized (this) {
-      long[] next = holdings != null && holdings.length == buckets ? holdings.clone() : new long[buckets];
-      if (holdings == null || holdings.length != buckets) {
-        for (int b = 0; b < buckets; b++) {
-          next[b] = BucketHomes.home(b, pool.size()); // epoch 0, the home pod; replaced below
-        }
+      boolean fresh = holdings == null || holdings.length != buckets;
+      long[] next = fresh ? new long[buckets] : holdings.clone();
+      for (int b = 0; fresh && b < buckets; b++) {
+        next[b] = BucketHomes.home(b, pool.size()); // epoch 0, the home pod; replaced below
       }
       for (int b = 0; b < next.length; b++) {
         long epoch = status.getHolderEpochs().get(b);

@@ -291,6 +291,14 @@ final class PeerDispatcher {
    */
   private Found[] readHeld(byte[][] keys) throws IOException {
     int buckets = shards.buckets();
+    if (keys.length == 1) { // a forwarded get: no grouping
+      int bucket = KeyPartitioner.bucket(keys[0], buckets);
+      Found[] found = shards.read(bucket, keys);
+      if (found == null) {
+        throw notServing(bucket);
+      }
+      return found;
+    }
     Map<Integer, List<Integer>> byBucket = new TreeMap<>();
     for (int i = 0; i < keys.length; i++) {
       byBucket.computeIfAbsent(KeyPartitioner.bucket(keys[i], buckets), b -> new ArrayList<>()).add(i);

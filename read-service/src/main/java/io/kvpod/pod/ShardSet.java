@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  * </ol>
  * A pod takes a bucket over when its {@link TakeoverPolicy} says so (its holder is down for
  * every pod, or the records give it to this pod but it has no shard), when its own log
- * failed (to recover it without a restart), and at start for its home bucket (<em>reclaim</em>,
+ * failed (to recover it without a restart), and at start for its home buckets (<em>reclaim</em>,
  * after asking the interim holder to flush) and for any bucket still recorded to it.
  *
  * <p>A poller re-reads the records every {@code kvpod.ownership.poll.interval}, abandons
