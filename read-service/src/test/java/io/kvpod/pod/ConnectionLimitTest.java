@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.client.KvPodClient;
-import io.kvpod.contract.TableLayout;
 import io.kvpod.local.PodProcess;
 import java.io.File;
 import java.io.IOException;
@@ -14,9 +13,6 @@ import java.net.SocketTimeoutException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,11 +31,7 @@ class ConnectionLimitTest {
 
   @Test
   void connectionsOverThePerAddressLimitAreClosedAtOnceAndThoseWithinItStayOpen() throws Exception {
-    Configuration conf = new Configuration();
-    FileSystem fs = FileSystem.getLocal(conf);
-    String root = new Path(new File(tmp, "root").toURI().toString()).toString();
-    TestLayers.write(conf, fs, new TableLayout(root, "limits"), "1000000000000-load-0000aa", 1,
-        Map.of("user:1", new TestLayers.Rec(1, Map.of("name", "choke"))));
+    String root = TestLayers.rootWithOneRecord(tmp, "limits");
     int port = PodProcess.freePort();
     Map<String, String> cfg = PodProcess.baseConfig("127.0.0.1:" + port, 0, root, "limits", "limits-test-secret");
     cfg.put(PodConfig.MAX_CONNECTIONS_PER_ADDRESS, Integer.toString(LIMIT));

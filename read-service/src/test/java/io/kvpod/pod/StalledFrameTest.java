@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.Limits;
-import io.kvpod.contract.TableLayout;
 import io.kvpod.local.PodProcess;
 import java.io.DataOutputStream;
 import java.io.File;
@@ -14,9 +13,6 @@ import java.net.Socket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,12 +28,7 @@ class StalledFrameTest {
 
   @Test
   void connectionsThatAnnounceFramesAndSendNothingAreEndedAndThePodServesAgain() throws Exception {
-    Configuration conf = new Configuration();
-    FileSystem fs = FileSystem.getLocal(conf);
-    String root = new Path(new File(tmp, "root").toURI().toString()).toString();
-    TestLayers.write(conf, fs, new TableLayout(root, "stall"), "1000000000000-load-0000aa", 1,
-        Map.of("user:1", new TestLayers.Rec(1, Map.of("name", "choke"))));
-
+    String root = TestLayers.rootWithOneRecord(tmp, "stall");
     int port = PodProcess.freePort();
     Map<String, String> cfg = PodProcess.baseConfig("127.0.0.1:" + port, 0, root, "stall", "stall-test-secret");
     // room for two of the largest frames: two announced ones take all of it

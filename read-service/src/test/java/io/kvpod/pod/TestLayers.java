@@ -66,4 +66,16 @@ final class TestLayers {
     meta.write(fs, dir);
     return meta;
   }
+
+  /**
+   * A {@code file://} root under {@code dir} whose table {@code table} has one loaded layer
+   * holding {@code user:1 -> {name=choke}}: for tests of a single pod process.
+   */
+  static String rootWithOneRecord(java.io.File dir, String table) throws Exception {
+    Configuration conf = new Configuration();
+    String root = new Path(new java.io.File(dir, "root").toURI().toString()).toString();
+    write(conf, FileSystem.getLocal(conf), new TableLayout(root, table), "1000000000000-load-0000aa", 1,
+        Map.of("user:1", new Rec(1, Map.of("name", "choke"))));
+    return root;
+  }
 }
