@@ -23,13 +23,21 @@ import java.util.function.LongSupplier;
  *       holds the fewest buckets so far (ties to the first such pod after {@code h}, in pod
  *       order and wrapping). So the survivors agree, without talking, on who takes which
  *       bucket, a dead holder's buckets are spread over them rather than all given to one,
- *       and none is fought over. If the successor has not taken it after twice
- *       {@code afterMillis}, any pod may.</li>
+ *       and none is fought over. If the successor has not taken it after
+ *       {@link #STAND_IN_WINDOWS} times {@code afterMillis}, any pod may (a successor that
+ *       is alive but cannot act, say one whose HDFS calls keep failing).</li>
  * </ul>
  * A holder that answers {@code RECOVERING} is alive to the detector, so a slow recovery is
  * never taken away. Deciding wrongly costs a takeover, never data. Thread-safe.
  */
 final class TakeoverPolicy {
+  /**
+   * How many windows ({@code afterMillis}) a dead holder's buckets are left to their
+   * designated successors before any pod may stand in. Generous on purpose: on a busy machine
+   * a successor may take seconds to claim its whole share, and a stand-in that comes too soon
+   * takes buckets the successor was about to claim, which unbalances the survivors.
+   */
+  static final int STAND_IN_WINDOWS = 4;
   private final int self;
   private final int pods;
   private final int buckets;
@@ -85,7 +93,7 @@ final class TakeoverPolicy {
     if (!liveness.everHeard(holder) && !demandedRecently(bucket)) {
       return false;
     }
-    return designated(bucket, holder, v) == self || liveness.downForEveryone(holder, 2 * afterMillis);
+    return designated(bucket, holder, v) == self || liveness.downForEveryone(holder, STAND_IN_WINDOWS * afterMillis);
   }
 
   private boolean demandedRecently(int bucket) {
@@ -96,10 +104,13 @@ final class TakeoverPolicy {
   /**
    * Who should take {@code bucket} from its silent {@code holder}, given the records
    * {@code v}: the buckets recorded to {@code holder} are dealt out in increasing order,
-   * each to the pod with the fewest buckets recorded or dealt so far among the pods this pod
-   * hears from and itself (never {@code holder}); of equally loaded pods, the first after
-   * {@code holder} in pod order, wrapping. Returns this pod if {@code bucket} is not
-   * recorded to {@code holder}.
+   * each to the pod with the fewest buckets recorded or dealt so far among the live pods
+   * (never {@code holder}); of equally loaded pods, the first after {@code holder} in pod
+   * order, wrapping. A pod is live unless it is down for everyone
+   * ({@link PeerLiveness#downForEveryone}), the same test every survivor applies to the
+   * holder: so a pod that only this pod cannot hear, or that this pod has not heard from for
+   * a moment because it was busy, is dealt its share all the same, and every survivor deals
+   * alike. Returns this pod if {@code bucket} is not recorded to {@code holder}.
    */
   int designated(int bucket, int holder, Ownership.View v) {
     int[] load = new int[pods];
@@ -110,7 +121,7 @@ final class TakeoverPolicy {
     }
     boolean[] candidate = new boolean[pods];
     for (int p = 0; p < pods; p++) {
-      candidate[p] = p != holder && (p == self || liveness.silentMillis(p) < afterMillis);
+      candidate[p] = p != holder && !liveness.downForEveryone(p, afterMillis);
     }
     for (int b = 0; b < v.holdings().length; b++) {
       if (v.of(b).holder() != holder) {
