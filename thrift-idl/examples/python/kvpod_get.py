@@ -36,12 +36,13 @@ def main():
         client.ping()
         for key in args.keys:
             try:
-                value = client.get(key)
+                found = client.getRecord(key)  # unlike get(), tells a record stored as {} from none
             except KvPodException as e:
                 print("%s: error %d: %s" % (key, e.code, e.message), file=sys.stderr)
                 return 2
-            if value:
-                print("%s\t%s" % (key, dict(sorted(value.items()))))
+            if found.found:
+                record = found.record
+                print("%s\t%s\tversion %d" % (key, dict(sorted(record.value.items())), record.version))
             else:
                 print("%s\t(not found)" % key)
                 missing += 1

@@ -79,10 +79,21 @@ struct WriteOptions {
   1: optional i64 deadlineMillis
 }
 
-/** A record that was found. `version` decides which write wins: the highest. */
+/**
+ * A record that was found. `version` decides which write wins: the highest. It is the
+ * write's acceptance time in ms by its bucket's holder (never lower than the bucket's
+ * previous version), or a bulk load's version. getRecord and multiGetRecords always set it.
+ */
 struct Record {
   1: required map<string, string> value,
   2: optional i64 version
+}
+
+/** The answer to getRecord: whether the key has a record, and if so the record. */
+struct Lookup {
+  1: required bool found,
+  /** Set when found; its value may be empty (a record stored as {}). */
+  2: optional Record record
 }
 
 struct LayerStatus {
@@ -129,8 +140,17 @@ struct PodStatus {
 }
 
 service KvPod {
-  /** The record stored under key, or an empty map if there is none. */
+  /**
+   * The record stored under key, or an empty map if there is none (or it was removed). A
+   * record stored as {} also reads as an empty map: use getRecord to tell them apart.
+   */
   map<string, string> get(1: string key) throws (1: KvPodException e),
+
+  /** Whether key has a record and, if so, the record with its version. */
+  Lookup getRecord(1: string key) throws (1: KvPodException e),
+
+  /** The records of keys, with their versions; keys with no record are absent. At most MAX_BATCH keys. */
+  map<string, Record> multiGetRecords(1: list<string> keys) throws (1: KvPodException e),
 
   /**
    * Stores one record durably; true once it is acknowledged (it never returns false). On a
@@ -140,12 +160,21 @@ service KvPod {
    */
   bool put(1: string key, 2: map<string, string> value, 3: WriteOptions options) throws (1: KvPodException e),
 
-  /** Stores many records durably; true once all are acknowledged. A failure leaves each
-      record stored or not, as for put. */
+  /** Stores many records durably; true once all are acknowledged (it never returns false).
+      A failure leaves each record stored or not, as for put. */
   bool batchPut(1: map<string, map<string, string>> records, 2: WriteOptions options) throws (1: KvPodException e),
 
   /** The records found among keys; keys with no record are absent from the result. */
   map<string, map<string, string>> multiGet(1: list<string> keys) throws (1: KvPodException e),
+
+  /**
+   * Removes key's record durably: true once the removal is acknowledged (it never returns
+   * false), after which every pod reads the key as not found until it is written again.
+   * Removing a key that has no record is not an error. The removal is a write like put, with
+   * the same failures, deadline and retry rules; it is stored as a tombstone that hides every
+   * record of the key with a lower version, including ones in older bulk-loaded layers.
+   */
+  bool remove(1: string key, 2: WriteOptions options) throws (1: KvPodException e),
 
   /** Pod-to-pod messages (see kvpod_internal.thrift), signed with the cluster secret. */
   binary process(1: binary input) throws (1: KvPodException e),

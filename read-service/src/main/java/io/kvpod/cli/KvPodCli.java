@@ -4,6 +4,7 @@ import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.loader.RecordGenerator;
 import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.Lookup;
 import io.kvpod.thrift.PodStatus;
 import io.kvpod.thrift.internal.FaultRequest;
 import io.kvpod.thrift.internal.PeerRequest;
@@ -23,7 +24,7 @@ import org.apache.commons.cli.ParseException;
 
 /**
  * Client-side commands against running pods:
- * {@code get KEY}, {@code put KEY field=value...}, {@code status}, {@code ping},
+ * {@code get KEY}, {@code put KEY field=value...}, {@code remove KEY}, {@code status}, {@code ping},
  * {@code refresh}, {@code sample}. Pods come from {@code --pods} or {@code KVPOD_PODS};
  * the cluster secret (for refresh) from {@code --secret} or {@code KVPOD_SECRET}.
  */
@@ -47,7 +48,7 @@ public final class KvPodCli {
         .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
   }
 
-  static final String USAGE = "kvpod (get KEY | put KEY field=value... | status | ping | refresh | sample"
+  static final String USAGE = "kvpod (get KEY | put KEY field=value... | remove KEY | status | ping | refresh | sample"
       + " | fault (block I J | unblock I J | clear)) [options]";
 
   public static int run(String[] args) throws Exception {
@@ -77,10 +78,24 @@ public final class KvPodCli {
             return 2;
           }
           long t0 = System.nanoTime();
-          Map<String, String> v = client.get(rest[0]);
-          System.out.printf("%s %s   (%.2f ms, owner pod %d)%n", rest[0], v.isEmpty() ? "(not found)" : v,
-              (System.nanoTime() - t0) / 1e6, client.ownerOf(rest[0]));
-          return v.isEmpty() ? 1 : 0;
+          Lookup l = client.getRecord(rest[0]);
+          double ms = (System.nanoTime() - t0) / 1e6;
+          if (!l.isFound()) {
+            System.out.printf("%s (not found)   (%.2f ms, owner pod %d)%n", rest[0], ms, client.ownerOf(rest[0]));
+            return 1;
+          }
+          System.out.printf("%s %s   (%.2f ms, owner pod %d, version %d)%n", rest[0], l.getRecord().getValue(), ms,
+              client.ownerOf(rest[0]), l.getRecord().getVersion());
+          return 0;
+        }
+        case "remove" -> {
+          if (rest.length != 1) {
+            System.err.println("usage: kvpod remove KEY");
+            return 2;
+          }
+          client.remove(rest[0]);
+          System.out.println("ok");
+          return 0;
         }
         case "put" -> {
           if (rest.length < 1) {

@@ -21,7 +21,7 @@ public final class KvPodMain {
       case "bench-put" -> System.exit(BenchPut.run(rest));
       case "suite" -> System.exit(io.kvpod.local.Suite.run(rest));
       case "chaos" -> System.exit(io.kvpod.chaos.Chaos.run(rest));
-      case "get", "put", "status", "ping", "refresh", "sample", "fault" -> System.exit(KvPodCli.run(args));
+      case "get", "put", "remove", "status", "ping", "refresh", "sample", "fault" -> System.exit(KvPodCli.run(args));
       default -> {
         Tool tool = LoaderMain.tool(args[0]);
         if (tool == null) {

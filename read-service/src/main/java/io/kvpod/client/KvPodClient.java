@@ -8,7 +8,9 @@ import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPod;
 import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.Lookup;
 import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.Record;
 import io.kvpod.thrift.WriteOptions;
 import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.thrift.internal.PeerResponse;
@@ -372,6 +374,40 @@ public final class KvPodClient implements Closeable {
     return hedged(owner, c -> c.get(key));
   }
 
+  /**
+   * Whether {@code key} has a record and, if so, the record with its version: unlike
+   * {@link #get}, this tells a record stored as {} from no record (or a removed one).
+   */
+  public Lookup getRecord(String key) throws KvPodException {
+    checkKey(key);
+    int owner = ownerOf(key);
+    if (hedgePool == null || pool.size() == 1) {
+      return call("getRecord", owner, c -> c.getRecord(key));
+    }
+    return hedged(owner, c -> c.getRecord(key));
+  }
+
+  /** The records of {@code keys}, with their versions; keys with no record are absent. */
+  public Map<String, Record> multiGetRecords(List<String> keys) throws KvPodException {
+    guard(() -> Limits.checkBatchSize(keys.size()));
+    for (String k : keys) {
+      checkKey(k);
+    }
+    int first = keys.isEmpty() ? 0 : ownerOf(keys.get(0));
+    return call("multiGetRecords", first, c -> c.multiGetRecords(keys));
+  }
+
+  /**
+   * Removes {@code key}'s record durably; returns true once the removal is acknowledged, and
+   * from then on every pod reads the key as not found until it is written again. Failures,
+   * deadline and retries are as for {@link #put}.
+   */
+  public boolean remove(String key) throws KvPodException {
+    checkKey(key);
+    int owner = ownerOf(key);
+    return writeCall("remove", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.remove(key, options(d)));
+  }
+
   /** Asks one given pod for {@code key}, with no failover: for tools and tests. */
   public Map<String, String> getVia(int pod, String key) throws KvPodException {
     checkKey(key);
@@ -452,6 +488,19 @@ public final class KvPodClient implements Closeable {
       throw first;
     }
     return true;
+  }
+
+  /** Asks one given pod whether {@code key} has a record, with no failover: for tools and tests. */
+  public Lookup getRecordVia(int pod, String key) throws KvPodException {
+    checkKey(key);
+    return callOne(pod, c -> c.getRecord(key));
+  }
+
+  /** Sends a removal to one given pod, which forwards it to the holder; as {@link #putVia}. */
+  public boolean removeVia(int pod, String key) throws KvPodException {
+    checkKey(key);
+    checkPod(pod);
+    return attempt(pod, c -> c.remove(key, options(writeDeadline())), callTimeoutMs, new Delivery());
   }
 
   /** Asks one given pod for many keys, with no failover: for tools and tests. */

@@ -2,6 +2,7 @@ package io.kvpod.pod;
 
 import io.kvpod.contract.LayerId;
 import io.kvpod.contract.LayerMeta;
+import io.kvpod.contract.RecordCodec;
 import io.kvpod.contract.TableLayout;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -25,7 +26,10 @@ import org.slf4j.LoggerFactory;
  * their file links.
  *
  * <p>Merge rule, the same as reads: per key the highest version wins, and on equal versions
- * the newer layer. The merged layer's id carries the time of its newest input, so it keeps
+ * the newer layer. A winning removal (a tombstone, see {@code RecordCodec}) is kept, since it
+ * must go on hiding lower versions of its key in layers outside the run, unless nothing it
+ * could hide is left: the run reaches the oldest live layer, and every live layer newer than
+ * the run has a known lowest version at least the tombstone's ({@link #tombstoneBound}). The merged layer's id carries the time of its newest input, so it keeps
  * its inputs' place among the other layers. Runs over more than {@code maxRecords} records
  * are left alone (a bulk-load-sized merge belongs in a MapReduce job).
  *
@@ -113,10 +117,30 @@ final class Compactor implements java.io.Closeable {
             live.size(), k, bestRecords, maxRecords);
         return null;
       }
-      return merge(live.subList(best, best + k));
+      return merge(live.subList(best, best + k), tombstoneBound(live, best, k));
     } finally {
       set.release();
     }
+  }
+
+  /**
+   * The highest tombstone version a merge of {@code live[best, best+k)} (newest first) may
+   * drop: none ({@code Long.MIN_VALUE}) unless the run ends with the oldest live layer, since
+   * an older layer may hold a record the tombstone hides; otherwise the lowest version of the
+   * newer live layers (a newer record of the key with a lower version is hidden by the
+   * tombstone; one with an equal or higher version wins anyway), or any version if the run is
+   * every live layer. A newer layer whose lowest version is unknown keeps every tombstone.
+   */
+  static long tombstoneBound(List<LayerReader> live, int best, int k) {
+    if (best + k < live.size()) {
+      return Long.MIN_VALUE;
+    }
+    long bound = Long.MAX_VALUE;
+    for (LayerReader newer : live.subList(0, best)) {
+      Long min = newer.meta().minVersion;
+      bound = Math.min(bound, min == null ? Long.MIN_VALUE : min);
+    }
+    return bound;
   }
 
   /** One input file's position in the merge. */
@@ -142,7 +166,8 @@ final class Compactor implements java.io.Closeable {
     }
   }
 
-  private String merge(List<LayerReader> inputs) throws IOException, InterruptedException {
+  /** Merges {@code inputs} (newest first) into one layer, dropping tombstones of versions up to {@code dropUpTo}. */
+  private String merge(List<LayerReader> inputs, long dropUpTo) throws IOException, InterruptedException {
     long start = System.currentTimeMillis();
     String id = LayerId.next(LayerId.COMPACT, LayerId.createdAtMillis(inputs.get(0).id()));
     int partitions = inputs.stream().mapToInt(LayerReader::partitions).max().orElse(1);
@@ -155,6 +180,7 @@ final class Compactor implements java.io.Closeable {
       return c != 0 ? c : Integer.compare(a.age, b.age);
     });
     long maxVersion = 0;
+    long dropped = 0;
     try (LayerBuilder out = sink.open(id, partitions)) {
       for (int age = 0; age < inputs.size(); age++) {
         LayerReader in = inputs.get(age);
@@ -182,6 +208,10 @@ final class Compactor implements java.io.Closeable {
           }
           advance(same, heap);
         }
+        if (version <= dropUpTo && RecordCodec.isTombstone(value)) {
+          dropped++; // nothing left for it to hide
+          continue;
+        }
         maxVersion = Math.max(maxVersion, version);
         out.append(key, version, value);
       }
@@ -198,8 +228,8 @@ final class Compactor implements java.io.Closeable {
       }
     }
     compactions++;
-    LOG.info("compacted {} layers ({} records) into {} in {} ms", inputs.size(), meta.records, id,
-        System.currentTimeMillis() - start);
+    LOG.info("compacted {} layers ({} records, {} tombstones kept, {} dropped) into {} in {} ms", inputs.size(),
+        meta.records, meta.tombstones, dropped, id, System.currentTimeMillis() - start);
     return id;
   }
 

@@ -3,6 +3,7 @@ package io.kvpod.pod;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.LayerFormat;
 import io.kvpod.contract.LayerMeta;
+import io.kvpod.contract.RecordCodec;
 import io.kvpod.contract.TableLayout;
 import io.kvpod.loader.HFileOptions;
 import io.kvpod.loader.LayerFileWriter;
@@ -30,6 +31,8 @@ final class LayerBuilder implements AutoCloseable {
   private final String layerId;
   private final Path stage;
   private final LayerFileWriter[] writers;
+  private long minVersion = Long.MAX_VALUE;
+  private long tombstones;
   private boolean published;
 
   LayerBuilder(FileSystem fs, TableLayout layout, Configuration conf, HFileOptions options, String layerId,
@@ -55,12 +58,17 @@ final class LayerBuilder implements AutoCloseable {
 
   /** Adds a record; keys must be strictly ascending in unsigned byte order. */
   void append(byte[] key, long version, byte[] value) throws IOException {
+    minVersion = Math.min(minVersion, version);
+    if (RecordCodec.isTombstone(value)) {
+      tombstones++;
+    }
     writers[KeyPartitioner.bucket(key, writers.length)].append(key, 0, key.length, version, value, 0, value.length);
   }
 
   /**
    * Closes the files, validates them, and publishes the layer described by {@code meta}
-   * (whose kind, source, walThrough, maxVersion and replaces the caller has set).
+   * (whose kind, source, walThrough, maxVersion and replaces the caller has set; this sets
+   * the counts, files and lowest version).
    */
   LayerMeta publish(LayerMeta meta) throws IOException, InterruptedException {
     long records = 0;
@@ -75,6 +83,8 @@ final class LayerBuilder implements AutoCloseable {
     meta.createdAtMillis = System.currentTimeMillis();
     meta.partitions = writers.length;
     meta.records = records;
+    meta.tombstones = tombstones;
+    meta.minVersion = records > 0 ? minVersion : null;
     meta.files = files;
     meta.bytes = files.stream().mapToLong(f -> f.bytes).sum();
     meta.compression = options.compression();

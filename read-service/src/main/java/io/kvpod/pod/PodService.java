@@ -1,14 +1,18 @@
 package io.kvpod.pod;
 
 import io.kvpod.contract.ContractViolation;
+import io.kvpod.contract.CorruptionException;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.RecordCodec;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPod;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.LayerStatus;
+import io.kvpod.thrift.Lookup;
 import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.Record;
 import io.kvpod.thrift.WriteOptions;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
@@ -73,42 +77,86 @@ final class PodService implements KvPod.Iface {
     return b;
   }
 
+  /** Whether {@code f} is a record: found, and not a removal's tombstone. */
+  private static boolean isRecord(Found f) {
+    return f != null && !RecordCodec.isTombstone(f.value());
+  }
+
+  private Found lookup(String key) throws IOException, KvPodException, InterruptedException {
+    byte[] k = checkedKey(key);
+    gets.increment();
+    return router.get(new byte[][] {k})[0];
+  }
+
   @Override
   public Map<String, String> get(String key) throws KvPodException {
     try {
-      byte[] k = checkedKey(key);
-      gets.increment();
-      Found f = router.get(new byte[][] {k})[0];
-      return f == null ? Map.of() : RecordCodec.decode(f.value());
+      Found f = lookup(key);
+      return isRecord(f) ? RecordCodec.decode(f.value()) : Map.of();
     } catch (Exception e) {
       throw fail("get", e);
     }
   }
 
   @Override
+  public Lookup getRecord(String key) throws KvPodException {
+    try {
+      Found f = lookup(key);
+      return isRecord(f) ? new Lookup(true).setRecord(record(f)) : new Lookup(false);
+    } catch (Exception e) {
+      throw fail("getRecord", e);
+    }
+  }
+
+  private static Record record(Found f) throws CorruptionException {
+    return new Record(RecordCodec.decode(f.value())).setVersion(f.version());
+  }
+
+  /** The stored records of {@code keys}, index for index (null: none; tombstones included). */
+  private Found[] lookup(List<String> keys) throws IOException, KvPodException, InterruptedException {
+    if (keys == null) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "keys are missing");
+    }
+    Limits.checkBatchSize(keys.size());
+    byte[][] ks = new byte[keys.size()][];
+    for (int i = 0; i < ks.length; i++) {
+      ks[i] = checkedKey(keys.get(i));
+    }
+    gets.add(ks.length);
+    // One seek per key: with blocks cached this measured faster than sorting the keys
+    // and walking each partition with a forward-only scanner (120K vs 103K keys/s).
+    return router.get(ks);
+  }
+
+  @Override
   public Map<String, Map<String, String>> multiGet(List<String> keys) throws KvPodException {
     try {
-      if (keys == null) {
-        throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "keys are missing");
-      }
-      Limits.checkBatchSize(keys.size());
-      byte[][] ks = new byte[keys.size()][];
-      for (int i = 0; i < ks.length; i++) {
-        ks[i] = checkedKey(keys.get(i));
-      }
-      gets.add(ks.length);
-      // One seek per key: with blocks cached this measured faster than sorting the keys
-      // and walking each partition with a forward-only scanner (120K vs 103K keys/s).
-      Found[] found = router.get(ks);
+      Found[] found = lookup(keys);
       Map<String, Map<String, String>> out = new HashMap<>();
-      for (int i = 0; i < ks.length; i++) {
-        if (found[i] != null) {
+      for (int i = 0; i < found.length; i++) {
+        if (isRecord(found[i])) {
           out.put(keys.get(i), RecordCodec.decode(found[i].value()));
         }
       }
       return out;
     } catch (Exception e) {
       throw fail("multiGet", e);
+    }
+  }
+
+  @Override
+  public Map<String, Record> multiGetRecords(List<String> keys) throws KvPodException {
+    try {
+      Found[] found = lookup(keys);
+      Map<String, Record> out = new HashMap<>();
+      for (int i = 0; i < found.length; i++) {
+        if (isRecord(found[i])) {
+          out.put(keys.get(i), record(found[i]));
+        }
+      }
+      return out;
+    } catch (Exception e) {
+      throw fail("multiGetRecords", e);
     }
   }
 
@@ -119,18 +167,29 @@ final class PodService implements KvPod.Iface {
 
   @Override
   public boolean put(String key, Map<String, String> value, WriteOptions options) throws KvPodException {
+    return writeOne("put", key, options, () -> checkedValue(key, value));
+  }
+
+  @Override
+  public boolean remove(String key, WriteOptions options) throws KvPodException {
+    return writeOne("remove", key, options, RecordCodec::tombstone);
+  }
+
+  /** Logs one record, {@code stored} (a value or a tombstone), under {@code key}: put and remove. */
+  private boolean writeOne(String call, String key, WriteOptions options, java.util.function.Supplier<byte[]> stored)
+      throws KvPodException {
     if (!gate.enter()) {
       throw stopping();
     }
     try {
       long deadline = deadlineOf(options);
       byte[][] k = {checkedKey(key)};
-      byte[][] v = {checkedValue(key, value)};
+      byte[][] v = {stored.get()};
       router.put(k, v, deadline);
       puts.increment();
       return true;
     } catch (Exception e) {
-      throw fail("put", e);
+      throw fail(call, e);
     } finally {
       gate.exit();
     }

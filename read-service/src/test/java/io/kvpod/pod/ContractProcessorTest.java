@@ -259,6 +259,24 @@ class ContractProcessorTest {
     }
 
     @Override
+    public io.kvpod.thrift.Lookup getRecord(String key) {
+      served.incrementAndGet();
+      return new io.kvpod.thrift.Lookup(false);
+    }
+
+    @Override
+    public Map<String, io.kvpod.thrift.Record> multiGetRecords(List<String> keys) {
+      served.incrementAndGet();
+      return Map.of();
+    }
+
+    @Override
+    public boolean remove(String key, WriteOptions options) {
+      served.incrementAndGet();
+      return true;
+    }
+
+    @Override
     public ByteBuffer process(ByteBuffer input) throws KvPodException {
       throw new KvPodException(ErrorCode.UNSUPPORTED, "not here");
     }

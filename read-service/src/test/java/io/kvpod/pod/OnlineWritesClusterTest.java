@@ -1,6 +1,7 @@
 package io.kvpod.pod;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -16,7 +17,9 @@ import io.kvpod.loader.MiniHdfs;
 import io.kvpod.local.PodProcess;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.Lookup;
 import io.kvpod.thrift.PodStatus;
+import io.kvpod.thrift.Record;
 import io.kvpod.thrift.internal.FaultReply;
 import io.kvpod.thrift.internal.FaultRequest;
 import io.kvpod.thrift.internal.KeyValue;
@@ -538,6 +541,86 @@ class OnlineWritesClusterTest {
       assertTrue(r.isSetFault(), "the second copy was taken and answered: " + r);
       assertEquals(1, proxy.cuts(), "the first copy's answer was cut off");
     }
+  }
+
+  /** Checks that {@code key} reads as not found through every pod, by each read call. */
+  private void assertNotFoundThroughEveryPod(String key, String when) throws Exception {
+    for (int pod = 0; pod < PODS; pod++) {
+      assertFalse(client.getRecordVia(pod, key).isFound(), key + " " + when + ", through pod " + pod);
+      assertEquals(Map.of(), client.getVia(pod, key), key + " " + when + ", get through pod " + pod);
+      assertFalse(client.multiGetVia(pod, List.of(key)).containsKey(key), key + " " + when + ", multiGet, pod " + pod);
+    }
+  }
+
+  /** Fills bucket 0's memtable past kvpod.memtable.flush.bytes, and waits for pod 0 to flush it. */
+  private void flushBucket0(String tag) throws Exception {
+    long before = status(0).getFlushes();
+    Map<String, Map<String, String>> filler = new HashMap<>();
+    for (int i = 0; filler.size() < 1500; i++) {
+      filler.put(keyOwnedBy(0, "filler-" + tag, i), Map.of("pad", "f".repeat(400)));
+    }
+    assertTrue(client.batchPut(filler));
+    PodCluster.await("pod 0 flushed bucket 0 (" + tag + ")", 120_000, () -> status(0).getFlushes() > before);
+  }
+
+  /**
+   * The API tells a record stored as {} from no record, returns versions, and removes keys:
+   * a removal forwarded by another pod reads as not found through every pod, hides the key's
+   * older record in a layer, and stays in force across a flush and a kill -9 of the holder;
+   * writing the key again brings it back with a higher version.
+   */
+  @Test
+  @Order(10)
+  void aRemovedKeyIsNotFoundThroughEveryPodAcrossAFlushAndARestart() throws Exception {
+    String gone = keyOwnedBy(0, "removed", 1);
+    String empty = keyOwnedBy(0, "empty", 1);
+    Map<String, String> v = value(gone, 1);
+    assertTrue(client.put(gone, v));
+    assertTrue(client.put(empty, Map.of()));
+    Lookup before = client.getRecordVia(2, gone);
+    assertTrue(before.isFound());
+    assertEquals(v, before.getRecord().getValue());
+    assertTrue(before.getRecord().isSetVersion() && before.getRecord().getVersion() > 0, "a version: " + before);
+    Lookup e = client.getRecord(empty);
+    assertTrue(e.isFound(), "a record stored as {} is found");
+    assertEquals(Map.of(), e.getRecord().getValue());
+    assertEquals(Map.of(), client.get(empty), "get cannot tell it from none: that is what getRecord is for");
+    assertFalse(client.getRecord("never-written").isFound());
+    Map<String, Record> records = client.multiGetRecords(List.of(gone, empty, "never-written"));
+    assertEquals(java.util.Set.of(gone, empty), records.keySet());
+    assertEquals(before.getRecord().getVersion(), records.get(gone).getVersion());
+
+    flushBucket0("first");  // gone's record is now in a layer
+    String unflushed = keyOwnedBy(0, "removed", 2);
+    assertTrue(client.put(unflushed, value(unflushed, 1)));
+    assertTrue(client.removeVia(1, gone), "forwarded by pod 1 to the holder, pod 0");
+    assertTrue(client.remove(unflushed));
+    assertTrue(client.remove("never-written"), "removing a key with no record is not an error");
+    assertNotFoundThroughEveryPod(gone, "removed, its record in a layer");
+    assertNotFoundThroughEveryPod(unflushed, "removed, its record in the same memtable");
+    assertEquals(Map.of(empty, Map.of()), client.multiGetVia(1, List.of(gone, empty)));
+    flushBucket0("second"); // and now the tombstones are too
+    assertNotFoundThroughEveryPod(gone, "after the tombstone's flush");
+    assertNotFoundThroughEveryPod(unflushed, "after the tombstone's flush");
+
+    pods.get(0).kill9();
+    pods.get(0).launch(podConfig(0));
+    PodCluster.await("pod 0 serves again", 120_000, () -> {
+      client.getRecordVia(0, empty);
+      return true;
+    });
+    assertNotFoundThroughEveryPod(gone, "after pod 0 was killed and restarted");
+    assertTrue(client.getRecordVia(0, empty).isFound());
+
+    Map<String, String> again = value(gone, 2);
+    assertTrue(client.putVia(2, gone, again));
+    for (int pod = 0; pod < PODS; pod++) {
+      Lookup back = client.getRecordVia(pod, gone);
+      assertTrue(back.isFound(), "written again, through pod " + pod);
+      assertEquals(again, back.getRecord().getValue());
+      assertTrue(back.getRecord().getVersion() > before.getRecord().getVersion(), "a higher version: " + back);
+    }
+    ack(gone, again);
   }
 
   private String logOf(int pod) throws IOException {

@@ -120,6 +120,8 @@ class PythonClientTest {
     Map<String, TestLayers.Rec> recs = new HashMap<>();
     recs.put("user:1", new TestLayers.Rec(1, Map.of("name", "choke", "age", "18")));
     recs.put("城市", new TestLayers.Rec(1, Map.of("name", "上海")));
+    recs.put("blank", new TestLayers.Rec(1, Map.of())); // a record stored as {}: found
+    recs.put("gone", TestLayers.Rec.removed(2));        // a removal: not found
     TestLayers.write(conf, fs, layout, "1000000000000-load-0000aa", 2, recs);
 
     int port = PodProcess.freePort();
@@ -127,20 +129,22 @@ class PythonClientTest {
         "python-test-secret"), new File("target/pod-logs/PythonClientTest"));
     try {
       List<String> cmd = new ArrayList<>(List.of(PYTHON, script.getPath(), "--pod", "127.0.0.1:" + port,
-          "user:1", "城市"));
+          "user:1", "城市", "blank"));
       out.setLength(0);
       int rc = run(cmd, Map.of("PYTHONPATH", gen.getPath()), out);
       String text = out.toString();
       assertEquals(0, rc, text);
-      assertTrue(text.contains("user:1\t{'age': '18', 'name': 'choke'}"), text);
+      assertTrue(text.contains("user:1\t{'age': '18', 'name': 'choke'}\tversion 1"), text);
       assertTrue(text.contains("城市\t{'name': '上海'}"), text);
-      assertTrue(text.contains("pod 0 of 1 serves table py: 1 layers, 2 records"), text);
+      assertTrue(text.contains("blank\t{}\tversion 1"), text);
+      assertTrue(text.contains("pod 0 of 1 serves table py: 1 layers, 4 records"), text);
 
       out.setLength(0);
-      rc = run(List.of(PYTHON, script.getPath(), "--pod", "127.0.0.1:" + port, "nobody"),
+      rc = run(List.of(PYTHON, script.getPath(), "--pod", "127.0.0.1:" + port, "nobody", "gone"),
           Map.of("PYTHONPATH", gen.getPath()), out);
       assertEquals(1, rc, out.toString());
       assertTrue(out.toString().contains("nobody\t(not found)"), out.toString());
+      assertTrue(out.toString().contains("gone\t(not found)"), "a removed key: " + out);
     } finally {
       pod.stop();
     }

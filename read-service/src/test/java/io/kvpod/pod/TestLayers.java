@@ -20,10 +20,18 @@ import org.apache.hadoop.fs.Path;
 final class TestLayers {
   private TestLayers() {}
 
-  /** A record for {@link #write}: its version and its value. */
+  /** A record for {@link #write}: its version and its value (null: a removal, stored as a tombstone). */
   record Rec(long version, Map<String, String> value) {
     static Rec of(long version, String v) {
       return new Rec(version, Map.of("v", v));
+    }
+
+    static Rec removed(long version) {
+      return new Rec(version, null);
+    }
+
+    byte[] stored() {
+      return value == null ? RecordCodec.tombstone() : RecordCodec.encode(value);
     }
   }
 
@@ -32,7 +40,11 @@ final class TestLayers {
     return write(conf, fs, layout, layerId, partitions, records, Map.of());
   }
 
-  /** {@link #write}, for a flush: the layer holds bucket b's log through {@code walThrough.get(b)}. */
+  /**
+   * {@link #write}, for a flush: the layer holds bucket b's log through {@code walThrough.get(b)}.
+   * A layer with a {@code walThrough} records its lowest version, as flushes do; one without
+   * does not, as bulk loads do not.
+   */
   static LayerMeta write(Configuration conf, FileSystem fs, TableLayout layout, String layerId, int partitions,
                          Map<String, Rec> records, Map<Integer, Long> walThrough) throws Exception {
     Path dir = layout.layerDir(layerId);
@@ -54,7 +66,7 @@ final class TestLayers {
           partitions)) {
         for (var e : byPart.get(p).entrySet()) {
           byte[] k = e.getKey().getBytes(StandardCharsets.UTF_8);
-          byte[] v = RecordCodec.encode(e.getValue().value());
+          byte[] v = e.getValue().stored();
           w.append(k, 0, k.length, e.getValue().version(), v, 0, v.length);
         }
         w.close();
@@ -63,6 +75,9 @@ final class TestLayers {
       meta.records += byPart.get(p).size();
     }
     meta.walThrough.putAll(walThrough);
+    if (!walThrough.isEmpty() && !records.isEmpty()) {
+      meta.minVersion = records.values().stream().mapToLong(Rec::version).min().getAsLong();
+    }
     meta.write(fs, dir);
     return meta;
   }

@@ -57,6 +57,14 @@ public final class LayerMeta {
   public Map<Integer, Long> walThrough = new TreeMap<>();
   /** The highest record version in the layer, when known (flushes and compactions). */
   public Long maxVersion;
+  /**
+   * The lowest record version in the layer, when known (flushes and compactions; unset in
+   * layers written before removals existed, and in bulk loads). A compaction drops a
+   * tombstone only if every newer live layer's lowest version is at least the tombstone's.
+   */
+  public Long minVersion;
+  /** Records that are removals (tombstones, see RecordCodec); counted in {@link #records}. */
+  public long tombstones;
   /** Layers this one supersedes (compaction); readers ignore those once this is live. */
   public List<String> replaces = new ArrayList<>();
   public List<FileMeta> files = new ArrayList<>();

@@ -11,16 +11,21 @@ import java.util.Map;
  * entries and peer messages.
  *
  * <pre>
+ *   stored  := value | TOMBSTONE
  *   value   := FORMAT_V1 field*         -- the value's length comes from its container
  *   field   := varint(len(name)) name varint(len(text)) text
  *   name    := UTF-8 bytes              -- unique within one value
  *   text    := UTF-8 bytes
  *   varint  := unsigned LEB128 (7 bits a byte, low group first, high bit = more), 1..5 bytes
  *   FORMAT_V1 := 0x01
+ *   TOMBSTONE := 0x00                   -- exactly one byte: the key was removed
  * </pre>
  *
  * Worked example: {@code {"age":"18"}} encodes to {@code 01 03 'a' 'g' 'e' 02 '1' '8'}.
- * The empty map encodes to the single byte {@code 01}. See docs/formats.md.
+ * The empty map encodes to the single byte {@code 01}; a removal is stored as the single byte
+ * {@code 00}, which no value encodes to, so WAL entries, memtables, forwarded writes and layer
+ * cells carry it like any value and only readers and compactions look at it. See
+ * docs/formats.md.
  *
  * <p>Field order is the map's iteration order; decoding keeps it. The encoded length is
  * bounded by {@link Limits#MAX_VALUE_BYTES} and the field count by {@link Limits#MAX_FIELDS}.
@@ -29,8 +34,19 @@ import java.util.Map;
  */
 public final class RecordCodec {
   public static final byte FORMAT_V1 = 0x01;
+  public static final byte TOMBSTONE = 0x00;
 
   private RecordCodec() {}
+
+  /** The stored form of a removal (a new array each time, as callers may keep it). */
+  public static byte[] tombstone() {
+    return new byte[] {TOMBSTONE};
+  }
+
+  /** Whether {@code stored} is a removal rather than a value. */
+  public static boolean isTombstone(byte[] stored) {
+    return stored.length == 1 && stored[0] == TOMBSTONE;
+  }
 
   /** Encodes a value, enforcing the limits. */
   public static byte[] encode(Map<String, String> value) {

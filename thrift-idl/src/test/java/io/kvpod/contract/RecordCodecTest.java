@@ -2,6 +2,7 @@ package io.kvpod.contract;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -115,5 +116,16 @@ class RecordCodecTest {
     // a repeated name
     assertThrows(CorruptionException.class,
         () -> RecordCodec.decode(new byte[] {1, 1, 'a', 0, 1, 'a', 0}));
+  }
+
+  @Test
+  void aTombstoneIsOneZeroByteThatNoValueEncodesTo() {
+    assertArrayEquals(new byte[] {0}, RecordCodec.tombstone());
+    assertTrue(RecordCodec.isTombstone(RecordCodec.tombstone()));
+    assertFalse(RecordCodec.isTombstone(RecordCodec.encode(Map.of())), "{} is a value, not a removal");
+    assertFalse(RecordCodec.isTombstone(RecordCodec.encode(Map.of("", ""))));
+    assertFalse(RecordCodec.isTombstone(new byte[] {0, 0}), "only the single byte 00 is a tombstone");
+    assertThrows(CorruptionException.class, () -> RecordCodec.decode(RecordCodec.tombstone()),
+        "a tombstone is not decoded as a value: readers check for it first");
   }
 }
