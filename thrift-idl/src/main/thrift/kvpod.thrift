@@ -51,8 +51,9 @@ enum ErrorCode {
       applied, and never will be. Not retriable as it is: send it again with a new deadline. */
   EXPIRED = 15,
   /** The pod already has as many writes waiting on other pods (forwarded to a holder, or
-      waiting out a takeover) as it lets wait at once; this one was refused before anything
-      was sent or applied. Retriable: after a short pause, here or at another pod. */
+      waiting out a takeover) as it lets wait at once, or is already decoding as many large
+      calls as its memory allows; this one was refused before anything was sent or applied.
+      Retriable: after a short pause, here or at another pod. */
   BUSY = 16,
   /** Stored data failed a checksum or format check. Do not retry; an operator must look. */
   CORRUPTION = 20,

@@ -33,9 +33,11 @@ import org.slf4j.LoggerFactory;
  * {@code KvPodException} (an unknown method; {@code ping}, which declares none) is the answer
  * libthrift's {@code TApplicationException}. A transport error closes the connection. A request's frame
  * is always read to its end, so whatever a refused request left unread is never taken for
- * the connection's next request.
+ * the connection's next request. Decoding takes from the pod's {@link DecodeBudget}; a call
+ * that finds it spent is answered {@code BUSY} (retriable), and each call gives back what it
+ * took once it is answered.
  *
- * <p>Thread-safe: it holds only the service and immutable tables.
+ * <p>Thread-safe: it holds the service, immutable tables and a thread-safe refusal count.
  */
 final class ContractProcessor implements TProcessor {
   private static final Logger LOG = LoggerFactory.getLogger(ContractProcessor.class);
@@ -43,6 +45,7 @@ final class ContractProcessor implements TProcessor {
   private final KvPod.Iface service;
   private final Map<String, ProcessFunction<KvPod.Iface, ? extends TBase>> functions;
   private final Map<String, Supplier<TBase<?, ?>>> emptyResults = new HashMap<>();
+  private final LogThrottle refusals = new LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS);
 
   ContractProcessor(KvPod.Iface service) {
     this.service = service;
@@ -57,6 +60,16 @@ final class ContractProcessor implements TProcessor {
 
   @Override
   public void process(TProtocol in, TProtocol out) throws TException {
+    try {
+      processOne(in, out);
+    } finally {
+      if (in instanceof StrictBinaryProtocol strict) {
+        strict.releaseDecoded(); // the call is answered (or the connection is lost): its arguments are garbage
+      }
+    }
+  }
+
+  private void processOne(TProtocol in, TProtocol out) throws TException {
     TMessage msg = in.readMessageBegin();
     ProcessFunction<KvPod.Iface, ? extends TBase> fn = functions.get(msg.name);
     if (fn == null) {
@@ -71,7 +84,10 @@ final class ContractProcessor implements TProcessor {
     } catch (TProtocolException e) {
       discardRestOfFrame(in);
       KvPodException refused = refusal(msg.name, e);
-      LOG.warn("refused a {} call: {}", msg.name, refused.getMessage());
+      long n = refusals.count();
+      if (n > 0) { // at most one line a second: a flood of bad calls must not flood the log
+        LOG.warn("refused a {} call ({} refused so far): {}", msg.name, n, refused.getMessage());
+      }
       Supplier<TBase<?, ?>> empty = emptyResults.get(msg.name);
       if (empty == null) { // the method declares no KvPodException: answer as libthrift does
         reply(out, msg.name, TMessageType.EXCEPTION, msg.seqid,
@@ -122,10 +138,14 @@ final class ContractProcessor implements TProcessor {
 
   /** The {@link KvPodException} that answers arguments that could not be decoded. */
   static KvPodException refusal(String method, TProtocolException e) {
+    if (e instanceof DecodeBudget.Exhausted) {
+      return new KvPodException(ErrorCode.BUSY, method + ": " + e.getMessage()).setRetriable(true);
+    }
     if (e.getType() == TProtocolException.SIZE_LIMIT) {
       return new KvPodException(ErrorCode.TOO_LARGE, method + ": " + e.getMessage()
-          + " (a container holds at most MAX_BATCH=" + Limits.MAX_BATCH + " elements, a string at most "
-          + "MAX_FRAME_BYTES=" + Limits.MAX_FRAME_BYTES + " bytes)").setRetriable(false);
+          + " (a container holds at most MAX_BATCH=" + Limits.MAX_BATCH + " elements, a value at most MAX_FIELDS="
+          + Limits.MAX_FIELDS + " fields, a string at most MAX_FRAME_BYTES=" + Limits.MAX_FRAME_BYTES + " bytes)")
+          .setRetriable(false);
     }
     return new KvPodException(ErrorCode.INVALID_ARGUMENT, method + ": malformed arguments: "
         + e.getMessage()).setRetriable(false);

@@ -25,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,7 +55,8 @@ final class PeerDispatcher {
   private final long clockSkewMillis;
   private final WriteGate gate;
   private final WaitSlots waitSlots;
-  private final AtomicLong refused = new AtomicLong();
+  /** Refused internal messages, logged at most once a second. */
+  private final LogThrottle refused = new LogThrottle(1, TimeUnit.SECONDS);
   /** Writes the shares of byBucket writes, each waiting for its bucket's group commit. */
   private final java.util.concurrent.ExecutorService shareWriters =
       java.util.concurrent.Executors.newCachedThreadPool(r -> {
@@ -64,7 +64,6 @@ final class PeerDispatcher {
         t.setDaemon(true);
         return t;
       });
-  private final AtomicLong lastRefusalLogNanos = new AtomicLong(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
 
   /** {@code defaultDeadline}: the deadline of a forwarded write that carries none (an older sender). */
   PeerDispatcher(PeerSigner signer, int podId, int pods, String table, ShardSet shards, LayerWatcher layers,
@@ -111,10 +110,8 @@ final class PeerDispatcher {
     try {
       return signer.open(input);
     } catch (ContractViolation e) {
-      long n = refused.incrementAndGet();
-      long now = System.nanoTime();
-      long last = lastRefusalLogNanos.get();
-      if (now - last >= TimeUnit.SECONDS.toNanos(1) && lastRefusalLogNanos.compareAndSet(last, now)) {
+      long n = refused.count();
+      if (n > 0) {
         LOG.warn("refused an internal message ({} refused so far): {}", n, e.getMessage());
       }
       throw e;

@@ -35,6 +35,8 @@ public final class PodConfig {
   public static final String WAITING_WRITES = "kvpod.server.waiting.writes";
   public static final String MAX_READ_BUFFER_BYTES = "kvpod.server.max.read.buffer.bytes";
   public static final String FRAME_TIMEOUT = "kvpod.server.frame.timeout";
+  public static final String MAX_DECODE_BYTES = "kvpod.server.max.decode.bytes";
+  public static final String MAX_DECODE_BYTES_PER_CALL = "kvpod.server.max.decode.bytes.per.call";
   public static final String MAX_CONNECTIONS = "kvpod.server.max.connections";
   public static final String MAX_CONNECTIONS_PER_ADDRESS = "kvpod.server.max.connections.per.address";
   public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
@@ -96,6 +98,14 @@ public final class PodConfig {
       .define(MAX_READ_BUFFER_BYTES, Type.LONG, "268435456", Validator.atLeast(Limits.MAX_FRAME_BYTES),
           "memory for requests being read, over all connections; one frame is at most "
               + Limits.MAX_FRAME_BYTES + " bytes (MAX_FRAME_BYTES)")
+      .define(MAX_DECODE_BYTES, Type.LONG, "268435456", Validator.atLeast(1 << 20),
+          "heap that the decoded arguments of calls may take at once, over all connections (estimated as "
+              + "they are decoded, before they are built); a call that finds it taken gets BUSY (retriable, "
+              + "nothing applied)")
+      .define(MAX_DECODE_BYTES_PER_CALL, Type.LONG, "134217728", Validator.atLeast(1 << 20),
+          "heap that one call's decoded arguments may take; a call over it gets TOO_LARGE before it is built. "
+              + "A full frame of ordinary records takes about 60 MiB; millions of tiny fields take more. At most "
+              + MAX_DECODE_BYTES)
       .define(MAX_CONNECTIONS, Type.INT, "4096", Validator.atLeast(1),
           "most client and peer connections open at once; one more is closed as soon as it is accepted")
       .define(MAX_CONNECTIONS_PER_ADDRESS, Type.INT, "1024", Validator.atLeast(1),
@@ -206,6 +216,11 @@ public final class PodConfig {
     if (c.waitingWrites() >= workers) {
       throw new IllegalArgumentException(WAITING_WRITES + "=" + c.waitingWrites() + " must be below "
           + WORKER_THREADS + "=" + workers + ": waiting writes may never take every worker");
+    }
+    if (c.typed.getLong(MAX_DECODE_BYTES_PER_CALL) > c.typed.getLong(MAX_DECODE_BYTES)) {
+      throw new IllegalArgumentException(MAX_DECODE_BYTES_PER_CALL + "=" + c.typed.getLong(MAX_DECODE_BYTES_PER_CALL)
+          + " must be at most " + MAX_DECODE_BYTES + "=" + c.typed.getLong(MAX_DECODE_BYTES)
+          + ": a call that size could never be decoded");
     }
     if (c.podId() >= c.pods().size()) {
       throw new IllegalArgumentException("kvpod.pod.id=" + c.podId() + " but kvpod.pods lists only "

@@ -46,8 +46,9 @@ import org.slf4j.LoggerFactory;
  * THsHaServer's single selector caps throughput. The binary protocol costs the least CPU to
  * decode, and every Thrift language speaks it. Frames are bounded by libthrift's frame
  * limit ({@link Limits#MAX_FRAME_BYTES}), strings and containers by the protocol limits
- * ({@link StrictBinaryProtocol}, which also refuses strings that are not UTF-8), and total
- * buffered request bytes by {@code kvpod.server.max.read.buffer.bytes}. Arguments that fail
+ * ({@link StrictBinaryProtocol}, which also refuses strings that are not UTF-8), total
+ * buffered request bytes by {@code kvpod.server.max.read.buffer.bytes}, and the heap that
+ * decoded arguments take by a {@link DecodeBudget} ({@code kvpod.server.max.decode.bytes}). Arguments that fail
  * to decode are answered as the method's {@code KvPodException} ({@link ContractProcessor}).
  *
  * <p>Lifecycle: {@link #start()} once, {@link #close()} once. Not reusable.
@@ -220,7 +221,8 @@ public final class PodServer implements Closeable {
         .selectorThreads(v.getInt(PodConfig.SELECTOR_THREADS))
         .executorService(workers(v.getInt(PodConfig.WORKER_THREADS)))
         .processor(processor)
-        .protocolFactory(StrictBinaryProtocol.factory());
+        .protocolFactory(StrictBinaryProtocol.factory(new DecodeBudget(v.getLong(PodConfig.MAX_DECODE_BYTES)),
+            v.getLong(PodConfig.MAX_DECODE_BYTES_PER_CALL)));
     args.maxReadBufferBytes = v.getLong(PodConfig.MAX_READ_BUFFER_BYTES);
     server = new TThreadedSelectorServer(args);
     serveThread = new Thread(server::serve, "thrift-server");

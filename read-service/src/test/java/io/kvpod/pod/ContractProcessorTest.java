@@ -2,6 +2,7 @@ package io.kvpod.pod;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.contract.Limits;
@@ -37,6 +38,86 @@ import org.junit.jupiter.api.Test;
 class ContractProcessorTest {
   private final AtomicInteger served = new AtomicInteger();
   private final ContractProcessor processor = new ContractProcessor(new Service());
+  /** The pod's decode budget, and one call's share of it: the pod's defaults unless a test changes them. */
+  private DecodeBudget budget = new DecodeBudget(256L << 20);
+  private long perCall = 128L << 20;
+
+  private StrictBinaryProtocol strict(org.apache.thrift.transport.TTransport t) {
+    return new StrictBinaryProtocol(t, budget, perCall);
+  }
+
+  /** {@code n} records of one short field each. */
+  private static Map<String, Map<String, String>> records(int n) {
+    Map<String, Map<String, String>> records = new HashMap<>();
+    for (int i = 0; i < n; i++) {
+      records.put("key-" + i, Map.of("f", "v" + i));
+    }
+    return records;
+  }
+
+  private KvPodException batchPutRefusal(Map<String, Map<String, String>> records) throws TException {
+    KvPod.batchPut_result r = new KvPod.batchPut_result();
+    reply(call("batchPut", new KvPod.batchPut_args(records, new WriteOptions())), r);
+    return r.getE();
+  }
+
+  @Test
+  void aValueInABatchWithMoreThanMaxFieldsIsRefusedBeforeItIsBuilt() throws Exception {
+    Map<String, String> wide = new HashMap<>();
+    for (int i = 0; i <= Limits.MAX_FIELDS; i++) {
+      wide.put("f" + i, "");
+    }
+    KvPodException e = batchPutRefusal(Map.of("k", wide));
+    assertEquals(ErrorCode.TOO_LARGE, e.getCode());
+    assertTrue(e.getMessage().contains("MAX_FIELDS=" + Limits.MAX_FIELDS), e.getMessage());
+    assertEquals(0, served.get());
+    assertEquals(0, budget.used(), "the budget is given back");
+  }
+
+  @Test
+  void aCallThatWouldDecodeToMoreThanItsShareOfHeapIsRefusedAsTooLarge() throws Exception {
+    perCall = 1L << 20;
+    KvPodException e = batchPutRefusal(records(20_000)); // about 5 MiB decoded
+    assertEquals(ErrorCode.TOO_LARGE, e.getCode());
+    assertTrue(e.getMessage().contains("kvpod.server.max.decode.bytes.per.call"), e.getMessage());
+    assertEquals(0, served.get());
+    assertEquals(0, budget.used(), "the budget is given back");
+    KvPod.batchPut_result ok = new KvPod.batchPut_result();
+    reply(call("batchPut", new KvPod.batchPut_args(records(1_000), new WriteOptions())), ok);
+    assertTrue(ok.isSuccess(), "a batch within its share is decoded and served");
+  }
+
+  @Test
+  void whenOtherCallsHoldThePodsBudgetACallIsRefusedAsBusyAndServedOnceTheyGiveItBack() throws Exception {
+    budget = new DecodeBudget(4L << 20);
+    perCall = 4L << 20;
+    long others = (4L << 20) - (100 << 10);
+    assertTrue(budget.tryTake(others), "other connections' calls hold all but 100 KiB");
+    KvPodException e = batchPutRefusal(records(5_000)); // about 1.3 MiB decoded
+    assertEquals(ErrorCode.BUSY, e.getCode());
+    assertTrue(e.isRetriable(), "nothing was applied: BUSY is retriable");
+    assertTrue(e.getMessage().contains("kvpod.server.max.decode.bytes"), e.getMessage());
+    assertEquals(0, served.get());
+    assertEquals(others, budget.used(), "the refused call holds nothing");
+    budget.giveBack(others);
+    KvPod.batchPut_result ok = new KvPod.batchPut_result();
+    reply(call("batchPut", new KvPod.batchPut_args(records(5_000), new WriteOptions())), ok);
+    assertTrue(ok.isSuccess());
+    assertEquals(1, served.get());
+    assertEquals(0, budget.used(), "a served call gives back all it took");
+  }
+
+  @Test
+  void aConnectionLostInTheMiddleOfACallGivesItsBudgetBack() throws Exception {
+    byte[] whole = frame("batchPut", 1, new KvPod.batchPut_args(records(5_000), new WriteOptions()));
+    byte[] cut = java.util.Arrays.copyOf(whole, whole.length / 2);
+    TMemoryInputTransport frames = new TMemoryInputTransport(cut);
+    TMemoryBuffer out = new TMemoryBuffer(256);
+    assertThrows(org.apache.thrift.transport.TTransportException.class,
+        () -> processor.process(strict(new TFramedTransport(frames)), new TBinaryProtocol(out)));
+    assertEquals(0, served.get());
+    assertEquals(0, budget.used());
+  }
 
   @Test
   void aBatchOverMaxBatchIsRefusedAsTooLargeBeforeTheServiceSeesIt() throws Exception {
@@ -76,7 +157,7 @@ class ContractProcessorTest {
     // As libthrift's nonblocking server does: one framed transport and protocol per
     // connection, over a memory transport that it resets to each frame it has read.
     TMemoryInputTransport frames = new TMemoryInputTransport();
-    TProtocol in = new StrictBinaryProtocol(new TFramedTransport(frames));
+    TProtocol in = strict(new TFramedTransport(frames));
     TMemoryBuffer out = new TMemoryBuffer(256);
     frames.reset(batchFrame);
     processor.process(in, new TBinaryProtocol(out));
@@ -211,7 +292,7 @@ class ContractProcessorTest {
   private byte[] process(TMemoryBuffer request) throws TException {
     byte[] in = java.util.Arrays.copyOf(request.getArray(), request.length());
     TMemoryBuffer out = new TMemoryBuffer(256);
-    processor.process(new StrictBinaryProtocol(new TMemoryInputTransport(in)), new TBinaryProtocol(out));
+    processor.process(strict(new TMemoryInputTransport(in)), new TBinaryProtocol(out));
     return java.util.Arrays.copyOf(out.getArray(), out.length());
   }
 
