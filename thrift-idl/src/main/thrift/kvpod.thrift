@@ -137,7 +137,9 @@ struct PodStatus {
   20: optional i32 waitingWrites,
   21: optional i32 waitingWritesMax,
   /** Writes this pod refused with BUSY since it started. */
-  22: optional i64 busyWrites
+  22: optional i64 busyWrites,
+  /** Bytes of HFile blocks in this pod's block cache now (see blockCacheHitRatio). */
+  23: optional i64 blockCacheBytes
 }
 
 service KvPod {

@@ -3,6 +3,7 @@ package io.kvpod.loader;
 import io.kvpod.config.ConfigDef;
 import io.kvpod.config.ConfigDef.Type;
 import io.kvpod.config.ConfigDef.Validator;
+import io.kvpod.contract.TableMeta;
 
 /**
  * Every configuration key of the loader, with its type, default and doc. Set them with
@@ -36,8 +37,10 @@ public final class LoaderConfig {
       .define(INPUT, Type.STRING, null, "comma-separated input files or directories (--input)")
       .define(FORMAT, Type.STRING, "jsonl", Validator.oneOf("jsonl", "tsv"),
           "input format: jsonl ({\"key\":..,\"value\":{..},\"version\":..}) or tsv (--format)")
-      .define(PARTITIONS, Type.INT, "4", Validator.between(1, 99_999),
-          "HFiles (= reducers) in the layer; key -> murmur3(key) mod partitions (--partitions)")
+      .define(PARTITIONS, Type.INT, "0", Validator.between(0, 99_999),
+          "HFiles (= reducers) in the layer; key -> murmur3(key) mod partitions. 0: one per bucket of the "
+              + "table (its recorded bucket count, else the default of " + TableMeta.DEFAULT_BUCKETS + "), so that "
+              + "each pod reads and caches only the files of the buckets it holds (--partitions)")
       .define(COMPRESSION, Type.STRING, "snappy", Validator.oneOf("none", "gz", "snappy", "lz4", "zstd"),
           "HFile block compression; none, gz and snappy need no native libraries (--compression)")
       .define(BLOCK_SIZE, Type.INT, "16384", Validator.between(1024, 16 << 20),

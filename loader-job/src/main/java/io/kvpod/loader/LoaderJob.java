@@ -3,6 +3,7 @@ package io.kvpod.loader;
 import io.kvpod.contract.LayerId;
 import io.kvpod.contract.LayerMeta;
 import io.kvpod.contract.TableLayout;
+import io.kvpod.contract.TableMeta;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -67,7 +68,7 @@ public class LoaderJob extends Configured implements Tool {
         .addOption(Cli.flag("root", "URI", "kvpod root, e.g. hdfs://nn:8020/kvpod or file:///tmp/kvpod (required)"))
         .addOption(Cli.flag("table", "NAME", "table to load into (default: default)"))
         .addOption(Cli.flag("format", "jsonl|tsv", "input format (default: jsonl)"))
-        .addOption(Cli.flag("partitions", "P", "HFiles in the layer (default: 4)"))
+        .addOption(Cli.flag("partitions", "P", "HFiles in the layer (default: one per bucket of the table)"))
         .addOption(Cli.flag("compression", "CODEC", "none, gz or snappy (default: snappy)"))
         .addOption(Cli.flag("block-size", "BYTES", "HFile block size (default: 16384)"))
         .addOption(Cli.flag("max-bad-records", "N", "bad lines tolerated (default: 0)"))
@@ -91,10 +92,10 @@ public class LoaderJob extends Configured implements Tool {
     requireSet(conf, LoaderConfig.INPUT, "--input");
 
     TableLayout layout = new TableLayout(cfg.getString(LoaderConfig.ROOT), cfg.getString(LoaderConfig.TABLE));
-    int partitions = cfg.getInt(LoaderConfig.PARTITIONS);
     HFileOptions hfile = HFileOptions.from(conf);
     hfile.checkCodecWorks(conf);
     List<Path> inputs = existingInputs(conf, cfg.getString(LoaderConfig.INPUT));
+    int partitions = partitions(cfg.getInt(LoaderConfig.PARTITIONS), layout, conf);
 
     long start = System.currentTimeMillis();
     String layerId = LayerId.next(LayerId.LOAD, start);
@@ -125,6 +126,26 @@ public class LoaderJob extends Configured implements Tool {
       notifyPods(conf, layout);
       return 0;
     }
+  }
+
+  /**
+   * The layer's partition count: {@code asked} if set (above 0); else the table's bucket
+   * count, so that partition p holds exactly bucket p's keys (both are murmur3(key) mod the
+   * same number) and a pod reads only the files of the buckets it holds; else, for a table
+   * that records none yet, the default bucket count.
+   */
+  private int partitions(int asked, TableLayout layout, Configuration conf) throws IOException {
+    if (asked > 0) {
+      return asked;
+    }
+    TableMeta table = TableMeta.read(layout.metaFile().getFileSystem(conf), layout);
+    if (table != null) {
+      out.printf("[load] %d partitions: one per bucket of table %s%n", table.buckets, layout.table());
+      return table.buckets;
+    }
+    out.printf("[load] %d partitions: table %s records no bucket count yet, and %d is the default%n",
+        TableMeta.DEFAULT_BUCKETS, layout.table(), TableMeta.DEFAULT_BUCKETS);
+    return TableMeta.DEFAULT_BUCKETS;
   }
 
   private void notifyPods(Configuration conf, TableLayout layout) {

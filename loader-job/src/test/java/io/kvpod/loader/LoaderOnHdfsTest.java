@@ -12,6 +12,7 @@ import io.kvpod.contract.LayerFormat;
 import io.kvpod.contract.LayerMeta;
 import io.kvpod.contract.RecordCodec;
 import io.kvpod.contract.TableLayout;
+import io.kvpod.contract.TableMeta;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
@@ -170,6 +171,30 @@ class LoaderOnHdfsTest {
     assertEquals(Map.of("v", "new"), got.get("a"));
     assertEquals(Map.of("v", "y"), got.get("b"), "equal versions: the greater encoded value wins");
     assertEquals(Map.of("v", "only"), got.get("c"));
+  }
+
+  @Test
+  void partitionsDefaultToOnePerBucketOfTheTable() throws Exception {
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < 200; i++) {
+      lines.append("k").append(i).append("\tv=").append(i).append('\n');
+    }
+    write(hdfs.uri() + "/in/buckets/x.tsv", lines.toString());
+    LoaderJob.LoadResult fresh = load("no-count-yet", hdfs.uri() + "/in/buckets", "--format", "tsv");
+    assertEquals(TableMeta.DEFAULT_BUCKETS, fresh.meta().partitions, "a table with no bucket count: the default");
+    assertEquals(200, readAll(fresh).size());
+
+    TableLayout eight = new TableLayout(root, "eight-buckets");
+    TableMeta.createIfAbsent(fs, eight, new TableMeta("eight-buckets", 8, System.currentTimeMillis()));
+    LoaderJob.LoadResult aligned = load("eight-buckets", hdfs.uri() + "/in/buckets", "--format", "tsv");
+    assertEquals(8, aligned.meta().partitions, "one partition per bucket");
+    for (LayerMeta.FileMeta f : aligned.meta().files) {
+      assertTrue(f.records > 0, "each bucket's file holds its keys: " + f.name);
+    }
+    assertTrue(log.toString().contains("8 partitions: one per bucket of table eight-buckets"), "the loader says why");
+    LoaderJob.LoadResult asked = load("eight-buckets", hdfs.uri() + "/in/buckets", "--format", "tsv",
+        "--partitions", "3");
+    assertEquals(3, asked.meta().partitions, "--partitions still wins");
   }
 
   @Test

@@ -33,6 +33,10 @@ import org.slf4j.LoggerFactory;
  * its inputs' place among the other layers. Runs over more than {@code maxRecords} records
  * are left alone (a bulk-load-sized merge belongs in a MapReduce job).
  *
+ * <p>The merged layer has one partition per bucket of the table, as the loader's layers have
+ * by default, whatever its inputs had (a flush writes one bucket's records in one file): so a
+ * pod reads and caches only the merged files of the buckets it holds.
+ *
  * <p>One pod per table compacts (configured), so two merges of the same layers never race.
  * Runs on its own thread, so a long merge never holds up flushes. Thread-safe in that
  * {@link #maybeCompact} runs on one thread at a time.
@@ -51,16 +55,19 @@ final class Compactor implements java.io.Closeable {
   private final TableLayout layout;
   private final LayerWatcher layers;
   private final Flusher.LayerSink sink;
+  private final int buckets;
   private final int maxLayers;
   private final long maxRecords;
   private long compactions;
 
-  Compactor(FileSystem fs, TableLayout layout, LayerWatcher layers, Flusher.LayerSink sink, int maxLayers,
-            long maxRecords) {
+  /** {@code buckets}: the table's bucket count, the merged layer's partition count (see class comment). */
+  Compactor(FileSystem fs, TableLayout layout, LayerWatcher layers, Flusher.LayerSink sink, int buckets,
+            int maxLayers, long maxRecords) {
     this.fs = fs;
     this.layout = layout;
     this.layers = layers;
     this.sink = sink;
+    this.buckets = buckets;
     this.maxLayers = maxLayers;
     this.maxRecords = maxRecords;
   }
@@ -170,7 +177,7 @@ final class Compactor implements java.io.Closeable {
   private String merge(List<LayerReader> inputs, long dropUpTo) throws IOException, InterruptedException {
     long start = System.currentTimeMillis();
     String id = LayerId.next(LayerId.COMPACT, LayerId.createdAtMillis(inputs.get(0).id()));
-    int partitions = inputs.stream().mapToInt(LayerReader::partitions).max().orElse(1);
+    int partitions = buckets;
     LayerMeta meta = new LayerMeta();
     meta.kind = LayerId.COMPACT;
     meta.source = "compaction of " + inputs.size() + " layers";

@@ -74,7 +74,7 @@ public final class PodConfig {
       .define(POD_ID, Type.INT, null, Validator.atLeast(0), "this pod's index in kvpod.pods")
       .define(ROOT, Type.STRING, null, "kvpod root URI, e.g. hdfs://nn:8020/kvpod or file:///tmp/kvpod")
       .define(TABLE, Type.STRING, "default", "the table this pod serves")
-      .define(TABLE_BUCKETS, Type.INT, "64", Validator.between(1, io.kvpod.contract.TableMeta.MAX_BUCKETS),
+      .define(TABLE_BUCKETS, Type.INT, Integer.toString(io.kvpod.contract.TableMeta.DEFAULT_BUCKETS), Validator.between(1, io.kvpod.contract.TableMeta.MAX_BUCKETS),
           "buckets of a table this pod creates (the first pod to find the table without _table.json "
               + "records it there; a table made before bucket counts were recorded keeps one bucket per pod). "
               + "Fixed for the table's life: later pods use the recorded count. Each bucket is one write-ahead "

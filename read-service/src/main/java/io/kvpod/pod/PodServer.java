@@ -140,7 +140,7 @@ public final class PodServer implements Closeable {
         v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.CLOCK_MAX_SKEW));
 
     compactor = v.getInt(PodConfig.COMPACTION_POD) == podId
-        ? new Compactor(fs, layout, layers, sink, v.getInt(PodConfig.COMPACTION_MAX_LAYERS),
+        ? new Compactor(fs, layout, layers, sink, buckets, v.getInt(PodConfig.COMPACTION_MAX_LAYERS),
             v.getLong(PodConfig.COMPACTION_MAX_RECORDS))
         : null;
     if (compactor != null) {
@@ -285,6 +285,9 @@ public final class PodServer implements Closeable {
     st.setWaitingWrites(waitSlots.waiting());
     st.setWaitingWritesMax(waitSlots.size());
     st.setBusyWrites(waitSlots.refused());
+    if (blockCache != null) {
+      st.setBlockCacheBytes(blockCache.getCurrentSize());
+    }
     Set<Integer> recovering = shards.recovering();
     st.setState((problem != null ? problem : st.getState()) + "; holds buckets " + held
         + (recovering.isEmpty() ? "" : "; RECOVERING buckets " + recovering)

@@ -28,6 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * nothing it could hide is left outside the merge.
  */
 class CompactorTest {
+  /** The table's bucket count: a merged layer has one partition per bucket, whatever its inputs had. */
+  private static final int BUCKETS = 3;
   private static final String OLDEST = "1000000000000-load-000001";
   private static final String REMOVAL = "1000000000001-flush-000002";
   private static final String NEWER = "1000000000002-flush-000003";
@@ -62,7 +64,7 @@ class CompactorTest {
     FileSystem fs = fs();
     Flusher.LayerSink sink = (id, partitions) -> new LayerBuilder(fs, layout(), conf, new HFileOptions("none", 4096),
         id, partitions);
-    try (Compactor c = new Compactor(fs, layout(), w, sink, maxLayers, 1_000_000)) {
+    try (Compactor c = new Compactor(fs, layout(), w, sink, BUCKETS, maxLayers, 1_000_000)) {
       assertNotNull(c.maybeCompact(), "a merge happened");
     }
     LayerSet s = w.acquire();
@@ -97,6 +99,7 @@ class CompactorTest {
       assertEquals("(removed)", read(w, "gone"), "before: the tombstone hides the loaded record");
       List<LayerMeta> live = compact(w, 1);
       assertEquals(1, live.size());
+      assertEquals(BUCKETS, live.get(0).partitions, "one partition per bucket (its inputs had 2)");
       assertEquals(1, live.get(0).records, "only 'kept' is left: " + live.get(0).records);
       assertEquals(0, live.get(0).tombstones);
       assertNull(read(w, "gone"), "after: no record at all, and nothing to hide");

@@ -32,6 +32,8 @@ public final class TableMeta {
   public static final int FORMAT_VERSION = 1;
   /** The most buckets a table may have (each is a log and a line of holder records on HDFS). */
   public static final int MAX_BUCKETS = 65_536;
+  /** The bucket count of a table made without one given ({@code kvpod.table.buckets}). */
+  public static final int DEFAULT_BUCKETS = 64;
 
   public int formatVersion = FORMAT_VERSION;
   public String table;
