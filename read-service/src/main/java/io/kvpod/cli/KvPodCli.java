@@ -1,5 +1,7 @@
 package io.kvpod.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.loader.RecordGenerator;
@@ -39,6 +41,8 @@ public final class KvPodCli {
             .desc("status/ping/refresh: only this pod (default: all)").get())
         .addOption(Option.builder().longOpt("secret").hasArg().argName("S")
             .desc("cluster secret for refresh (default: $KVPOD_SECRET)").get())
+        .addOption(Option.builder().longOpt("json").desc("get: print one JSON object "
+            + "({\"key\", \"found\", \"version\", \"value\"}) and nothing else").get())
         .addOption(Option.builder().longOpt("count").hasArg().argName("N")
             .desc("sample: keys to read (default: 10)").get())
         .addOption(Option.builder().longOpt("records").hasArg().argName("N")
@@ -50,6 +54,20 @@ public final class KvPodCli {
 
   static final String USAGE = "kvpod (get KEY | put KEY field=value... | remove KEY | status | ping | refresh | sample"
       + " | fault (block I J | unblock I J | clear)) [options]";
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** {@code {"key": k, "found": true, "version": v, "value": {...}}}, or {@code {"key": k, "found": false}}. */
+  static String lookupJson(String key, Lookup l) throws JsonProcessingException {
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("key", key);
+    out.put("found", l.isFound());
+    if (l.isFound()) {
+      out.put("version", l.getRecord().getVersion());
+      out.put("value", new java.util.TreeMap<>(l.getRecord().getValue()));
+    }
+    return JSON.writeValueAsString(out);
+  }
 
   public static int run(String[] args) throws Exception {
     CommandLine cl;
@@ -80,13 +98,16 @@ public final class KvPodCli {
           long t0 = System.nanoTime();
           Lookup l = client.getRecord(rest[0]);
           double ms = (System.nanoTime() - t0) / 1e6;
-          if (!l.isFound()) {
+          if (cl.hasOption("json")) {
+            System.out.println(lookupJson(rest[0], l));
+          } else if (!l.isFound()) {
             System.out.printf("%s (not found)   (%.2f ms, owner pod %d)%n", rest[0], ms, client.ownerOf(rest[0]));
-            return 1;
+          } else {
+            System.out.printf("%s %s   (%.2f ms, owner pod %d, version %d)%n", rest[0],
+                JSON.writeValueAsString(l.getRecord().getValue()), ms, client.ownerOf(rest[0]),
+                l.getRecord().getVersion());
           }
-          System.out.printf("%s %s   (%.2f ms, owner pod %d, version %d)%n", rest[0], l.getRecord().getValue(), ms,
-              client.ownerOf(rest[0]), l.getRecord().getVersion());
-          return 0;
+          return l.isFound() ? 0 : 1;
         }
         case "remove" -> {
           if (rest.length != 1) {
