@@ -99,12 +99,15 @@ final class StrictBinaryProtocol extends TBinaryProtocol {
     }
     if (want > held) {
       long need = want - held;
-      long take = Math.min(Math.max(CHUNK, need), perCall - held);
-      if (!pod.tryTake(take) && !(take > need && pod.tryTake(take = need))) {
+      long chunk = Math.min(Math.max(CHUNK, need), perCall - held);
+      if (pod.tryTake(chunk)) {
+        held += chunk;
+      } else if (chunk > need && pod.tryTake(need)) { // short of a whole chunk: just what this call needs now
+        held += need;
+      } else {
         throw new DecodeBudget.Exhausted("the pod is decoding as many calls as its memory allows ("
             + (pod.limit() >> 20) + " MiB, kvpod.server.max.decode.bytes); nothing was applied: retry shortly");
       }
-      held += take;
     }
     counted = want;
   }
