@@ -104,6 +104,10 @@ final class Ownership {
     } catch (FileNotFoundException e) {
       listed = new FileStatus[0];
     }
+    // Only each bucket's newest record is read: older ones decide nothing, and a claim may be
+    // pruning them right now (a record deleted between open and read leaves the HDFS client
+    // retrying a missing block for tens of seconds, and this pod's view ageing meanwhile).
+    Path[] newest = new Path[buckets];
     for (FileStatus st : listed) {
       Matcher m = NAME.matcher(st.getPath().getName());
       if (!m.matches()) {
@@ -114,7 +118,13 @@ final class Ownership {
       if (bucket >= buckets || epoch <= h[bucket].epoch()) {
         continue; // not a bucket of this table, or an older epoch
       }
-      h[bucket] = new Holding(holderIn(st.getPath()), epoch);
+      h[bucket] = new Holding(-1, epoch);
+      newest[bucket] = st.getPath();
+    }
+    for (int b = 0; b < buckets; b++) {
+      if (newest[b] != null) {
+        h[b] = new Holding(holderIn(newest[b]), h[b].epoch());
+      }
     }
     synchronized (this) {
       View next = new View(h, started);

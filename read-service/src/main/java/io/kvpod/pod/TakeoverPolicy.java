@@ -1,5 +1,6 @@
 package io.kvpod.pod;
 
+import io.kvpod.contract.BucketHomes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -103,20 +104,26 @@ final class TakeoverPolicy {
 
   /**
    * Who should take {@code bucket} from its silent {@code holder}, given the records
-   * {@code v}: the buckets recorded to {@code holder} are dealt out in increasing order,
-   * each to the pod with the fewest buckets recorded or dealt so far among the live pods
-   * (never {@code holder}); of equally loaded pods, the first after {@code holder} in pod
-   * order, wrapping. A pod is live unless it is down for everyone
-   * ({@link PeerLiveness#downForEveryone}), the same test every survivor applies to the
-   * holder: so a pod that only this pod cannot hear, or that this pod has not heard from for
-   * a moment because it was busy, is dealt its share all the same, and every survivor deals
-   * alike. Returns this pod if {@code bucket} is not recorded to {@code holder}.
+   * {@code v}. The deal covers the buckets whose home is {@code holder} and any others
+   * recorded to it, in increasing order; each goes to the live pod (never {@code holder})
+   * with the fewest buckets so far, counting what it holds of other homes and what it was
+   * dealt; of equally loaded pods, the first after {@code holder} in pod order, wrapping. The
+   * buckets being dealt count for nobody, so the deal stays the same while the survivors
+   * claim their shares one by one (a deal over the current records alone shifts as each
+   * claim lands, and a slow survivor's share went to the others).
+   *
+   * <p>A pod is live unless it is down for everyone ({@link PeerLiveness#downForEveryone}),
+   * the same test every survivor applies to the holder: so a pod that only this pod cannot
+   * hear, or that this pod has not heard from for a moment because it was busy, is dealt its
+   * share all the same, and every survivor deals alike. Returns this pod if {@code bucket}
+   * is not in the deal.
    */
   int designated(int bucket, int holder, Ownership.View v) {
     int[] load = new int[pods];
-    for (Ownership.Holding h : v.holdings()) {
-      if (h.holder() >= 0 && h.holder() < pods) {
-        load[h.holder()]++;
+    for (int b = 0; b < v.holdings().length; b++) {
+      int h = v.of(b).holder();
+      if (h >= 0 && h < pods && BucketHomes.home(b, pods) != holder) {
+        load[h]++;
       }
     }
     boolean[] candidate = new boolean[pods];
@@ -124,7 +131,7 @@ final class TakeoverPolicy {
       candidate[p] = p != holder && !liveness.downForEveryone(p, afterMillis);
     }
     for (int b = 0; b < v.holdings().length; b++) {
-      if (v.of(b).holder() != holder) {
+      if (BucketHomes.home(b, pods) != holder && v.of(b).holder() != holder) {
         continue;
       }
       int best = -1;

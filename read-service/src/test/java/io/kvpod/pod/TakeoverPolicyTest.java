@@ -170,6 +170,32 @@ class TakeoverPolicyTest {
   }
 
   @Test
+  void theDealStaysTheSameWhileTheSurvivorsClaimTheirShares() {
+    TakeoverPolicy p = fourPods(64);
+    Ownership.Holding[] h = homeView(64).holdings().clone();
+    int[] first = new int[64];
+    for (int b = 3; b < 64; b += 4) {
+      first[b] = p.designated(b, 3, new Ownership.View(h, 0));
+    }
+    // pod 2 is quick and has claimed three of its share (as in a CI run); pods 0 and 1 nothing yet
+    for (int b : new int[] {35, 47, 59}) {
+      assertEquals(2, first[b]);
+      h[b] = new Ownership.Holding(2, 2);
+    }
+    Ownership.View later = new Ownership.View(h, 0);
+    int[] got = new int[4];
+    for (int b = 3; b < 64; b += 4) {
+      got[first[b]]++;
+      if (later.of(b).holder() == 3) {
+        assertEquals(first[b], p.designated(b, 3, later), "bucket " + b + " is still dealt to the same pod");
+      }
+    }
+    assertEquals(6, got[0]);
+    assertEquals(5, got[1]);
+    assertEquals(5, got[2]);
+  }
+
+  @Test
   void aSurvivorOnlyThisPodCannotHearIsStillDealtItsShare() {
     TakeoverPolicy p = fourPods(16);
     advance(2500);
