@@ -182,6 +182,14 @@ service KvPod {
   /** Pod-to-pod messages (see kvpod_internal.thrift), signed with the cluster secret. */
   binary process(1: binary input) throws (1: KvPodException e),
 
+  /**
+   * Pod-to-pod heartbeats: process() for a signed PING only (anything else is refused with
+   * INVALID_ARGUMENT). A pod answers heartbeats, and ping(), on threads of their own, never
+   * queued behind other calls, so a pod whose workers are all busy is still heard from and
+   * its buckets are not taken over. Not for clients.
+   */
+  binary heartbeat(1: binary input) throws (1: KvPodException e),
+
   /** What this pod serves, and how it is doing. */
   PodStatus status() throws (1: KvPodException e),
 

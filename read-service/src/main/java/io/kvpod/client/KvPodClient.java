@@ -622,11 +622,26 @@ public final class KvPodClient implements Closeable {
    * Returns the copy the pod answered and its reply (for {@link PeerSigner#openReply}).
    */
   public Exchange process(int pod, Supplier<PeerSigner.Sealed> sealer, Delivery delivery) throws KvPodException {
+    return exchange(pod, sealer, delivery, false);
+  }
+
+  /**
+   * {@link #process(int, Supplier, Delivery)} through the pod's {@code heartbeat} method,
+   * which takes a signed PING only and is answered on threads of its own, never queued
+   * behind the pod's other calls. For pods' failure detectors.
+   */
+  public Exchange heartbeat(int pod, Supplier<PeerSigner.Sealed> sealer) throws KvPodException {
+    return exchange(pod, sealer, new Delivery(), true);
+  }
+
+  private Exchange exchange(int pod, Supplier<PeerSigner.Sealed> sealer, Delivery delivery, boolean heartbeat)
+      throws KvPodException {
     checkPod(pod);
     PeerSigner.Sealed[] sent = new PeerSigner.Sealed[1];
     ByteBuffer r = attempt(pod, c -> {
       sent[0] = sealer.get();
-      return c.process(ByteBuffer.wrap(sent[0].bytes()));
+      ByteBuffer in = ByteBuffer.wrap(sent[0].bytes());
+      return heartbeat ? c.heartbeat(in) : c.process(in);
     }, callTimeoutMs, delivery);
     byte[] out = new byte[r.remaining()];
     r.get(out);

@@ -60,8 +60,18 @@ final class ContractProcessor implements TProcessor {
 
   @Override
   public void process(TProtocol in, TProtocol out) throws TException {
+    processCall(in.readMessageBegin(), in, out);
+  }
+
+  /**
+   * Runs the call whose message header {@code msg} was read from {@code in} already (by
+   * {@link CallLanes}, to pick the thread that runs it): decodes the arguments, calls the
+   * service and writes the answer to {@code out}. A {@code TTransportException} means the
+   * frame could not be read: close the connection.
+   */
+  void processCall(TMessage msg, TProtocol in, TProtocol out) throws TException {
     try {
-      processOne(in, out);
+      processOne(msg, in, out);
     } finally {
       if (in instanceof StrictBinaryProtocol strict) {
         strict.releaseDecoded(); // the call is answered (or the connection is lost): its arguments are garbage
@@ -69,8 +79,7 @@ final class ContractProcessor implements TProcessor {
     }
   }
 
-  private void processOne(TProtocol in, TProtocol out) throws TException {
-    TMessage msg = in.readMessageBegin();
+  private void processOne(TMessage msg, TProtocol in, TProtocol out) throws TException {
     ProcessFunction<KvPod.Iface, ? extends TBase> fn = functions.get(msg.name);
     if (fn == null) {
       discardRestOfFrame(in);

@@ -88,7 +88,9 @@ final class PeerClient implements Closeable {
 
   /** A heartbeat: pings {@code pod} and returns its view of who it hears from ({@link PeerLiveness#view}). */
   List<Long> ping(int pod) throws KvPodException {
-    PingReply r = send(pingCalls, pod, PeerRequest.ping(new PingRequest()), new KvPodClient.Delivery()).getPing();
+    PeerRequest req = PeerRequest.ping(new PingRequest());
+    PingReply r = send(pod, new KvPodClient.Delivery(), () -> pingCalls.heartbeat(pod, () -> signer.seal(req, pod)))
+        .getPing();
     return r.isSetSilentMillis() ? r.getSilentMillis() : null;
   }
 
@@ -100,10 +102,21 @@ final class PeerClient implements Closeable {
 
   private PeerResponse send(KvPodClient via, int pod, PeerRequest req, KvPodClient.Delivery delivery)
       throws KvPodException {
+    return send(pod, delivery, () -> via.process(pod, () -> signer.seal(req, pod), delivery));
+  }
+
+  /** A call that sends a sealed message and returns the exchange. */
+  @FunctionalInterface
+  private interface Call {
+    KvPodClient.Exchange send() throws KvPodException;
+  }
+
+  private PeerResponse send(int pod, KvPodClient.Delivery delivery, Call call)
+      throws KvPodException {
     faults.beforeCall(pod);
     KvPodClient.Exchange answer;
     try {
-      answer = via.process(pod, () -> signer.seal(req, pod), delivery);
+      answer = call.send();
     } catch (KvPodException e) {
       if (e.getCode() != ErrorCode.UNAVAILABLE) {
         liveness.heard(pod); // it answered, if only to refuse (UNAVAILABLE also stands for no answer, or a cut link)

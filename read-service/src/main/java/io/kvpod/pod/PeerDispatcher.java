@@ -85,9 +85,19 @@ final class PeerDispatcher {
     this.uptime = uptime;
   }
 
-  byte[] handle(byte[] input) throws IOException, InterruptedException, KvPodException {
+  /**
+   * Opens, runs and answers one signed message. A {@code heartbeat} (sent to the
+   * {@code heartbeat} method, which the pod answers on its heartbeat lane, see
+   * {@link CallLanes}) may only be a {@code PING}: anything else there is refused with
+   * {@code INVALID_ARGUMENT}, so that no work but a ping's ever runs on that lane.
+   */
+  byte[] handle(byte[] input, boolean heartbeat) throws IOException, InterruptedException, KvPodException {
     PeerSigner.Opened opened = open(input);
     PeerRequest req = opened.request();
+    if (heartbeat && !req.isSetPing()) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "heartbeat() carries only a PING, not "
+          + req.getSetField() + "; send other messages with process()");
+    }
     boolean write = req.isSetForwardedWrite() || req.isSetRelay();
     if (write && !gate.enter()) {
       throw PodService.stopping();

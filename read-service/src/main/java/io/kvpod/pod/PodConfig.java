@@ -89,7 +89,8 @@ public final class PodConfig {
       .define(SELECTOR_THREADS, Type.INT, "2", Validator.between(1, 64), "threads that do network I/O")
       .define(WORKER_THREADS, Type.INT, "64", Validator.between(2, 1024),
           "threads that run calls, started as calls need them (gets block on HDFS reads, and forwarded "
-              + "writes on other pods, so many more than cores); one idle for a minute ends")
+              + "writes on other pods, so many more than cores); one idle for a minute ends. Pings and pods' "
+              + "heartbeats do not take one: they run on two threads of their own")
       .define(WAITING_WRITES, Type.INT, "0", Validator.atLeast(0),
           "most writes that may wait on another pod at once (forwarded or relayed to a holder, or waiting "
               + "out a takeover); more are refused at once with BUSY (retriable, nothing applied), so that "

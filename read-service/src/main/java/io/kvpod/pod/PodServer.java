@@ -195,8 +195,9 @@ public final class PodServer implements Closeable {
   }
 
   /**
-   * The server's worker pool: up to {@code n} threads, started as calls arrive and ended
-   * after a minute idle; calls beyond {@code n} queue. Workers mostly wait (on HDFS, on
+   * The server's worker pool (the worker lane of {@link CallLanes}; pings have a lane of
+   * their own): up to {@code n} threads, started as calls arrive and ended after a minute
+   * idle; calls beyond {@code n} queue. Workers mostly wait (on HDFS, on
    * other pods), so a pod can afford many, and an idle one keeps none.
    */
   private static ExecutorService workers(int n) {
@@ -219,12 +220,10 @@ public final class PodServer implements Closeable {
     socket = frameWatch.serverSocket(bind);
     TThreadedSelectorServer.Args args = new TThreadedSelectorServer.Args(socket)
         .selectorThreads(v.getInt(PodConfig.SELECTOR_THREADS))
-        .executorService(workers(v.getInt(PodConfig.WORKER_THREADS)))
-        .processor(processor)
         .protocolFactory(StrictBinaryProtocol.factory(new DecodeBudget(v.getLong(PodConfig.MAX_DECODE_BYTES)),
             v.getLong(PodConfig.MAX_DECODE_BYTES_PER_CALL)));
     args.maxReadBufferBytes = v.getLong(PodConfig.MAX_READ_BUFFER_BYTES);
-    server = new TThreadedSelectorServer(args);
+    server = new CallLanes(processor, workers(v.getInt(PodConfig.WORKER_THREADS))).server(args);
     serveThread = new Thread(server::serve, "thrift-server");
     serveThread.start();
     long deadline = System.currentTimeMillis() + 60_000;

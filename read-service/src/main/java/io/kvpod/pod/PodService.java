@@ -247,15 +247,24 @@ final class PodService implements KvPod.Iface {
 
   @Override
   public ByteBuffer process(ByteBuffer input) throws KvPodException {
+    return internal("process", input, false);
+  }
+
+  @Override
+  public ByteBuffer heartbeat(ByteBuffer input) throws KvPodException {
+    return internal("heartbeat", input, true);
+  }
+
+  private ByteBuffer internal(String call, ByteBuffer input, boolean heartbeat) throws KvPodException {
     try {
       if (input == null) {
-        throw new ContractViolation(ErrorCode.UNAUTHENTICATED, "process() needs a signed message");
+        throw new ContractViolation(ErrorCode.UNAUTHENTICATED, call + "() needs a signed message");
       }
       byte[] in = new byte[input.remaining()];
       input.duplicate().get(in);
-      return ByteBuffer.wrap(peers.handle(in));
+      return ByteBuffer.wrap(peers.handle(in, heartbeat));
     } catch (Exception e) {
-      throw fail("process", e);
+      throw fail(call, e);
     }
   }
 
@@ -292,7 +301,7 @@ final class PodService implements KvPod.Iface {
     KvPodException k = Errors.from(e);
     if (k.getCode() == ErrorCode.INTERNAL || k.getCode() == ErrorCode.CORRUPTION) {
       LOG.error("{} failed", call, e);
-    } else if (k.isRetriable() && !call.equals("process") && k.getCode() != ErrorCode.BUSY) { // BUSY: WaitSlots logs
+    } else if (k.isRetriable() && !call.equals("process") && !call.equals("heartbeat") && k.getCode() != ErrorCode.BUSY) { // BUSY: WaitSlots logs
       LOG.warn("{} failed: {}", call, k.getMessage());
     } else {
       LOG.debug("{} refused: {}", call, k.getMessage());

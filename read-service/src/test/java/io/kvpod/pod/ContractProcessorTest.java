@@ -363,6 +363,11 @@ class ContractProcessorTest {
     }
 
     @Override
+    public ByteBuffer heartbeat(ByteBuffer input) throws KvPodException {
+      throw new KvPodException(ErrorCode.UNSUPPORTED, "not here");
+    }
+
+    @Override
     public PodStatus status() throws KvPodException {
       throw new KvPodException(ErrorCode.UNSUPPORTED, "not here");
     }

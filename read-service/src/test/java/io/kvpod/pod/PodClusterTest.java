@@ -281,6 +281,13 @@ class PodClusterTest {
       se = assertThrows(KvPodException.class, () -> raw.client().process(ByteBuffer.wrap(forged)));
       assertEquals(ErrorCode.UNAUTHENTICATED, se.getCode());
       assertTrue(se.getMessage().contains("bad signature"), se.getMessage());
+      // heartbeat() takes a signed PING and nothing else: no other work runs on its lane
+      byte[] refresh = PeerSigner.tool(SECRET).seal(PeerRequest.refresh(new RefreshRequest()), 0).bytes();
+      se = assertThrows(KvPodException.class, () -> raw.client().heartbeat(ByteBuffer.wrap(refresh)));
+      assertEquals(ErrorCode.INVALID_ARGUMENT, se.getCode());
+      assertTrue(se.getMessage().contains("only a PING"), se.getMessage());
+      byte[] ping = PeerSigner.tool(SECRET).seal(PeerRequest.ping(new PingRequest()), 0).bytes();
+      assertTrue(raw.client().heartbeat(ByteBuffer.wrap(ping)).remaining() > 0, "a signed PING is answered");
       // writes are checked like reads: an empty key, a null value
       se = assertThrows(KvPodException.class, () -> raw.client().put("", Map.of("a", "b"), null));
       assertEquals(ErrorCode.INVALID_ARGUMENT, se.getCode());
