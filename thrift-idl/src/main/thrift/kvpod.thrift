@@ -139,7 +139,9 @@ struct PodStatus {
   /** Writes this pod refused with BUSY since it started. */
   22: optional i64 busyWrites,
   /** Bytes of HFile blocks in this pod's block cache now (see blockCacheHitRatio). */
-  23: optional i64 blockCacheBytes
+  23: optional i64 blockCacheBytes,
+  /** The port of this pod's HTTP endpoint (GET /metrics: Prometheus text); absent if it has none. */
+  24: optional i32 httpPort
 }
 
 service KvPod {

@@ -175,6 +175,11 @@ public final class KvPodCli {
                 + "%d refused as EXPIRED%n", s.getPuts(), s.getMemtableRecords(), s.getWalDurableSeq(),
                 s.getWalSegments(), s.getFlushes(), s.getCompactions(), s.getWaitingWrites(), s.getWaitingWritesMax(),
                 s.getBusyWrites(), s.getExpiredWrites());
+            if (s.isSetHttpPort()) {
+              String host = cl.getOptionValue("pods", System.getenv("KVPOD_PODS")).split(",")[p].trim();
+              System.out.printf("       metrics: http://%s:%d/metrics%n", host.substring(0, host.lastIndexOf(':')),
+                  s.getHttpPort());
+            }
           }
           case "ping" -> {
             long t0 = System.nanoTime();

@@ -4,11 +4,13 @@ import io.kvpod.contract.LayerId;
 import io.kvpod.contract.LayerMeta;
 import io.kvpod.contract.RecordCodec;
 import io.kvpod.contract.TableLayout;
+import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.PriorityQueue;
+import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hbase.Cell;
 import org.apache.hadoop.hbase.CellUtil;
@@ -72,11 +74,16 @@ final class Compactor implements java.io.Closeable {
     this.maxRecords = maxRecords;
   }
 
-  /** Checks every {@code checkMillis}; after each merge, runs {@code afterPublish} (telling the other pods). */
-  void start(long checkMillis, Runnable afterPublish) {
+  /**
+   * Checks every {@code checkMillis}; records each merge's duration in {@code timed}, then
+   * runs {@code afterPublish} (telling the other pods).
+   */
+  void start(long checkMillis, Runnable afterPublish, Timer timed) {
     timer.scheduleWithFixedDelay(() -> {
       try {
+        long started = System.nanoTime();
         if (maybeCompact() != null) {
+          timed.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
           afterPublish.run();
         }
       } catch (InterruptedException e) {

@@ -46,9 +46,16 @@ final class ContractProcessor implements TProcessor {
   private final Map<String, ProcessFunction<KvPod.Iface, ? extends TBase>> functions;
   private final Map<String, Supplier<TBase<?, ?>>> emptyResults = new HashMap<>();
   private final LogThrottle refusals = new LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS);
+  private final PodMetrics metrics;
 
   ContractProcessor(KvPod.Iface service) {
+    this(service, PodMetrics.inMemory());
+  }
+
+  /** Runs {@code service}'s calls, recording each in {@code metrics}. */
+  ContractProcessor(KvPod.Iface service, PodMetrics metrics) {
     this.service = service;
+    this.metrics = metrics;
     this.functions = new KvPod.Processor<>(service).getProcessMapView();
     for (String method : functions.keySet()) {
       Supplier<TBase<?, ?>> factory = resultFactory(method);
@@ -70,8 +77,12 @@ final class ContractProcessor implements TProcessor {
    * frame could not be read: close the connection.
    */
   void processCall(TMessage msg, TProtocol in, TProtocol out) throws TException {
+    long start = System.nanoTime();
     try {
-      processOne(msg, in, out);
+      ErrorCode error = processOne(msg, in, out);
+      if (functions.containsKey(msg.name)) { // an unknown name is not a call: keep it out of the meters
+        metrics.called(msg.name, System.nanoTime() - start, error);
+      }
     } finally {
       if (in instanceof StrictBinaryProtocol strict) {
         strict.releaseDecoded(); // the call is answered (or the connection is lost): its arguments are garbage
@@ -79,13 +90,14 @@ final class ContractProcessor implements TProcessor {
     }
   }
 
-  private void processOne(TMessage msg, TProtocol in, TProtocol out) throws TException {
+  /** Runs one call and answers it; returns the code it was answered with, or null if it succeeded. */
+  private ErrorCode processOne(TMessage msg, TProtocol in, TProtocol out) throws TException {
     ProcessFunction<KvPod.Iface, ? extends TBase> fn = functions.get(msg.name);
     if (fn == null) {
       discardRestOfFrame(in);
       reply(out, msg.name, TMessageType.EXCEPTION, msg.seqid, new TApplicationException(
           TApplicationException.UNKNOWN_METHOD, "unknown method '" + msg.name + "'"));
-      return;
+      return ErrorCode.INVALID_ARGUMENT;
     }
     TBase<?, ?> args = fn.getEmptyArgsInstance();
     try {
@@ -104,20 +116,24 @@ final class ContractProcessor implements TProcessor {
       } else {
         reply(out, msg.name, TMessageType.REPLY, msg.seqid, failed(empty.get(), refused));
       }
-      return;
+      return refused.getCode();
     }
     in.readMessageEnd();
     discardRestOfFrame(in);
     TSerializable result;
     byte type = TMessageType.REPLY;
+    ErrorCode error = null;
     try {
-      result = call(fn, args);
+      TBase<?, ?> r = call(fn, args);
+      error = declaredError(r);
+      result = r;
     } catch (TTransportException e) {
       throw e;
     } catch (TApplicationException e) {
       LOG.error("application error in {}", msg.name, e);
       result = e;
       type = TMessageType.EXCEPTION;
+      error = ErrorCode.INTERNAL;
     } catch (TException | RuntimeException e) {
       LOG.error("internal error in {}", msg.name, e);
       Supplier<TBase<?, ?>> empty = emptyResults.get(msg.name);
@@ -128,8 +144,20 @@ final class ContractProcessor implements TProcessor {
       } else {
         result = failed(empty.get(), new KvPodException(ErrorCode.INTERNAL, what).setRetriable(false));
       }
+      error = ErrorCode.INTERNAL;
     }
     reply(out, msg.name, type, msg.seqid, result);
+    return error;
+  }
+
+  /** The code of the {@link KvPodException} a call's {@code result} carries (field 1), or null. */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static ErrorCode declaredError(TBase result) {
+    TFieldIdEnum field = result.fieldForId(1);
+    if (field != null && result.isSet(field) && result.getFieldValue(field) instanceof KvPodException e) {
+      return e.getCode() == null ? ErrorCode.INTERNAL : e.getCode();
+    }
+    return null;
   }
 
   /**

@@ -4,6 +4,7 @@ import io.kvpod.contract.LayerId;
 import io.kvpod.contract.LayerMeta;
 import io.kvpod.wal.SupersededException;
 import io.kvpod.wal.WriteAheadLog;
+import io.micrometer.core.instrument.Timer;
 import java.io.Closeable;
 import java.io.IOException;
 import java.util.Iterator;
@@ -51,14 +52,17 @@ final class Flusher implements Closeable {
   private final LayerSink sink;
   private final Runnable afterPublish;
   private final MemoryBudget memory;
+  /** Records each flush's duration. */
+  private final Timer timed;
   private final ScheduledExecutorService timer;
   private MemTables.Frozen publishedNotDropped;
   private long flushes;
   private volatile String lastError;
 
   Flusher(Target target, GroupCommitter committer, MemTables mem, LayerWatcher layers, WriteAheadLog wal,
-          LayerSink sink, Runnable afterPublish, MemoryBudget memory) {
+          LayerSink sink, Runnable afterPublish, MemoryBudget memory, Timer timed) {
     this.target = target;
+    this.timed = timed;
     this.committer = committer;
     this.mem = mem;
     this.layers = layers;
@@ -157,6 +161,7 @@ final class Flusher implements Closeable {
       b.publish(meta);
     }
     flushes++;
+    timed.record(System.currentTimeMillis() - start, TimeUnit.MILLISECONDS);
     LOG.info("flushed {} records ({} bytes in memory) through WAL sequence {} as layer {} in {} ms",
         meta.records, f.table().bytes(), f.throughSeq(), id, System.currentTimeMillis() - start);
   }

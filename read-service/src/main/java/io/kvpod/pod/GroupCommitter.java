@@ -61,6 +61,7 @@ final class GroupCommitter implements Closeable {
   }
 
   private final WriteAheadLog wal;
+  private final PodMetrics metrics;
   private final MemTables mem;
   private final long rollBytes;
   private final long maxGroupBytes;
@@ -74,7 +75,8 @@ final class GroupCommitter implements Closeable {
   private final java.util.concurrent.atomic.AtomicLong expired = new java.util.concurrent.atomic.AtomicLong();
 
   GroupCommitter(WriteAheadLog wal, MemTables mem, long lastVersion, long rollBytes, long maxGroupBytes,
-                 long maxMemBytes) {
+                 long maxMemBytes, PodMetrics metrics) {
+    this.metrics = metrics;
     this.wal = wal;
     this.mem = mem;
     this.lastVersion = lastVersion;
@@ -196,11 +198,16 @@ final class GroupCommitter implements Closeable {
     long version = Math.max(now, lastVersion);
     lastVersion = version;
     long[] seqs = new long[group.size()];
+    long started = System.nanoTime();
+    long bytes = 0;
     try {
       for (int i = 0; i < group.size(); i++) {
         seqs[i] = wal.append(version, group.get(i).body);
+        bytes += group.get(i).body.length;
       }
       wal.sync();
+      metrics.walSync().record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+      metrics.walAppended(bytes);
       syncs++;
       entries += group.size();
     } catch (IOException e) {

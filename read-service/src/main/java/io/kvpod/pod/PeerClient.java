@@ -34,10 +34,12 @@ final class PeerClient implements Closeable {
   private final PodHealth readHealth;
   private final PeerFaults faults;
   private final PeerLiveness liveness;
+  private final PodMetrics metrics;
 
   PeerClient(List<InetSocketAddress> pods, PeerSigner signer, int readTimeoutMillis,
              int writeTimeoutMillis, int pingTimeoutMillis, long downWindowMillis, PeerFaults faults,
-             PeerLiveness liveness) {
+             PeerLiveness liveness, PodMetrics metrics) {
+    this.metrics = metrics;
     this.faults = faults;
     this.signer = signer;
     this.liveness = liveness;
@@ -89,8 +91,8 @@ final class PeerClient implements Closeable {
   /** A heartbeat: pings {@code pod} and returns its view of who it hears from ({@link PeerLiveness#view}). */
   List<Long> ping(int pod) throws KvPodException {
     PeerRequest req = PeerRequest.ping(new PingRequest());
-    PingReply r = send(pod, new KvPodClient.Delivery(), () -> pingCalls.heartbeat(pod, () -> signer.seal(req, pod)))
-        .getPing();
+    PingReply r = send(pod, "ping", new KvPodClient.Delivery(),
+        () -> pingCalls.heartbeat(pod, () -> signer.seal(req, pod))).getPing();
     return r.isSetSilentMillis() ? r.getSilentMillis() : null;
   }
 
@@ -102,7 +104,8 @@ final class PeerClient implements Closeable {
 
   private PeerResponse send(KvPodClient via, int pod, PeerRequest req, KvPodClient.Delivery delivery)
       throws KvPodException {
-    return send(pod, delivery, () -> via.process(pod, () -> signer.seal(req, pod), delivery));
+    return send(pod, req.getSetField().getFieldName(), delivery,
+        () -> via.process(pod, () -> signer.seal(req, pod), delivery));
   }
 
   /** A call that sends a sealed message and returns the exchange. */
@@ -111,8 +114,24 @@ final class PeerClient implements Closeable {
     KvPodClient.Exchange send() throws KvPodException;
   }
 
-  private PeerResponse send(int pod, KvPodClient.Delivery delivery, Call call)
+  /** Sends a message of kind {@code kind} with {@code call}, and opens the answer; records it in the metrics. */
+  private PeerResponse send(int pod, String kind, KvPodClient.Delivery delivery, Call call)
       throws KvPodException {
+    long started = System.nanoTime();
+    ErrorCode error = ErrorCode.INTERNAL;
+    try {
+      PeerResponse r = sendAndOpen(pod, delivery, call);
+      error = null;
+      return r;
+    } catch (KvPodException e) {
+      error = e.getCode();
+      throw e;
+    } finally {
+      metrics.peerCalled(kind, System.nanoTime() - started, error);
+    }
+  }
+
+  private PeerResponse sendAndOpen(int pod, KvPodClient.Delivery delivery, Call call) throws KvPodException {
     faults.beforeCall(pod);
     KvPodClient.Exchange answer;
     try {

@@ -38,6 +38,8 @@ public final class PodConfig {
   public static final String MAX_DECODE_BYTES = "kvpod.server.max.decode.bytes";
   public static final String MAX_DECODE_BYTES_PER_CALL = "kvpod.server.max.decode.bytes.per.call";
   public static final String MAX_CONNECTIONS = "kvpod.server.max.connections";
+  public static final String SLOW_CALL = "kvpod.server.slow.call";
+  public static final String HTTP_PORT = "kvpod.http.port";
   public static final String MAX_CONNECTIONS_PER_ADDRESS = "kvpod.server.max.connections.per.address";
   public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
   public static final String LAYERS_POLL = "kvpod.layers.poll.interval";
@@ -107,6 +109,12 @@ public final class PodConfig {
           "heap that one call's decoded arguments may take; a call over it gets TOO_LARGE before it is built. "
               + "A full frame of ordinary records takes about 60 MiB; millions of tiny fields take more. At most "
               + MAX_DECODE_BYTES)
+      .define(SLOW_CALL, Type.DURATION_MS, "1s", Validator.atLeast(1),
+          "a call that takes longer is logged as slow (at most one line a second, with a count)")
+      .define(HTTP_PORT, Type.INT, "0", Validator.between(-1, 65535),
+          "port of the pod's HTTP endpoint, on kvpod.bind.host: GET /metrics answers Prometheus text (the same "
+              + "meters are JMX MBeans in domain kvpod). 0: any free port (the log and status' httpPort say "
+              + "which); -1: no endpoint")
       .define(MAX_CONNECTIONS, Type.INT, "4096", Validator.atLeast(1),
           "most client and peer connections open at once; one more is closed as soon as it is accepted")
       .define(MAX_CONNECTIONS_PER_ADDRESS, Type.INT, "1024", Validator.atLeast(1),

@@ -73,6 +73,8 @@ public final class PodServer implements Closeable {
   private Thread serveThread;
   private TNonblockingServerSocket socket;
   private FrameWatch frameWatch;
+  private PodMetrics metrics;
+  private HttpEndpoint http;
 
   public PodServer(PodConfig config) {
     this.config = config;
@@ -105,13 +107,14 @@ public final class PodServer implements Closeable {
     layers = new LayerWatcher(fs, layout, cache, hadoop);
     layers.start(v.getMillis(PodConfig.LAYERS_POLL));
 
+    metrics = PodMetrics.exported(podId, v.getMillis(PodConfig.SLOW_CALL));
     PeerSigner signer = new PeerSigner(v.getString(PodConfig.SECRET), podId,
         v.getMillis(PodConfig.AUTH_MAX_SKEW), System::currentTimeMillis);
     PeerFaults faults = new PeerFaults(pods);
     liveness = new PeerLiveness(podId, pods);
     peerClient = new PeerClient(config.pods(), signer, (int) v.getMillis(PodConfig.PEER_READ_TIMEOUT),
         (int) v.getMillis(PodConfig.PEER_TIMEOUT), (int) v.getMillis(PodConfig.HEARTBEAT_TIMEOUT),
-        v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults, liveness);
+        v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults, liveness, metrics);
 
     FileSystem walFs = WriteAheadLog.walFileSystem(fs);
     HFileOptions flushFormat = new HFileOptions(v.getString(PodConfig.FLUSH_COMPRESSION), 64 * 1024);
@@ -122,7 +125,7 @@ public final class PodServer implements Closeable {
             v.getLong(PodConfig.WAL_GROUP_BYTES), v.getLong(PodConfig.MEMTABLE_MAX_BYTES),
             v.getInt(PodConfig.FLUSH_PARTITIONS), v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE),
             v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK)),
-        sink, () -> tellPeers(pods, podId), new MemoryBudget(v.getLong(PodConfig.POD_FLUSH_BYTES)));
+        sink, () -> tellPeers(pods, podId), new MemoryBudget(v.getLong(PodConfig.POD_FLUSH_BYTES)), metrics);
     shards = new ShardSet(podId, new Ownership(fs, layout, buckets, pods), v.getMillis(PodConfig.OWNERSHIP_LEASE),
         (bucket, epoch, claim) -> {
           if (starting) {
@@ -144,7 +147,7 @@ public final class PodServer implements Closeable {
             v.getLong(PodConfig.COMPACTION_MAX_RECORDS))
         : null;
     if (compactor != null) {
-      compactor.start(v.getMillis(PodConfig.FLUSH_CHECK), () -> tellPeers(pods, podId));
+      compactor.start(v.getMillis(PodConfig.FLUSH_CHECK), () -> tellPeers(pods, podId), metrics.compactions());
     }
 
     PodService[] service = new PodService[1];
@@ -156,7 +159,13 @@ public final class PodServer implements Closeable {
 
     List<Integer> planned = shards.plan();
     InetSocketAddress bind = new InetSocketAddress(config.bindHost(), config.self().getPort());
-    listen(bind, new ContractProcessor(service[0]));
+    listen(bind, new ContractProcessor(service[0], metrics));
+    registerGauges();
+    int httpPort = v.getInt(PodConfig.HTTP_PORT);
+    if (httpPort >= 0) {
+      http = new HttpEndpoint(new InetSocketAddress(config.bindHost(), httpPort), metrics::scrape);
+      LOG.info("pod {}: metrics at http://{}:{}/metrics", podId, config.bindHost(), http.port());
+    }
     liveness.start(peerClient::ping, v.getMillis(PodConfig.HEARTBEAT_INTERVAL), silentAfter, peerClient::abort);
     LOG.info("pod {} of {} listening on {}; taking buckets {}", podId, pods, bind, planned);
     try {
@@ -168,6 +177,26 @@ public final class PodServer implements Closeable {
     starting = false;
     LOG.info("pod {} of {} serving table {} ({} buckets) on {} ({} layers; holding buckets {})", podId, pods,
         layout.table(), buckets, bind, layers.liveLayerCount(), shards.held().keySet());
+  }
+
+  /** The gauges read from the pod's parts when the meters are exported (see {@link PodMetrics}). */
+  private void registerGauges() {
+    metrics.gauge("kvpod.buckets.held", "buckets this pod holds", () -> shards.held().size());
+    metrics.gauge("kvpod.buckets.recovering", "buckets this pod is taking over now", () -> shards.recovering().size());
+    metrics.counter("kvpod.takeovers", "buckets this pod claimed since it started", shards, ShardSet::takeovers);
+    metrics.gauge("kvpod.memtable.records", "records in memtables, not yet flushed",
+        () -> shards.held().values().stream().mapToLong(Shard::memRecords).sum());
+    metrics.gauge("kvpod.wal.segments", "write-ahead log segments not yet retired",
+        () -> shards.held().values().stream().mapToInt(Shard::walSegments).sum());
+    metrics.counter("kvpod.flushes", "memtables flushed to layers since start", shards,
+        s -> s.held().values().stream().mapToLong(Shard::flushes).sum());
+    metrics.gauge("kvpod.layers", "layers this pod serves", () -> layers.liveLayerCount());
+    metrics.gauge("kvpod.block.cache.bytes", "bytes of HFile blocks cached", () -> blockCache.getCurrentSize());
+    metrics.gauge("kvpod.block.cache.hit.ratio", "block cache hits over lookups since start",
+        () -> blockCache.getStats().getHitRatio());
+    metrics.gauge("kvpod.connections", "open Thrift connections", () -> frameWatch.connections());
+    metrics.gauge("kvpod.writes.waiting", "writes waiting on other pods now", () -> waitSlots.waiting());
+    metrics.counter("kvpod.writes.busy", "writes refused as BUSY since start", waitSlots, WaitSlots::refused);
   }
 
   private int bucketCount(FileSystem fs, TableLayout layout, int pods) throws IOException {
@@ -287,6 +316,9 @@ public final class PodServer implements Closeable {
     if (blockCache != null) {
       st.setBlockCacheBytes(blockCache.getCurrentSize());
     }
+    if (http != null) {
+      st.setHttpPort(http.port());
+    }
     Set<Integer> recovering = shards.recovering();
     st.setState((problem != null ? problem : st.getState()) + "; holds buckets " + held
         + (recovering.isEmpty() ? "" : "; RECOVERING buckets " + recovering)
@@ -341,6 +373,9 @@ public final class PodServer implements Closeable {
     if (server != null) {
       server.stop();
     }
+    if (http != null) {
+      http.close();
+    }
     if (frameWatch != null) {
       frameWatch.close();
     }
@@ -367,6 +402,9 @@ public final class PodServer implements Closeable {
     }
     if (blockCache != null) {
       blockCache.shutdown();
+    }
+    if (metrics != null) {
+      metrics.close();
     }
   }
 }

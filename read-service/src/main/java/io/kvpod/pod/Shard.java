@@ -28,7 +28,7 @@ final class Shard implements Closeable {
   /** What every shard of a pod shares: where the table is, its settings, its layers. */
   record Context(int podId, FileSystem walFs, TableLayout layout, LayerWatcher layers,
                  WriteAheadLog.Durability durability, Settings settings, Flusher.LayerSink sink,
-                 Runnable afterPublish, MemoryBudget memory) {}
+                 Runnable afterPublish, MemoryBudget memory, PodMetrics metrics) {}
 
   /** The settings a shard reads, by name, from the pod's configuration. */
   record Settings(long leaseRecoveryMillis, long segmentBytes, long groupBytes, long memMaxBytes,
@@ -140,11 +140,11 @@ final class Shard implements Closeable {
           r.entriesSkipped(), covered, r.nextSeq());
       long lastVersion = Math.max(Math.max(r.maxVersion(), layerVersion), 0);
       GroupCommitter committer = new GroupCommitter(wal, mem, lastVersion, s.segmentBytes(), s.groupBytes(),
-          s.memMaxBytes());
+          s.memMaxBytes(), ctx.metrics());
       committer.start();
       Flusher flusher = new Flusher(new Flusher.Target(bucket, ctx.podId(), s.flushPartitions(), s.flushBytes(),
           s.flushAgeMillis(), s.writeTimeoutMillis()), committer, mem, ctx.layers(), wal, ctx.sink(),
-          ctx.afterPublish(), ctx.memory());
+          ctx.afterPublish(), ctx.memory(), ctx.metrics().flushes());
       flusher.start(s.flushCheckMillis());
       return new Shard(bucket, epoch, ctx.layers(), mem, wal, committer, flusher, s.writeTimeoutMillis(),
           ctx.memory());

@@ -43,7 +43,7 @@ class GroupCommitterTest {
     wal = new WriteAheadLog(fs, dir, 0, WriteAheadLog.Durability.HSYNC);
     wal.recover(0, e -> { }, (s, v, d) -> { }, 1000);
     mem = new MemTables();
-    committer = new GroupCommitter(wal, mem, 0, 1 << 20, 1 << 20, 64 << 20);
+    committer = new GroupCommitter(wal, mem, 0, 1 << 20, 1 << 20, 64 << 20, PodMetrics.inMemory());
     committer.start();
   }
 
@@ -115,7 +115,7 @@ class GroupCommitterTest {
   void versionsNeverGoBackwards() throws Exception {
     committer.close();
     long future = System.currentTimeMillis() + 3_600_000; // as if the clock stepped back an hour
-    committer = new GroupCommitter(wal, mem, future, 1 << 20, 1 << 20, 64 << 20);
+    committer = new GroupCommitter(wal, mem, future, 1 << 20, 1 << 20, 64 << 20, PodMetrics.inMemory());
     committer.start();
     assertEquals(future, put("k", "v").version());
   }

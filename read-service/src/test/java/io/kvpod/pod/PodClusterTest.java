@@ -351,8 +351,45 @@ class PodClusterTest {
     client.ping(0);
   }
 
+  /**
+   * Each pod serves its meters over HTTP as Prometheus text (every line checked against the
+   * format): pod 0's gets and its WAL's group commits are there, with their p99, right after
+   * it served them.
+   */
   @Test
   @Order(5)
+  void eachPodServesItsMetricsAsPrometheusTextOverHttp() throws Exception {
+    String key = null;
+    for (int i = 0; key == null; i++) {
+      key = KeyPartitioner.bucket("metrics-" + i, 3) == 0 ? "metrics-" + i : null; // pod 0's bucket
+    }
+    assertTrue(client.putVia(0, key, Map.of("f", "v")));
+    expected.put(key, Map.of("f", "v"));
+    for (int i = 0; i < 20; i++) {
+      assertEquals(Map.of("f", "v"), client.getVia(0, key));
+    }
+    int port = client.status(0).getHttpPort();
+    java.net.HttpURLConnection c = (java.net.HttpURLConnection) new java.net.URL(
+        "http://127.0.0.1:" + port + "/metrics").openConnection();
+    c.setReadTimeout(30_000);
+    assertEquals(200, c.getResponseCode());
+    assertEquals(HttpEndpoint.PROMETHEUS_TEXT, c.getContentType());
+    String text;
+    try (var in = c.getInputStream()) {
+      text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    List<PrometheusText.Sample> s = PrometheusText.parse(text);
+    assertTrue(PrometheusText.value(s, "kvpod_calls_seconds_count", "call", "get", "pod", "0") >= 20);
+    assertTrue(PrometheusText.value(s, "kvpod_calls_seconds", "call", "get", "quantile", "0.99") > 0, "get p99");
+    assertTrue(PrometheusText.value(s, "kvpod_wal_sync_seconds", "quantile", "0.99") > 0, "WAL sync p99");
+    assertEquals(1, PrometheusText.value(s, "kvpod_buckets_held"), "pod 0 holds its one bucket");
+    java.net.HttpURLConnection other = (java.net.HttpURLConnection) new java.net.URL(
+        "http://127.0.0.1:" + port + "/nothing-here").openConnection();
+    assertEquals(404, other.getResponseCode());
+  }
+
+  @Test
+  @Order(6)
   void hedgedReadsAnswerWhileTheOwnerIsFrozen() throws Exception {
     PodProcess owner = pods.get(2);
     owner.signal("STOP");
@@ -376,7 +413,7 @@ class PodClusterTest {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void killedPodDoesNotFailReads() throws Exception {
     pods.get(1).kill9();
     assertFalse(pods.get(1).alive());

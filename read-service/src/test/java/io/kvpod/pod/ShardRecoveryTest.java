@@ -98,7 +98,7 @@ class ShardRecoveryTest {
     Shard.Context ctx = new Shard.Context(0, walFs, layout(), layers, WriteAheadLog.Durability.HFLUSH, s,
         (id, partitions) -> {
           throw new IOException("this test flushes nothing");
-        }, () -> { }, new MemoryBudget(1L << 40));
+        }, () -> { }, new MemoryBudget(1L << 40), PodMetrics.inMemory());
     return Shard.open(ctx, BUCKET, 2, () -> { });
   }
 
