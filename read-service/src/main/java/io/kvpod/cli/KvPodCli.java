@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.PeerSigner;
+import io.kvpod.contract.ThriftJson;
 import io.kvpod.loader.RecordGenerator;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.Lookup;
@@ -42,7 +43,8 @@ public final class KvPodCli {
         .addOption(Option.builder().longOpt("secret").hasArg().argName("S")
             .desc("cluster secret for refresh (default: $KVPOD_SECRET)").get())
         .addOption(Option.builder().longOpt("json").desc("get: print one JSON object "
-            + "({\"key\", \"found\", \"version\", \"value\"}) and nothing else").get())
+            + "({\"key\", \"found\", \"version\", \"value\"}) and nothing else; status: one JSON object "
+            + "per pod, one per line (PodStatus's fields, or podId, error and message)").get())
         .addOption(Option.builder().longOpt("count").hasArg().argName("N")
             .desc("sample: keys to read (default: 10)").get())
         .addOption(Option.builder().longOpt("records").hasArg().argName("N")
@@ -165,6 +167,10 @@ public final class KvPodCli {
         switch (cmd) {
           case "status" -> {
             PodStatus s = client.status(p);
+            if (cl.hasOption("json")) {
+              System.out.println(ThriftJson.of(s)); // one object per pod, one per line
+              continue;
+            }
             System.out.printf("pod %d: %s, table %s (%d buckets), %d layers, %d records, %d gets, cache hit %.1f%% "
                 + "(%.1f MB cached), up %.0f s%n", p, s.getState(), s.getTable(), s.getHoldersSize(), s.getLayersSize(),
                 s.getLayerRecords(), s.getGets(), 100 * s.getBlockCacheHitRatio(), s.getBlockCacheBytes() / 1e6,
@@ -194,7 +200,12 @@ public final class KvPodCli {
         }
       } catch (KvPodException e) {
         failures++;
-        System.out.printf("pod %d: %s: %s%n", p, e.getCode(), e.getMessage());
+        if (cl.hasOption("json") && "status".equals(cmd)) {
+          System.out.println(JSON.writeValueAsString(java.util.Map.of("podId", p, "error", String.valueOf(e.getCode()),
+              "message", String.valueOf(e.getMessage()))));
+        } else {
+          System.out.printf("pod %d: %s: %s%n", p, e.getCode(), e.getMessage());
+        }
       }
     }
     return failures == 0 ? 0 : 1;

@@ -9,21 +9,24 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * A pod's HTTP endpoint, for monitoring: {@code GET /metrics} answers the pod's meters as
- * Prometheus text ({@link PodMetrics#scrape}); any other path is 404, any other method 405.
- * Served by the JDK's own HTTP server on one thread of its own, so a scrape never waits for,
- * or holds up, the pod's Thrift calls. Read-only: it changes nothing in the pod. Owns the
- * server; thread-safe.
+ * Prometheus text ({@link PodMetrics#scrape}), {@code GET /status.json} its status (the
+ * Thrift {@code PodStatus}, as JSON); any other path is 404, any other method 405. Served by
+ * the JDK's own HTTP server on one thread of its own, so a scrape never waits for, or holds
+ * up, the pod's Thrift calls. Read-only: it changes nothing in the pod. Owns the server;
+ * thread-safe.
  */
 final class HttpEndpoint implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(HttpEndpoint.class);
   /** Prometheus' text exposition format. */
   static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+  static final String JSON = "application/json; charset=utf-8";
+  private static final String TEXT = "text/plain; charset=utf-8";
+  private static final String NOT_FOUND = "not found: try /metrics or /status.json\n";
 
   private final HttpServer server;
   private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
@@ -32,11 +35,18 @@ final class HttpEndpoint implements Closeable {
     return t;
   });
 
-  /** Serves {@code metrics} on {@code bind} (port 0: any free port, see {@link #port}). */
-  HttpEndpoint(InetSocketAddress bind, Supplier<String> metrics) throws IOException {
+  /** What a page says; it may fail, and the endpoint then answers 503 with the failure. */
+  @FunctionalInterface
+  interface Page {
+    String render() throws Exception;
+  }
+
+  /** Serves {@code metrics} and {@code status} (JSON) on {@code bind} (port 0: any free port, see {@link #port}). */
+  HttpEndpoint(InetSocketAddress bind, Page metrics, Page status) throws IOException {
     server = HttpServer.create(bind, 16);
-    server.createContext("/metrics", x -> answer(x, metrics));
-    server.createContext("/", x -> send(x, 404, "text/plain; charset=utf-8", "not found: try /metrics\n"));
+    server.createContext("/metrics", x -> answer(x, "/metrics", PROMETHEUS_TEXT, metrics));
+    server.createContext("/status.json", x -> answer(x, "/status.json", JSON, status));
+    server.createContext("/", x -> send(x, 404, TEXT, NOT_FOUND));
     server.setExecutor(thread);
     server.start();
   }
@@ -46,15 +56,29 @@ final class HttpEndpoint implements Closeable {
     return server.getAddress().getPort();
   }
 
-  private static void answer(HttpExchange x, Supplier<String> body) throws IOException {
-    if (!"/metrics".equals(x.getRequestURI().getPath())) {
-      send(x, 404, "text/plain; charset=utf-8", "not found: try /metrics\n");
-    } else if (!"GET".equals(x.getRequestMethod()) && !"HEAD".equals(x.getRequestMethod())) {
-      x.getResponseHeaders().set("Allow", "GET, HEAD");
-      send(x, 405, "text/plain; charset=utf-8", "only GET\n");
-    } else {
-      send(x, 200, PROMETHEUS_TEXT, body.get());
+  private static void answer(HttpExchange x, String path, String type, Page page) throws IOException {
+    if (!path.equals(x.getRequestURI().getPath())) {
+      send(x, 404, TEXT, NOT_FOUND);
+      return;
     }
+    if (!"GET".equals(x.getRequestMethod()) && !"HEAD".equals(x.getRequestMethod())) {
+      x.getResponseHeaders().set("Allow", "GET, HEAD");
+      send(x, 405, TEXT, "only GET\n");
+      return;
+    }
+    String body;
+    try {
+      body = page.render();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      send(x, 503, TEXT, "the pod is stopping\n");
+      return;
+    } catch (Exception e) {
+      LOG.debug("{} failed", path, e);
+      send(x, 503, TEXT, path + " failed: " + e + "\n");
+      return;
+    }
+    send(x, 200, type, body);
   }
 
   private static void send(HttpExchange x, int status, String type, String body) throws IOException {

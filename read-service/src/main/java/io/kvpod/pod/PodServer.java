@@ -3,6 +3,7 @@ package io.kvpod.pod;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.TableLayout;
+import io.kvpod.contract.ThriftJson;
 import io.kvpod.loader.HFileOptions;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
@@ -163,7 +164,8 @@ public final class PodServer implements Closeable {
     registerGauges();
     int httpPort = v.getInt(PodConfig.HTTP_PORT);
     if (httpPort >= 0) {
-      http = new HttpEndpoint(new InetSocketAddress(config.bindHost(), httpPort), metrics::scrape);
+      http = new HttpEndpoint(new InetSocketAddress(config.bindHost(), httpPort), metrics::scrape,
+          () -> ThriftJson.of(service[0].status()));
       LOG.info("pod {}: metrics at http://{}:{}/metrics", podId, config.bindHost(), http.port());
     }
     liveness.start(peerClient::ping, v.getMillis(PodConfig.HEARTBEAT_INTERVAL), silentAfter, peerClient::abort);

@@ -386,6 +386,35 @@ class PodClusterTest {
     java.net.HttpURLConnection other = (java.net.HttpURLConnection) new java.net.URL(
         "http://127.0.0.1:" + port + "/nothing-here").openConnection();
     assertEquals(404, other.getResponseCode());
+
+    // the status as JSON, over HTTP and from the CLI
+    java.net.HttpURLConnection st = (java.net.HttpURLConnection) new java.net.URL(
+        "http://127.0.0.1:" + port + "/status.json").openConnection();
+    assertEquals(200, st.getResponseCode());
+    Map<?, ?> status;
+    try (var in = st.getInputStream()) {
+      status = new com.fasterxml.jackson.databind.ObjectMapper().readValue(in, Map.class);
+    }
+    assertEquals(0, status.get("podId"));
+    assertEquals(List.of(0, 1, 2), status.get("holders"), "pod b holds bucket b");
+    assertEquals(port, status.get("httpPort"));
+    List<Object> layerIds = client.status(0).getLayers().stream().map(l -> (Object) l.getLayerId()).toList();
+    assertEquals(layerIds, ((List<?>) status.get("layers")).stream().map(l -> ((Map<?, ?>) l).get("layerId")).toList());
+    java.io.PrintStream stdout = System.out;
+    ByteArrayOutputStream cli = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(cli, true, StandardCharsets.UTF_8));
+    try {
+      assertEquals(0, io.kvpod.cli.KvPodCli.run(new String[] {"status", "--json", "--pods", podList}));
+    } finally {
+      System.setOut(stdout);
+    }
+    List<String> lines = cli.toString(StandardCharsets.UTF_8).lines().toList();
+    assertEquals(3, lines.size(), "one JSON object per pod: " + lines);
+    for (int pod = 0; pod < 3; pod++) {
+      Map<?, ?> one = new com.fasterxml.jackson.databind.ObjectMapper().readValue(lines.get(pod), Map.class);
+      assertEquals(pod, one.get("podId"));
+      assertEquals(List.of(0, 1, 2), one.get("holders"));
+    }
   }
 
   @Test
