@@ -1,0 +1,129 @@
+package io.kvpod.dist;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The binary tarball as a user gets it: unpacked into an empty directory and run with no
+ * Maven on the PATH, {@code bin/kvpod} starts a pod on a new table, writes a record, reads it
+ * back and reports the pod's status, then stops the pod.
+ */
+class DistributionIT {
+  private static final long COMMAND_MINUTES = 3;
+
+  @TempDir
+  Path tmp;
+
+  /** What a command printed (stdout and stderr together) and its exit code. */
+  private record Ran(int exit, String output) {}
+
+  @Test
+  void theUnpackedTarballRunsAPodAndAGetWithoutMaven() throws Exception {
+    String version = System.getProperty("kvpod.dist.version");
+    Path tarball = Path.of(System.getProperty("kvpod.dist.tarball"));
+    assertTrue(Files.isRegularFile(tarball), "built by 'package': " + tarball);
+    assertEquals(0, run(tmp, Map.of(), "tar", "xzf", tarball.toString()).exit());
+    Path home = tmp.resolve("kvpod-" + version);
+
+    assertTrue(Files.isExecutable(home.resolve("bin/kvpod")), "bin/kvpod is executable");
+    for (String f : List.of("lib/kvpod-read-service-" + version + ".jar", "jobs/kvpod-loader-job-" + version
+        + "-job.jar", "conf/pod.properties.example", "conf/kvpod-pod@.service", "thrift/kvpod.thrift",
+        "bin/log4j-pod.properties", "docs/operations.md", "README.md")) {
+      assertTrue(Files.isRegularFile(home.resolve(f)), f + " is in the tarball");
+    }
+    try (Stream<Path> hdfs = Files.list(home.resolve("hdfs-lib"))) {
+      assertTrue(hdfs.anyMatch(p -> p.getFileName().toString().startsWith("hadoop-client-minicluster")));
+    }
+    try (Stream<Path> lib = Files.list(home.resolve("lib"))) {
+      List<String> unused = lib.map(p -> p.getFileName().toString())
+          .filter(n -> n.matches("(httpclient5|httpcore5|jakarta.servlet|javassist|hadoop-client-minicluster).*"))
+          .toList();
+      assertEquals(List.of(), unused, "lib/ leaves out what kvpod never loads");
+    }
+
+    Map<String, String> env = Map.of("PATH", pathWithoutMaven().toString(), "KVPOD_RUN_DIR",
+        tmp.resolve("run").toString(), "KVPOD_HEAP", "256m", "KVPOD_POD_HEAP", "512m");
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    try {
+      Ran started = kvpod(home, env, "cluster", "start", "--root", "file://" + tmp.resolve("root"), "--table",
+          "dist", "--pods", "1", "--base-port", Integer.toString(port));
+      assertEquals(0, started.exit(), started.output());
+      assertTrue(started.output().contains("pod 0 serving"), started.output());
+      assertFalse(started.output().contains("building"), "nothing was built: " + started.output());
+
+      Ran put = kvpod(home, env, "put", "dist:key", "f=v");
+      assertEquals(0, put.exit(), put.output());
+      Ran get = kvpod(home, env, "get", "--json", "dist:key");
+      assertEquals(0, get.exit(), get.output());
+      assertTrue(get.output().contains("\"found\":true") && get.output().contains("\"value\":{\"f\":\"v\"}"),
+          get.output());
+      Ran status = kvpod(home, env, "status", "--json");
+      assertEquals(0, status.exit(), status.output());
+      assertTrue(status.output().contains("\"httpPort\":"), status.output());
+    } finally {
+      Ran stopped = kvpod(home, env, "cluster", "stop");
+      assertTrue(stopped.output().contains("pod 0 stopped"), stopped.output());
+    }
+    assertFalse(Files.exists(home.resolve("target")), "the tarball runs as it is");
+  }
+
+  private static Ran kvpod(Path home, Map<String, String> env, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(home.resolve("bin/kvpod").toString()));
+    cmd.addAll(List.of(args));
+    return run(home, env, cmd.toArray(new String[0]));
+  }
+
+  private static Ran run(Path dir, Map<String, String> env, String... cmd) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
+    pb.environment().remove("KVPOD_PODS");
+    pb.environment().remove("KVPOD_SECRET");
+    pb.environment().putAll(env);
+    File out = Files.createTempFile(dir, "out", ".txt").toFile();
+    pb.redirectOutput(out);
+    Process p = pb.start();
+    if (!p.waitFor(COMMAND_MINUTES, TimeUnit.MINUTES)) {
+      p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+      throw new AssertionError(String.join(" ", cmd) + " did not finish in " + COMMAND_MINUTES + " min: "
+          + Files.readString(out.toPath(), StandardCharsets.UTF_8));
+    }
+    String text = Files.readString(out.toPath(), StandardCharsets.UTF_8);
+    Files.delete(out.toPath());
+    return new Ran(p.exitValue(), text);
+  }
+
+  /** A PATH that has every command of the usual one except Maven's. */
+  private Path pathWithoutMaven() throws IOException {
+    Path bin = Files.createDirectories(tmp.resolve("path-without-maven"));
+    for (String dir : List.of("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")) {
+      File[] files = new File(dir).listFiles();
+      if (files == null) {
+        continue;
+      }
+      for (File f : files) {
+        Path link = bin.resolve(f.getName());
+        if (!f.getName().startsWith("mvn") && f.canExecute() && !Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          Files.createSymbolicLink(link, f.toPath());
+        }
+      }
+    }
+    return bin;
+  }
+}
