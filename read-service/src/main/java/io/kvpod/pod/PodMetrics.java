@@ -123,12 +123,7 @@ final class PodMetrics implements Closeable {
 
   /** Records a Thrift call of {@code method} that took {@code nanos}; {@code error} is null if it succeeded. */
   void called(String method, long nanos, ErrorCode error) {
-    calls.computeIfAbsent(method, m -> timer("kvpod.calls", "Thrift calls this pod answered, by method")
-        .tag("call", m).register(registry)).record(nanos, TimeUnit.NANOSECONDS);
-    if (error != null) {
-      Counter.builder("kvpod.call.errors").description("Thrift calls answered with an error, by method and code")
-          .tag("call", method).tag("code", error.name()).register(registry).increment();
-    }
+    record(calls, CALLS, "call", method, nanos, error);
     if (nanos >= slowCallNanos) {
       long n = slowCalls.count();
       if (n > 0) {
@@ -140,11 +135,23 @@ final class PodMetrics implements Closeable {
 
   /** Records a message of kind {@code message} sent to another pod; {@code error} is null if it was answered. */
   void peerCalled(String message, long nanos, ErrorCode error) {
-    peerCalls.computeIfAbsent(message, m -> timer("kvpod.peer.calls", "messages sent to other pods, by kind")
-        .tag("message", m).register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+    record(peerCalls, PEER_CALLS, "message", message, nanos, error);
+  }
+
+  /** A family of timers by one tag, with a counter of errors by that tag and the error's code. */
+  private record Family(String timer, String timerHelp, String errors, String errorsHelp) {}
+
+  private static final Family CALLS = new Family("kvpod.calls", "Thrift calls this pod answered, by method",
+      "kvpod.call.errors", "Thrift calls answered with an error, by method and code");
+  private static final Family PEER_CALLS = new Family("kvpod.peer.calls", "messages sent to other pods, by kind",
+      "kvpod.peer.call.errors", "messages to other pods that failed, by kind and code");
+
+  private void record(Map<String, Timer> timers, Family f, String tag, String value, long nanos, ErrorCode error) {
+    timers.computeIfAbsent(value, v -> timer(f.timer(), f.timerHelp()).tag(tag, v).register(registry))
+        .record(nanos, TimeUnit.NANOSECONDS);
     if (error != null) {
-      Counter.builder("kvpod.peer.call.errors").description("messages to other pods that failed, by kind and code")
-          .tag("message", message).tag("code", error.name()).register(registry).increment();
+      Counter.builder(f.errors()).description(f.errorsHelp()).tag(tag, value).tag("code", error.name())
+          .register(registry).increment();
     }
   }
 
