@@ -104,6 +104,25 @@ struct LayerStatus {
   4: optional string kind
 }
 
+/** Server-side latency of one kind of call, over the last two minutes or so (see docs/operations.md). */
+struct CallLatency {
+  /** Calls since the pod started. */
+  1: required i64 count,
+  2: required double p50Millis,
+  3: required double p99Millis,
+  4: required double p999Millis,
+  5: required double maxMillis
+}
+
+/** Something that happened in a pod: a takeover, a bucket given up, a call that failed. */
+struct PodEvent {
+  /** When, by the pod's wall clock (ms since the epoch). */
+  1: required i64 atMillis,
+  /** TAKEOVER, DROPPED or ERROR. */
+  2: required string kind,
+  3: required string text
+}
+
 struct PodStatus {
   1: required i32 podId,
   2: required i32 pods,
@@ -141,7 +160,11 @@ struct PodStatus {
   /** Bytes of HFile blocks in this pod's block cache now (see blockCacheHitRatio). */
   23: optional i64 blockCacheBytes,
   /** The port of this pod's HTTP endpoint (GET /metrics: Prometheus text); absent if it has none. */
-  24: optional i32 httpPort
+  24: optional i32 httpPort,
+  /** Server-side latency of the calls this pod answered, by method (get, put, ...). */
+  25: optional map<string, CallLatency> latencies,
+  /** The most recent takeovers, buckets given up and failed calls, newest last (at most 50). */
+  26: optional list<PodEvent> events
 }
 
 service KvPod {

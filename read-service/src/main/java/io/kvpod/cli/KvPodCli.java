@@ -183,8 +183,8 @@ public final class KvPodCli {
                 s.getBusyWrites(), s.getExpiredWrites());
             if (s.isSetHttpPort()) {
               String host = cl.getOptionValue("pods", System.getenv("KVPOD_PODS")).split(",")[p].trim();
-              System.out.printf("       metrics: http://%s:%d/metrics%n", host.substring(0, host.lastIndexOf(':')),
-                  s.getHttpPort());
+              System.out.printf("       status page: http://%s:%d/ (metrics: /metrics)%n",
+                  host.substring(0, host.lastIndexOf(':')), s.getHttpPort());
             }
           }
           case "ping" -> {

@@ -79,7 +79,7 @@ final class ContractProcessor implements TProcessor {
   void processCall(TMessage msg, TProtocol in, TProtocol out) throws TException {
     long start = System.nanoTime();
     try {
-      ErrorCode error = processOne(msg, in, out);
+      KvPodException error = processOne(msg, in, out);
       if (functions.containsKey(msg.name)) { // an unknown name is not a call: keep it out of the meters
         metrics.called(msg.name, System.nanoTime() - start, error);
       }
@@ -90,14 +90,14 @@ final class ContractProcessor implements TProcessor {
     }
   }
 
-  /** Runs one call and answers it; returns the code it was answered with, or null if it succeeded. */
-  private ErrorCode processOne(TMessage msg, TProtocol in, TProtocol out) throws TException {
+  /** Runs one call and answers it; returns the failure it was answered with, or null if it succeeded. */
+  private KvPodException processOne(TMessage msg, TProtocol in, TProtocol out) throws TException {
     ProcessFunction<KvPod.Iface, ? extends TBase> fn = functions.get(msg.name);
     if (fn == null) {
       discardRestOfFrame(in);
       reply(out, msg.name, TMessageType.EXCEPTION, msg.seqid, new TApplicationException(
           TApplicationException.UNKNOWN_METHOD, "unknown method '" + msg.name + "'"));
-      return ErrorCode.INVALID_ARGUMENT;
+      return null; // not a call of the service: not metered
     }
     TBase<?, ?> args = fn.getEmptyArgsInstance();
     try {
@@ -116,13 +116,13 @@ final class ContractProcessor implements TProcessor {
       } else {
         reply(out, msg.name, TMessageType.REPLY, msg.seqid, failed(empty.get(), refused));
       }
-      return refused.getCode();
+      return refused;
     }
     in.readMessageEnd();
     discardRestOfFrame(in);
     TSerializable result;
     byte type = TMessageType.REPLY;
-    ErrorCode error = null;
+    KvPodException error = null;
     try {
       TBase<?, ?> r = call(fn, args);
       error = declaredError(r);
@@ -133,7 +133,7 @@ final class ContractProcessor implements TProcessor {
       LOG.error("application error in {}", msg.name, e);
       result = e;
       type = TMessageType.EXCEPTION;
-      error = ErrorCode.INTERNAL;
+      error = new KvPodException(ErrorCode.INTERNAL, "application error in " + msg.name + ": " + e.getMessage());
     } catch (TException | RuntimeException e) {
       LOG.error("internal error in {}", msg.name, e);
       Supplier<TBase<?, ?>> empty = emptyResults.get(msg.name);
@@ -144,20 +144,17 @@ final class ContractProcessor implements TProcessor {
       } else {
         result = failed(empty.get(), new KvPodException(ErrorCode.INTERNAL, what).setRetriable(false));
       }
-      error = ErrorCode.INTERNAL;
+      error = new KvPodException(ErrorCode.INTERNAL, what);
     }
     reply(out, msg.name, type, msg.seqid, result);
     return error;
   }
 
-  /** The code of the {@link KvPodException} a call's {@code result} carries (field 1), or null. */
+  /** The {@link KvPodException} a call's {@code result} carries (field 1), or null. */
   @SuppressWarnings({"unchecked", "rawtypes"})
-  private static ErrorCode declaredError(TBase result) {
+  private static KvPodException declaredError(TBase result) {
     TFieldIdEnum field = result.fieldForId(1);
-    if (field != null && result.isSet(field) && result.getFieldValue(field) instanceof KvPodException e) {
-      return e.getCode() == null ? ErrorCode.INTERNAL : e.getCode();
-    }
-    return null;
+    return field != null && result.isSet(field) && result.getFieldValue(field) instanceof KvPodException e ? e : null;
   }
 
   /**

@@ -13,9 +13,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A pod's HTTP endpoint, for monitoring: {@code GET /metrics} answers the pod's meters as
- * Prometheus text ({@link PodMetrics#scrape}), {@code GET /status.json} its status (the
- * Thrift {@code PodStatus}, as JSON); any other path is 404, any other method 405. Served by
+ * A pod's HTTP endpoint, for monitoring: {@code GET /} answers the pod's status page
+ * ({@link StatusPage}), {@code GET /status.json} the same status as JSON (the Thrift
+ * {@code PodStatus}), and {@code GET /metrics} the pod's meters as Prometheus text
+ * ({@link PodMetrics#scrape}); any other path is 404, any other method 405. Served by
  * the JDK's own HTTP server on one thread of its own, so a scrape never waits for, or holds
  * up, the pod's Thrift calls. Read-only: it changes nothing in the pod. Owns the server;
  * thread-safe.
@@ -25,8 +26,9 @@ final class HttpEndpoint implements Closeable {
   /** Prometheus' text exposition format. */
   static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
   static final String JSON = "application/json; charset=utf-8";
+  static final String HTML = "text/html; charset=utf-8";
   private static final String TEXT = "text/plain; charset=utf-8";
-  private static final String NOT_FOUND = "not found: try /metrics or /status.json\n";
+  private static final String NOT_FOUND = "not found: try /, /status.json or /metrics\n";
 
   private final HttpServer server;
   private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
@@ -41,12 +43,15 @@ final class HttpEndpoint implements Closeable {
     String render() throws Exception;
   }
 
-  /** Serves {@code metrics} and {@code status} (JSON) on {@code bind} (port 0: any free port, see {@link #port}). */
-  HttpEndpoint(InetSocketAddress bind, Page metrics, Page status) throws IOException {
+  /**
+   * Serves {@code page} (HTML), {@code status} (JSON) and {@code metrics} on {@code bind}
+   * (port 0: any free port, see {@link #port}).
+   */
+  HttpEndpoint(InetSocketAddress bind, Page page, Page status, Page metrics) throws IOException {
     server = HttpServer.create(bind, 16);
     server.createContext("/metrics", x -> answer(x, "/metrics", PROMETHEUS_TEXT, metrics));
     server.createContext("/status.json", x -> answer(x, "/status.json", JSON, status));
-    server.createContext("/", x -> send(x, 404, TEXT, NOT_FOUND));
+    server.createContext("/", x -> answer(x, "/", HTML, page));
     server.setExecutor(thread);
     server.start();
   }

@@ -1,6 +1,8 @@
 package io.kvpod.pod;
 
+import io.kvpod.thrift.CallLatency;
 import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPodException;
 import io.micrometer.core.instrument.Clock;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -12,6 +14,8 @@ import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.micrometer.core.instrument.distribution.HistogramSnapshot;
+import io.micrometer.core.instrument.distribution.ValueAtPercentile;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.jmx.JmxConfig;
 import io.micrometer.jmx.JmxMeterRegistry;
@@ -19,7 +23,9 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.Closeable;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -53,12 +59,16 @@ import org.slf4j.LoggerFactory;
 final class PodMetrics implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(PodMetrics.class);
   private static final double[] QUANTILES = {0.5, 0.9, 0.99, 0.999};
+  /** Failures that are not the caller's doing: kept in {@link RecentEvents} as well as counted. */
+  private static final Set<ErrorCode> SERIOUS = EnumSet.of(ErrorCode.INTERNAL, ErrorCode.CORRUPTION,
+      ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.OWNER_UNREACHABLE);
 
   private final CompositeMeterRegistry registry = new CompositeMeterRegistry();
   private final PrometheusMeterRegistry prometheus;
   private final JmxMeterRegistry jmx;
   private final JvmGcMetrics gc;
   private final long slowCallNanos;
+  private final RecentEvents events;
   private final LogThrottle slowCalls = new LogThrottle(1, TimeUnit.SECONDS);
   private final Map<String, Timer> calls = new ConcurrentHashMap<>();
   private final Map<String, Timer> peerCalls = new ConcurrentHashMap<>();
@@ -67,7 +77,8 @@ final class PodMetrics implements Closeable {
   private final Timer flushes;
   private final Timer compactions;
 
-  private PodMetrics(int podId, boolean export, long slowCallMillis) {
+  private PodMetrics(int podId, boolean export, long slowCallMillis, RecentEvents events) {
+    this.events = events;
     this.slowCallNanos = TimeUnit.MILLISECONDS.toNanos(slowCallMillis);
     if (export) {
       prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -106,14 +117,35 @@ final class PodMetrics implements Closeable {
     }
   }
 
-  /** Meters for pod {@code podId}, exported to Prometheus and JMX; calls slower than {@code slowCallMillis} are logged. */
-  static PodMetrics exported(int podId, long slowCallMillis) {
-    return new PodMetrics(podId, true, slowCallMillis);
+  /**
+   * Meters for pod {@code podId}, exported to Prometheus and JMX; calls slower than
+   * {@code slowCallMillis} are logged, and calls that failed seriously go to {@code events}.
+   */
+  static PodMetrics exported(int podId, long slowCallMillis, RecentEvents events) {
+    return new PodMetrics(podId, true, slowCallMillis, events);
   }
 
   /** Meters kept in memory only, for tests and tools (nothing exported, nothing logged). */
   static PodMetrics inMemory() {
-    return new PodMetrics(0, false, Long.MAX_VALUE / 2_000_000);
+    return new PodMetrics(0, false, Long.MAX_VALUE / 2_000_000, new RecentEvents());
+  }
+
+  /** The latency of each kind of call answered so far, by method, in milliseconds. */
+  Map<String, CallLatency> latencies() {
+    Map<String, CallLatency> out = new java.util.TreeMap<>();
+    calls.forEach((method, t) -> {
+      HistogramSnapshot s = t.takeSnapshot();
+      double[] q = new double[QUANTILES.length];
+      for (ValueAtPercentile v : s.percentileValues()) {
+        for (int i = 0; i < QUANTILES.length; i++) {
+          if (v.percentile() == QUANTILES[i]) {
+            q[i] = v.value(TimeUnit.MILLISECONDS);
+          }
+        }
+      }
+      out.put(method, new CallLatency(t.count(), q[0], q[2], q[3], s.max(TimeUnit.MILLISECONDS)));
+    });
+    return out;
   }
 
   private static Timer.Builder timer(String name, String help) {
@@ -121,9 +153,17 @@ final class PodMetrics implements Closeable {
         .distributionStatisticExpiry(Duration.ofMinutes(2)).distributionStatisticBufferLength(4);
   }
 
-  /** Records a Thrift call of {@code method} that took {@code nanos}; {@code error} is null if it succeeded. */
-  void called(String method, long nanos, ErrorCode error) {
+  /**
+   * Records a Thrift call of {@code method} that took {@code nanos}; {@code error} is what it
+   * was answered with, null if it succeeded. A failure that is not the caller's doing
+   * ({@link #SERIOUS}) is also kept in the pod's {@link RecentEvents}.
+   */
+  void called(String method, long nanos, KvPodException failure) {
+    ErrorCode error = failure == null ? null : failure.getCode() == null ? ErrorCode.INTERNAL : failure.getCode();
     record(calls, CALLS, "call", method, nanos, error);
+    if (error != null && SERIOUS.contains(error)) {
+      events.add(RecentEvents.ERROR, method + " failed with " + error + ": " + failure.getMessage());
+    }
     if (nanos >= slowCallNanos) {
       long n = slowCalls.count();
       if (n > 0) {

@@ -75,6 +75,7 @@ public final class PodServer implements Closeable {
   private TNonblockingServerSocket socket;
   private FrameWatch frameWatch;
   private PodMetrics metrics;
+  private final RecentEvents events = new RecentEvents();
   private HttpEndpoint http;
 
   public PodServer(PodConfig config) {
@@ -108,7 +109,7 @@ public final class PodServer implements Closeable {
     layers = new LayerWatcher(fs, layout, cache, hadoop);
     layers.start(v.getMillis(PodConfig.LAYERS_POLL));
 
-    metrics = PodMetrics.exported(podId, v.getMillis(PodConfig.SLOW_CALL));
+    metrics = PodMetrics.exported(podId, v.getMillis(PodConfig.SLOW_CALL), events);
     PeerSigner signer = new PeerSigner(v.getString(PodConfig.SECRET), podId,
         v.getMillis(PodConfig.AUTH_MAX_SKEW), System::currentTimeMillis);
     PeerFaults faults = new PeerFaults(pods);
@@ -133,7 +134,7 @@ public final class PodServer implements Closeable {
             holdUpStartRecovery(bucket, epoch, v.getMillis(PodConfig.DEBUG_RECOVERY_DELAY));
           }
           return Shard.open(shardContext, bucket, epoch, claim);
-        });
+        }, events);
     long takeoverAfter = v.getMillis(PodConfig.TAKEOVER_AFTER);
     long silentAfter = takeoverAfter > 0 ? takeoverAfter : v.getMillis(PodConfig.PEER_TIMEOUT);
     TakeoverPolicy policy = new TakeoverPolicy(podId, pods, buckets, liveness, takeoverAfter, System::nanoTime);
@@ -164,9 +165,10 @@ public final class PodServer implements Closeable {
     registerGauges();
     int httpPort = v.getInt(PodConfig.HTTP_PORT);
     if (httpPort >= 0) {
-      http = new HttpEndpoint(new InetSocketAddress(config.bindHost(), httpPort), metrics::scrape,
-          () -> ThriftJson.of(service[0].status()));
-      LOG.info("pod {}: metrics at http://{}:{}/metrics", podId, config.bindHost(), http.port());
+      http = new HttpEndpoint(new InetSocketAddress(config.bindHost(), httpPort),
+          () -> StatusPage.render(service[0].status()), () -> ThriftJson.of(service[0].status()), metrics::scrape);
+      LOG.info("pod {}: status at http://{}:{}/ (and /status.json), metrics at /metrics", podId,
+          config.bindHost(), http.port());
     }
     liveness.start(peerClient::ping, v.getMillis(PodConfig.HEARTBEAT_INTERVAL), silentAfter, peerClient::abort);
     LOG.info("pod {} of {} listening on {}; taking buckets {}", podId, pods, bind, planned);
@@ -321,6 +323,8 @@ public final class PodServer implements Closeable {
     if (http != null) {
       st.setHttpPort(http.port());
     }
+    st.setLatencies(metrics.latencies());
+    st.setEvents(events.list());
     Set<Integer> recovering = shards.recovering();
     st.setState((problem != null ? problem : st.getState()) + "; holds buckets " + held
         + (recovering.isEmpty() ? "" : "; RECOVERING buckets " + recovering)

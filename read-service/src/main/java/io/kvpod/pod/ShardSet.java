@@ -82,6 +82,7 @@ final class ShardSet implements Closeable {
   private final Ownership ownership;
   private final long leaseNanos;
   private final Opener opener;
+  private final RecentEvents events;
   private final Map<Integer, Shard> held = new ConcurrentHashMap<>();
   private final Set<Integer> recovering = ConcurrentHashMap.newKeySet();
   /** Held while a bucket is taken over: takeovers of one bucket run one at a time. */
@@ -120,8 +121,9 @@ final class ShardSet implements Closeable {
   private long pollNanos;
   private long lastPollNanos = System.nanoTime();
 
-  ShardSet(int self, Ownership ownership, long leaseMillis, Opener opener) {
+  ShardSet(int self, Ownership ownership, long leaseMillis, Opener opener, RecentEvents events) {
     this.self = self;
+    this.events = events;
     this.ownership = ownership;
     this.leaseNanos = TimeUnit.MILLISECONDS.toNanos(leaseMillis);
     this.opener = opener;
@@ -339,6 +341,8 @@ final class ShardSet implements Closeable {
         long claimed = System.nanoTime();
         LOG.info("bucket {}: claimed epoch {} (was pod {} in epoch {}); fencing and replaying its log",
             bucket, epoch, seen.holder(), seen.epoch());
+        events.add(RecentEvents.TAKEOVER, "bucket " + bucket + ": claimed epoch " + epoch + " (was pod "
+            + seen.holder() + " in epoch " + seen.epoch() + ")");
         Shard old = held.remove(bucket);
         if (old != null) {
           old.abandon();
@@ -486,6 +490,8 @@ final class ShardSet implements Closeable {
     if (held.remove(s.bucket, s)) {
       LOG.info("bucket {}: pod {} holds it since epoch {} (this pod held epoch {}); dropping this pod's shard, "
           + "whose log the new holder replays", s.bucket, now.holder(), now.epoch(), s.epoch);
+      events.add(RecentEvents.DROPPED, "bucket " + s.bucket + ": pod " + now.holder() + " holds it since epoch "
+          + now.epoch() + " (this pod held epoch " + s.epoch + ")");
       Thread t = new Thread(s::abandon, "abandon-bucket-" + s.bucket); // may wait for a flush; not under a lock
       t.setDaemon(true);
       t.start();

@@ -400,6 +400,25 @@ class PodClusterTest {
     assertEquals(port, status.get("httpPort"));
     List<Object> layerIds = client.status(0).getLayers().stream().map(l -> (Object) l.getLayerId()).toList();
     assertEquals(layerIds, ((List<?>) status.get("layers")).stream().map(l -> ((Map<?, ?>) l).get("layerId")).toList());
+    assertTrue(((Number) ((Map<?, ?>) ((Map<?, ?>) status.get("latencies")).get("get")).get("count")).longValue() >= 20,
+        "the gets' latency: " + status.get("latencies"));
+    assertTrue(((List<?>) status.get("events")).stream().map(e -> (Map<?, ?>) e).anyMatch(e -> "TAKEOVER".equals(
+        e.get("kind")) && String.valueOf(e.get("text")).startsWith("bucket 0: claimed epoch")),
+        "pod 0's claim of its bucket at start is a recent event: " + status.get("events"));
+
+    // the status page: well-formed XHTML, with the bucket held here and the newest layer
+    java.net.HttpURLConnection page = (java.net.HttpURLConnection) new java.net.URL(
+        "http://127.0.0.1:" + port + "/").openConnection();
+    assertEquals(200, page.getResponseCode());
+    assertEquals(HttpEndpoint.HTML, page.getContentType());
+    org.w3c.dom.Document html;
+    try (var in = page.getInputStream()) {
+      html = javax.xml.parsers.DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(in);
+    }
+    javax.xml.xpath.XPath xpath = javax.xml.xpath.XPathFactory.newInstance().newXPath();
+    assertEquals("pod 0", xpath.evaluate("//*[@id='bucket-0']/*[2]", html).trim(), "bucket 0's holder");
+    assertEquals("here", xpath.evaluate("//*[@id='bucket-0']/@class", html));
+    assertEquals(layerIds.get(0), xpath.evaluate("//*[@id='layers']/*[2]/*[1]", html), "the newest layer first");
     java.io.PrintStream stdout = System.out;
     ByteArrayOutputStream cli = new ByteArrayOutputStream();
     System.setOut(new PrintStream(cli, true, StandardCharsets.UTF_8));

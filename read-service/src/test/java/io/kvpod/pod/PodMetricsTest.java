@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPodException;
 import java.lang.management.ManagementFactory;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -16,11 +17,11 @@ import org.junit.jupiter.api.Test;
 class PodMetricsTest {
   @Test
   void callLatenciesAndErrorsAreExportedAsPrometheusTextAndJmx() throws Exception {
-    try (PodMetrics m = PodMetrics.exported(7, 60_000)) {
+    try (PodMetrics m = PodMetrics.exported(7, 60_000, new RecentEvents())) {
       for (int i = 1; i <= 100; i++) {
         m.called("get", TimeUnit.MICROSECONDS.toNanos(100 * i), null); // 0.1 ms .. 10 ms
       }
-      m.called("put", TimeUnit.MILLISECONDS.toNanos(2), ErrorCode.BUSY);
+      m.called("put", TimeUnit.MILLISECONDS.toNanos(2), new KvPodException(ErrorCode.BUSY, "busy"));
       m.walSync().record(3, TimeUnit.MILLISECONDS);
       m.walAppended(1234);
       m.gauge("kvpod.buckets.held", "buckets this pod holds", () -> 5);
