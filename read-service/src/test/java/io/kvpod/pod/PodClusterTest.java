@@ -436,8 +436,52 @@ class PodClusterTest {
     }
   }
 
+  /**
+   * The status page in a real browser (headless Chromium): it renders, logs nothing to the
+   * console, and shows the bucket pod 1 holds and the newest layer. Skipped where Chromium is
+   * missing, except under CI, which installs it (.ci/run). Leaves a screenshot in target/.
+   */
   @Test
   @Order(6)
+  void theStatusPageRendersInAHeadlessBrowserWithNoConsoleErrors() throws Exception {
+    String browser = java.util.stream.Stream.of("chromium", "chromium-browser", "google-chrome")
+        .map(b -> java.nio.file.Path.of("/usr/bin", b)).filter(java.nio.file.Files::isExecutable)
+        .map(java.nio.file.Path::toString).findFirst().orElse(null);
+    if (browser == null) {
+      if ("true".equals(System.getenv("CI"))) {
+        throw new AssertionError("CI must have chromium (see .ci/run)");
+      }
+      org.junit.jupiter.api.Assumptions.abort("no headless browser installed (apt-get install chromium)");
+    }
+    int port = client.status(1).getHttpPort();
+    String newest = client.status(1).getLayers().get(0).getLayerId();
+    String url = "http://127.0.0.1:" + port + "/";
+    File profile = new File(tmp, "chromium-profile");
+    File shot = new File("target/status-page.png");
+    List<String> common = List.of(browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--user-data-dir=" + profile, "--enable-logging=stderr", "--v=0", "--window-size=1280,1600");
+    List<String> dump = new ArrayList<>(common);
+    dump.addAll(List.of("--dump-dom", url));
+    Process p = new ProcessBuilder(dump).redirectError(new File(tmp, "chromium.err"))
+        .redirectOutput(new File(tmp, "chromium.dom")).start();
+    assertTrue(p.waitFor(2, java.util.concurrent.TimeUnit.MINUTES), "chromium finished");
+    String dom = java.nio.file.Files.readString(new File(tmp, "chromium.dom").toPath());
+    String log = java.nio.file.Files.readString(new File(tmp, "chromium.err").toPath());
+    assertEquals(0, p.exitValue(), log);
+    assertTrue(dom.contains("id=\"bucket-1\" class=\"here\""), "bucket 1 is shown as held by pod 1: " + dom);
+    assertTrue(dom.contains(newest), "the newest layer " + newest + " is shown");
+    List<String> console = log.lines().filter(l -> l.contains(":CONSOLE")).toList();
+    assertEquals(List.of(), console, "the page logged to the browser's console");
+    List<String> screenshot = new ArrayList<>(common);
+    screenshot.addAll(List.of("--screenshot=" + shot.getAbsolutePath(), url));
+    Process s = new ProcessBuilder(screenshot).redirectErrorStream(true)
+        .redirectOutput(new File(tmp, "chromium-shot.log")).start();
+    assertTrue(s.waitFor(2, java.util.concurrent.TimeUnit.MINUTES), "chromium finished the screenshot");
+    assertTrue(shot.length() > 0, "a screenshot of the page");
+  }
+
+  @Test
+  @Order(7)
   void hedgedReadsAnswerWhileTheOwnerIsFrozen() throws Exception {
     PodProcess owner = pods.get(2);
     owner.signal("STOP");
@@ -461,7 +505,7 @@ class PodClusterTest {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void killedPodDoesNotFailReads() throws Exception {
     pods.get(1).kill9();
     assertFalse(pods.get(1).alive());
