@@ -54,6 +54,24 @@ public final class KvPodCli {
         .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
   }
 
+  /** Exit codes, for scripts: also listed by {@code --help}. */
+  static final int OK = 0;
+  /** get: the key has no record. */
+  static final int NOT_FOUND = 1;
+  /** The command line is wrong; nothing was sent. */
+  static final int USAGE_ERROR = 2;
+  /** A pod could not be reached or answered a retriable error (UNAVAILABLE, BUSY, ...): try again. */
+  static final int UNAVAILABLE = 3;
+  /** A pod refused the request for good (INVALID_ARGUMENT, TOO_LARGE, UNAUTHENTICATED, ...). */
+  static final int REFUSED = 4;
+  static final String EXIT_CODES = "Exit codes: 0 ok; 1 not found (get), or a key read wrong (sample); 2 usage error; 3 a pod could not be "
+      + "reached or answered a retriable error (try again); 4 a pod refused the request for good.";
+
+  /** The exit code for a call that failed with {@code e}. */
+  static int exitCode(KvPodException e) {
+    return e.isRetriable() ? UNAVAILABLE : REFUSED;
+  }
+
   static final String USAGE = "kvpod (get KEY | put KEY field=value... | remove KEY | status | ping | refresh | sample"
       + " | fault (block I J | unblock I J | clear)) [options]";
 
@@ -77,16 +95,16 @@ public final class KvPodCli {
       cl = new DefaultParser().parse(options(), args);
     } catch (ParseException e) {
       System.err.println("kvpod: " + e.getMessage());
-      return 2;
+      return USAGE_ERROR;
     }
     if (cl.hasOption("help") || cl.getArgList().isEmpty()) {
-      HelpFormatter.builder().get().printHelp(USAGE, "Talk to running pods.", options(), "", false);
-      return cl.hasOption("help") ? 0 : 2;
+      HelpFormatter.builder().get().printHelp(USAGE, "Talk to running pods.", options(), EXIT_CODES, false);
+      return cl.hasOption("help") ? OK : USAGE_ERROR;
     }
     String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));
     if (pods == null || pods.isBlank()) {
       System.err.println("kvpod: say which pods: --pods host:port,... (or start a local cluster: bin/kvpod cluster start)");
-      return 2;
+      return USAGE_ERROR;
     }
     String cmd = cl.getArgList().get(0);
     String[] rest = cl.getArgList().subList(1, cl.getArgList().size()).toArray(new String[0]);
@@ -95,7 +113,7 @@ public final class KvPodCli {
         case "get" -> {
           if (rest.length != 1) {
             System.err.println("usage: kvpod get KEY");
-            return 2;
+            return USAGE_ERROR;
           }
           long t0 = System.nanoTime();
           Lookup l = client.getRecord(rest[0]);
@@ -109,34 +127,34 @@ public final class KvPodCli {
                 JSON.writeValueAsString(l.getRecord().getValue()), ms, client.ownerOf(rest[0]),
                 l.getRecord().getVersion());
           }
-          return l.isFound() ? 0 : 1;
+          return l.isFound() ? OK : NOT_FOUND;
         }
         case "remove" -> {
           if (rest.length != 1) {
             System.err.println("usage: kvpod remove KEY");
-            return 2;
+            return USAGE_ERROR;
           }
           client.remove(rest[0]);
           System.out.println("ok");
-          return 0;
+          return OK;
         }
         case "put" -> {
           if (rest.length < 1) {
             System.err.println("usage: kvpod put KEY field=value...");
-            return 2;
+            return USAGE_ERROR;
           }
           Map<String, String> v = new LinkedHashMap<>();
           for (String fv : Arrays.copyOfRange(rest, 1, rest.length)) {
             int eq = fv.indexOf('=');
             if (eq <= 0) {
               System.err.println("kvpod put: '" + fv + "' is not field=value");
-              return 2;
+              return USAGE_ERROR;
             }
             v.put(fv.substring(0, eq), fv.substring(eq + 1));
           }
           client.put(rest[0], v);
           System.out.println("ok");
-          return 0;
+          return OK;
         }
         case "status", "ping", "refresh" -> {
           return perPod(cmd, client, cl);
@@ -149,19 +167,19 @@ public final class KvPodCli {
         }
         default -> {
           System.err.println("kvpod: unknown command '" + cmd + "'; " + USAGE);
-          return 2;
+          return USAGE_ERROR;
         }
       }
     } catch (KvPodException e) {
       System.err.println("kvpod " + cmd + ": " + e.getCode() + ": " + e.getMessage());
-      return 1;
+      return exitCode(e);
     }
   }
 
   private static int perPod(String cmd, KvPodClient client, CommandLine cl) throws Exception {
     int from = cl.hasOption("pod") ? Integer.parseInt(cl.getOptionValue("pod")) : 0;
     int to = cl.hasOption("pod") ? from + 1 : client.pods();
-    int failures = 0;
+    int worst = OK;
     for (int p = from; p < to; p++) {
       try {
         switch (cmd) {
@@ -199,7 +217,7 @@ public final class KvPodCli {
           }
         }
       } catch (KvPodException e) {
-        failures++;
+        worst = Math.max(worst, exitCode(e));
         if (cl.hasOption("json") && "status".equals(cmd)) {
           System.out.println(JSON.writeValueAsString(java.util.Map.of("podId", p, "error", String.valueOf(e.getCode()),
               "message", String.valueOf(e.getMessage()))));
@@ -208,7 +226,7 @@ public final class KvPodCli {
         }
       }
     }
-    return failures == 0 ? 0 : 1;
+    return worst;
   }
 
   /**
@@ -230,13 +248,13 @@ public final class KvPodCli {
       }
     } else {
       System.err.println("usage: kvpod fault (block I J | unblock I J | clear)");
-      return 2;
+      return USAGE_ERROR;
     }
     for (var e : sends.entrySet()) {
       PeerResponse r = client.process(e.getKey(), signer, PeerRequest.fault(e.getValue()));
       System.out.printf("pod %d: links cut to %s%n", e.getKey(), r.getFault().getBlocked());
     }
-    return 0;
+    return OK;
   }
 
   /** Reads generated keys, each through a random pod, and prints them with timings. */

@@ -25,4 +25,18 @@ class KvPodCliTest {
   void aMissingKeyPrintsFoundFalseAndNoValue() throws Exception {
     assertEquals("{\"key\":\"nobody\",\"found\":false}", KvPodCli.lookupJson("nobody", new Lookup(false)));
   }
+
+  @Test
+  void exitCodesTellAUsageErrorFromARefusalFromAnUnreachablePod() throws Exception {
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    String pods = "127.0.0.1:" + closed; // nothing listens there
+    assertEquals(KvPodCli.USAGE_ERROR, KvPodCli.run(new String[] {"--no-such-option"}));
+    assertEquals(KvPodCli.USAGE_ERROR, KvPodCli.run(new String[] {"get", "--pods", pods}), "get without a key");
+    assertEquals(KvPodCli.REFUSED, KvPodCli.run(new String[] {"get", "", "--pods", pods}), "an empty key");
+    assertEquals(KvPodCli.UNAVAILABLE, KvPodCli.run(new String[] {"ping", "--pods", pods}), "no pod listens");
+    assertEquals(KvPodCli.OK, KvPodCli.run(new String[] {"--help"}));
+  }
 }
