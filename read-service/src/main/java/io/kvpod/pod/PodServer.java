@@ -86,6 +86,7 @@ public final class PodServer implements Closeable {
         hadoop.set(k, v); // fs.*, dfs.*, hbase.* settings pass through
       }
     });
+    WriteAheadLog.applyClientDefaults(hadoop); // where the pod's settings leave them unset
   }
 
   /**

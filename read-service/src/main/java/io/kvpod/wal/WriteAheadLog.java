@@ -6,6 +6,7 @@ import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LeaseRecoverable;
@@ -99,6 +100,23 @@ public final class WriteAheadLog implements Closeable {
     this.writer = writer;
     this.durability = durability;
     this.guard = guard;
+  }
+
+  /**
+   * HDFS client settings a log needs, set in {@code conf} unless a site file or the caller
+   * set them already (Hadoop's own defaults do not count): when a
+   * DataNode of a segment's pipeline dies and HDFS has no spare DataNode to put in its place
+   * (a cluster of three, with replication 3), the pipeline goes on with the DataNodes left
+   * ({@code dfs.client.block.write.replace-datanode-on-failure.best-effort}). Without it the
+   * segment's next sync fails, and the pod refuses writes to the bucket until it restarts:
+   * one DataNode lost stopped every write (see {@code WalOnReplicatedHdfsTest}).
+   */
+  public static void applyClientDefaults(Configuration conf) {
+    String key = "dfs.client.block.write.replace-datanode-on-failure.best-effort";
+    String[] from = conf.getPropertySources(key); // hdfs-default.xml's false does not count as set
+    if (from == null || java.util.Arrays.stream(from).allMatch(f -> f.endsWith("-default.xml"))) {
+      conf.set(key, "true", "kvpod: WriteAheadLog.applyClientDefaults");
+    }
   }
 
   /**
