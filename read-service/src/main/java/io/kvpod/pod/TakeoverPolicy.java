@@ -16,7 +16,9 @@ import java.util.function.LongSupplier;
  *   <li>{@code h} is this pod, but this pod has no shard for {@code b} (its claim outlived
  *       a failed recovery): take it again, in a new epoch; or</li>
  *   <li>{@code h} is down for everyone ({@link PeerLiveness#downForEveryone}) for
- *       {@code afterMillis}, and it was heard from at least once since the pods started, or
+ *       {@code afterMillis}, its record of {@code b} is at least that old (a fresh claim
+ *       shows its claimer was up, see {@link #noteSeen}), and it was heard from at least
+ *       once since the pods started, or
  *       a write for {@code b} is waiting ({@link #demand}); a pod that was never up yet
  *       (a cluster still starting) is left alone unless someone needs its keys; and</li>
  *   <li>this pod is {@code b}'s <em>designated successor</em> ({@link #designated}): the
@@ -47,6 +49,10 @@ final class TakeoverPolicy {
   private final LongSupplier nanoClock;
   /** When a write last waited for each bucket's holder ({@code nanoClock}); 0: never. */
   private final AtomicLongArray demandedNanos;
+  /** Per bucket, the record last seen, and since when ({@code nanoClock}); see {@link #noteSeen}. */
+  private final Ownership.Holding[] seen;
+  private final long[] seenSinceNanos;
+  private boolean firstView = true;
 
   TakeoverPolicy(int self, int pods, int buckets, PeerLiveness liveness, long afterMillis, LongSupplier nanoClock) {
     this.self = self;
@@ -56,6 +62,8 @@ final class TakeoverPolicy {
     this.afterMillis = afterMillis;
     this.nanoClock = nanoClock;
     this.demandedNanos = new AtomicLongArray(buckets);
+    this.seen = new Ownership.Holding[buckets];
+    this.seenSinceNanos = new long[buckets];
   }
 
   /** Notes that a write for {@code bucket} is waiting because its holder cannot be reached. */
@@ -70,21 +78,40 @@ final class TakeoverPolicy {
   }
 
   /** The buckets to take over now, given the records {@code v} and the buckets this pod holds. */
-  List<Integer> toTakeOver(Ownership.View v, Set<Integer> held) {
+  synchronized List<Integer> toTakeOver(Ownership.View v, Set<Integer> held) {
     List<Integer> out = new ArrayList<>();
     if (!enabled()) {
       return out;
     }
+    long now = nanoClock.getAsLong();
     for (int b = 0; b < v.holdings().length; b++) {
+      boolean freshClaim = noteSeen(b, v.of(b), now);
       int h = v.of(b).holder();
       if (h < 0 || held.contains(b)) {
         continue; // a record still being written, or held here already
       }
-      if (h == self || shouldTakeFrom(b, h, v)) {
+      if (h == self || (!freshClaim && shouldTakeFrom(b, h, v))) {
         out.add(b);
       }
     }
+    firstView = false;
     return out;
+  }
+
+  /**
+   * Notes that {@code bucket}'s record says {@code h}; returns whether that record first
+   * appeared less than a window ago. A claim is a sign of life: the pod that wrote it was up
+   * then, even if it has not answered a ping since (a restarted pod on a loaded machine,
+   * taking its buckets back, can be slow to answer its first pings). So a bucket is not taken
+   * from a holder within a window of its claim. Records in the first view this policy sees
+   * count as old.
+   */
+  private boolean noteSeen(int bucket, Ownership.Holding h, long now) {
+    if (!h.equals(seen[bucket])) {
+      seen[bucket] = h;
+      seenSinceNanos[bucket] = firstView ? Long.MIN_VALUE / 2 : now;
+    }
+    return now - seenSinceNanos[bucket] < TimeUnit.MILLISECONDS.toNanos(afterMillis);
   }
 
   private boolean shouldTakeFrom(int bucket, int holder, Ownership.View v) {

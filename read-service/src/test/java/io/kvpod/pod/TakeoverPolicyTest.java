@@ -53,6 +53,30 @@ class TakeoverPolicyTest {
     assertEquals(List.of(2), policy.toTakeOver(homeView(), Set.of(0)));
   }
 
+  /**
+   * A pod that restarted on a loaded machine claims its buckets back before it answers its
+   * first pings: the claim itself shows it is up, so its bucket is left to it for a window,
+   * and taken only if it stays silent after that.
+   */
+  @Test
+  void aFreshClaimByAPodNobodyHearsFromIsLeftToItForAWindow() {
+    everyoneUp();
+    assertEquals(List.of(), policy.toTakeOver(homeView(), Set.of(0)));
+    advance(2500);
+    report(1, 0, 0, 2500); // nobody hears from pod 2...
+    Ownership.Holding[] h = homeView().holdings().clone();
+    h[2] = new Ownership.Holding(2, 2); // ...but it has just claimed bucket 2 again, in epoch 2
+    Ownership.View claimed = new Ownership.View(h, 0);
+    assertTrue(liveness.downForEveryone(2, WINDOW));
+    assertEquals(List.of(), policy.toTakeOver(claimed, Set.of(0)), "a claim this fresh is a sign of life");
+    advance(WINDOW - 100);
+    report(1, 0, 0, 2500 + WINDOW - 100);
+    assertEquals(List.of(), policy.toTakeOver(claimed, Set.of(0)));
+    advance(200);
+    report(1, 0, 0, 2600 + WINDOW);
+    assertEquals(List.of(2), policy.toTakeOver(claimed, Set.of(0)), "silent a window after its claim: taken");
+  }
+
   @Test
   void aHolderThatAnotherPodStillHearsFromIsNotDownOnlyCutOffFromThisPod() {
     everyoneUp();
