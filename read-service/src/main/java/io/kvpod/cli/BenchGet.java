@@ -35,12 +35,27 @@ public final class BenchGet {
         .addOption(opt("seed", "S", "generator seed (default: 1)"))
         .addOption(opt("multiget", "K", "also measure multiGet of K keys per call (default: off)"))
         .addOption(Option.builder().longOpt("no-ping").desc("skip the ping phase").get())
+        .addOption(JSON_OPTION)
         .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
   }
 
   /** A long option that takes one argument: the CLI's one way of declaring them. */
   public static Option opt(String name, String arg, String desc) {
     return Option.builder().longOpt(name).hasArg().argName(arg).desc(desc).get();
+  }
+
+  /** {@code --json}: the results as one JSON object on stdout; the progress goes to stderr. */
+  static final Option JSON_OPTION = Option.builder().longOpt("json")
+      .desc("print the results as one JSON object (progress goes to stderr)").get();
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+  /** One phase's results: calls per second and latency in milliseconds. */
+  record Phase(String name, double callsPerSecond, int threads, double seconds, double p50Millis,
+               double p99Millis, double p999Millis, long errors, String firstError) {}
+
+  /** Prints {@code fields} as one JSON object on stdout. */
+  static void printJson(java.util.Map<String, Object> fields) throws java.io.IOException {
+    System.out.println(JSON.writeValueAsString(fields));
   }
 
   interface Op {
@@ -71,15 +86,20 @@ public final class BenchGet {
     RecordGenerator gen = new RecordGenerator(Long.parseLong(cl.getOptionValue("seed", "1")), 4, 100);
     int fixedPod = cl.hasOption("pod") ? Integer.parseInt(cl.getOptionValue("pod")) : -1;
     AtomicLong misses = new AtomicLong();
+    boolean json = cl.hasOption("json");
+    java.io.PrintStream out = json ? System.err : System.out;
+    List<Phase> phases = new ArrayList<>();
     try (KvPodClient client = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
       double pingRate = 0;
       if (!cl.hasOption("no-ping")) {
-        pingRate = phase("ping", client, threads, millis, (c, r) -> {
+        Phase ping = phase("ping", client, threads, millis, out, (c, r) -> {
           c.ping(fixedPod >= 0 ? fixedPod : r.nextInt(c.pods()));
           return 1;
         });
+        phases.add(ping);
+        pingRate = ping.callsPerSecond();
       }
-      double getRate = phase("get", client, threads, millis, (c, r) -> {
+      Phase get = phase("get", client, threads, millis, out, (c, r) -> {
         String k = gen.key(r.nextLong(records));
         var v = fixedPod >= 0 ? c.getVia(fixedPod, k) : c.get(k);
         if (v.isEmpty()) {
@@ -87,13 +107,15 @@ public final class BenchGet {
         }
         return 1;
       });
+      phases.add(get);
+      double getRate = get.callsPerSecond();
       if (pingRate > 0) {
-        System.out.printf("bench get: get throughput is %.0f%% of ping (%.0f vs %.0f calls/s)%n",
+        out.printf("bench get: get throughput is %.0f%% of ping (%.0f vs %.0f calls/s)%n",
             100 * getRate / pingRate, getRate, pingRate);
       }
       if (cl.hasOption("multiget")) {
         int k = Integer.parseInt(cl.getOptionValue("multiget"));
-        double calls = phase("multiGet x" + k, client, threads, millis, (c, r) -> {
+        Phase multi = phase("multiGet x" + k, client, threads, millis, out, (c, r) -> {
           List<String> keys = new ArrayList<>(k);
           for (int i = 0; i < k; i++) {
             keys.add(gen.key(r.nextLong(records)));
@@ -101,15 +123,19 @@ public final class BenchGet {
           c.multiGet(keys);
           return 1;
         });
-        System.out.printf("bench multiGet: %.0f keys/s%n", calls * k);
+        phases.add(multi);
+        out.printf("bench multiGet: %.0f keys/s%n", multi.callsPerSecond() * k);
       }
-      System.out.printf("bench get: %d misses%n", misses.get());
+      out.printf("bench get: %d misses%n", misses.get());
+    }
+    if (json) {
+      printJson(java.util.Map.of("phases", phases, "misses", misses.get()));
     }
     return 0;
   }
 
-  /** Runs op on {@code threads} threads for {@code millis}; prints and returns calls/s. */
-  static double phase(String name, KvPodClient client, int threads, long millis, Op op)
+  /** Runs op on {@code threads} threads for {@code millis}; prints its progress and results to {@code out}. */
+  static Phase phase(String name, KvPodClient client, int threads, long millis, java.io.PrintStream out, Op op)
       throws InterruptedException {
     LatencyHistogram[] hists = new LatencyHistogram[threads];
     AtomicLong done = new AtomicLong();
@@ -143,7 +169,7 @@ public final class BenchGet {
     while (ts[0].isAlive()) {
       ts[0].join(5000);
       if (ts[0].isAlive()) {
-        System.out.printf("  [%s] %,d calls, %.0f s%n", name, done.get(), (System.nanoTime() - start) / 1e9);
+        out.printf("  [%s] %,d calls, %.0f s%n", name, done.get(), (System.nanoTime() - start) / 1e9);
       }
     }
     for (Thread t : ts) {
@@ -154,11 +180,12 @@ public final class BenchGet {
       all.add(h);
     }
     double rate = all.count() / (millis / 1000.0);
-    System.out.printf("bench %s: %,.0f calls/s with %d threads over %.0f s; %s; %d errors%n", name, rate, threads,
+    out.printf("bench %s: %,.0f calls/s with %d threads over %.0f s; %s; %d errors%n", name, rate, threads,
         millis / 1000.0, all.summary(), errors.get());
     if (firstError.get() != null) {
-      System.out.println("  first error: " + firstError.get());
+      out.println("  first error: " + firstError.get());
     }
-    return rate;
+    return new Phase(name, rate, threads, millis / 1000.0, all.percentile(0.50) / 1000.0,
+        all.percentile(0.99) / 1000.0, all.percentile(0.999) / 1000.0, errors.get(), firstError.get());
   }
 }

@@ -3,6 +3,7 @@ package io.kvpod.cli;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.config.Durations;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.commons.cli.CommandLine;
@@ -32,6 +33,7 @@ public final class BenchPut {
         .addOption(BenchGet.opt("value-bytes", "N", "bytes of text per value (default: 100)"))
         .addOption(Option.builder().longOpt("random-pod")
             .desc("send each call to a random pod, which forwards to the owners").get())
+        .addOption(BenchGet.JSON_OPTION)
         .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
   }
 
@@ -65,8 +67,11 @@ public final class BenchPut {
     String run = Long.toString(System.currentTimeMillis(), 36);
     Map<String, String> value = Map.of("payload", "x".repeat(valueBytes));
     AtomicLong next = new AtomicLong();
+    boolean json = cl.hasOption("json");
+    java.io.PrintStream out = json ? System.err : System.out;
     try (KvPodClient client = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
-      double calls = BenchGet.phase(batch == 1 ? "put" : "batchPut x" + batch, client, threads, millis, (c, r) -> {
+      BenchGet.Phase phase = BenchGet.phase(batch == 1 ? "put" : "batchPut x" + batch, client, threads, millis, out,
+          (c, r) -> {
         long first = next.getAndAdd(batch);
         if (batch == 1) {
           String k = "bench-" + run + "-" + first;
@@ -88,8 +93,12 @@ public final class BenchPut {
         }
         return 1;
       });
-      System.out.printf("bench put: %,.0f records/s (%d records per call, %d threads, %d-byte values)%n",
-          calls * batch, batch, threads, valueBytes);
+      out.printf("bench put: %,.0f records/s (%d records per call, %d threads, %d-byte values)%n",
+          phase.callsPerSecond() * batch, batch, threads, valueBytes);
+      if (json) {
+        BenchGet.printJson(Map.of("phases", List.of(phase), "recordsPerSecond", phase.callsPerSecond() * batch,
+            "batch", batch, "valueBytes", valueBytes));
+      }
     }
     return 0;
   }

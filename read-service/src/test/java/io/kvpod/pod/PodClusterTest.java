@@ -419,21 +419,39 @@ class PodClusterTest {
     assertEquals("pod 0", xpath.evaluate("//*[@id='bucket-0']/*[2]", html).trim(), "bucket 0's holder");
     assertEquals("here", xpath.evaluate("//*[@id='bucket-0']/@class", html));
     assertEquals(layerIds.get(0), xpath.evaluate("//*[@id='layers']/*[2]/*[1]", html), "the newest layer first");
-    java.io.PrintStream stdout = System.out;
-    ByteArrayOutputStream cli = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(cli, true, StandardCharsets.UTF_8));
-    try {
-      assertEquals(0, io.kvpod.cli.KvPodCli.run(new String[] {"status", "--json", "--pods", podList}));
-    } finally {
-      System.setOut(stdout);
-    }
-    List<String> lines = cli.toString(StandardCharsets.UTF_8).lines().toList();
+    List<String> lines = stdoutOf(() -> io.kvpod.cli.KvPodCli.run(new String[] {"status", "--json", "--pods", podList}))
+        .lines().toList();
     assertEquals(3, lines.size(), "one JSON object per pod: " + lines);
     for (int pod = 0; pod < 3; pod++) {
       Map<?, ?> one = new com.fasterxml.jackson.databind.ObjectMapper().readValue(lines.get(pod), Map.class);
       assertEquals(pod, one.get("podId"));
       assertEquals(List.of(0, 1, 2), one.get("holders"));
     }
+
+    // bench get --json: one JSON object on stdout, the progress elsewhere
+    String bench = stdoutOf(() -> io.kvpod.cli.BenchGet.run(new String[] {"--pods", podList, "--threads", "2",
+        "--duration", "1s", "--records", Integer.toString(RECORDS), "--seed", Long.toString(SEED), "--json"}));
+    Map<?, ?> result = new com.fasterxml.jackson.databind.ObjectMapper().readValue(bench, Map.class);
+    assertEquals(0, result.get("misses"), "every generated key was found: " + bench);
+    List<?> phases = (List<?>) result.get("phases");
+    assertEquals(List.of("ping", "get"), phases.stream().map(p -> ((Map<?, ?>) p).get("name")).toList());
+    for (Object p : phases) {
+      assertTrue(((Number) ((Map<?, ?>) p).get("callsPerSecond")).doubleValue() > 0, "calls were made: " + p);
+      assertEquals(0, ((Map<?, ?>) p).get("errors"), bench);
+    }
+  }
+
+  /** What {@code command} printed on stdout; it must exit 0. */
+  private static String stdoutOf(java.util.concurrent.Callable<Integer> command) throws Exception {
+    PrintStream stdout = System.out;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      assertEquals(0, command.call());
+    } finally {
+      System.setOut(stdout);
+    }
+    return captured.toString(StandardCharsets.UTF_8);
   }
 
   /**
