@@ -14,14 +14,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The binary tarball as a user gets it: unpacked into an empty directory and run with no
- * Maven on the PATH, {@code bin/kvpod} starts a pod on a new table, writes a record, reads it
- * back and reports the pod's status, then stops the pod.
+ * Maven on the PATH, {@code bin/kvpod} starts a local HDFS with three DataNodes, a pod on a new
+ * table there, writes a record, reads it back and reports the pod's status, stops the pod,
+ * checks that HDFS holds the table's blocks three times, and stops HDFS.
  */
 class DistributionIT {
   private static final long COMMAND_MINUTES = 3;
@@ -58,12 +61,35 @@ class DistributionIT {
 
     Map<String, String> env = Map.of("PATH", pathWithoutMaven().toString(), "KVPOD_RUN_DIR",
         tmp.resolve("run").toString(), "KVPOD_HEAP", "256m", "KVPOD_POD_HEAP", "512m");
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
+    Ran hdfs = kvpod(home, env, "hdfs", "start", "--datanodes", "3", "--port", Integer.toString(freePort()));
+    assertEquals(0, hdfs.exit(), hdfs.output());
+    Matcher uri = Pattern.compile("HDFS serving at (hdfs://127\\.0\\.0\\.1:\\d+)")
+        .matcher(hdfs.output());
+    assertTrue(uri.find(), hdfs.output());
     try {
-      Ran started = kvpod(home, env, "cluster", "start", "--root", "file://" + tmp.resolve("root"), "--table",
+      runAPod(home, env, uri.group(1) + "/kvpod");
+      // the pod flushed its record on stop: every file of the table is on all three DataNodes
+      Ran status = kvpod(home, env, "hdfs", "status");
+      assertEquals(0, status.exit(), status.output());
+      assertTrue(status.output().contains("3 live DataNodes, 0 dead"), status.output());
+      List<String> blocks = Pattern.compile("DataNode 127\\.0\\.0\\.1:\\d+: ([\\d,]+) blocks")
+          .matcher(status.output()).results().map(m -> m.group(1)).toList();
+      assertEquals(3, blocks.size(), status.output());
+      assertTrue(!blocks.get(0).equals("0") && blocks.stream().distinct().count() == 1,
+          "replication 3: each DataNode holds every block: " + status.output());
+    } finally {
+      Ran stopped = kvpod(home, env, "hdfs", "stop");
+      assertTrue(stopped.output().contains("HDFS stopped"), stopped.output());
+    }
+    assertEquals(3, kvpod(home, env, "hdfs", "status").exit(), "exit 3: not running");
+    assertFalse(Files.exists(home.resolve("target")), "the tarball runs as it is");
+  }
+
+  /** Starts one pod on a new table under {@code root}, writes, reads and asks its status, then stops it. */
+  private void runAPod(Path home, Map<String, String> env, String root) throws Exception {
+    int port = freePort();
+    try {
+      Ran started = kvpod(home, env, "cluster", "start", "--root", root, "--table",
           "dist", "--pods", "1", "--base-port", Integer.toString(port));
       assertEquals(0, started.exit(), started.output());
       assertTrue(started.output().contains("pod 0 serving"), started.output());
@@ -82,7 +108,12 @@ class DistributionIT {
       Ran stopped = kvpod(home, env, "cluster", "stop");
       assertTrue(stopped.output().contains("pod 0 stopped"), stopped.output());
     }
-    assertFalse(Files.exists(home.resolve("target")), "the tarball runs as it is");
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
   }
 
   private static Ran kvpod(Path home, Map<String, String> env, String... args) throws Exception {

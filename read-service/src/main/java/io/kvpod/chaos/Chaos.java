@@ -18,7 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
 /**
@@ -76,8 +75,7 @@ public final class Chaos {
         .addOption(Cli.flag("pod-heap", "SIZE", "heap of each pod (default: 512m)"))
         .addOption(Cli.flag("work", "DIR", "where HDFS, the logs and history.txt go; emptied first (default: run/chaos)"))
         .addOption(Cli.flag("json", "FILE", "also write the report as JSON to FILE"))
-        .addOption(Option.builder("D").hasArgs().valueSeparator('=').argName("key=value")
-            .desc("a pod setting for every pod, e.g. -D kvpod.takeover.after=3s").get()));
+        .addOption(Cli.defines("a pod setting for every pod, e.g. -D kvpod.takeover.after=3s")));
   }
 
   /** The command line: exit status 0 if nothing was violated, 1 if something was, 2 on a usage error. */

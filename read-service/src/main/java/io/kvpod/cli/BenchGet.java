@@ -2,18 +2,17 @@ package io.kvpod.cli;
 
 import io.kvpod.client.KvPodClient;
 import io.kvpod.config.Durations;
+import io.kvpod.loader.Cli;
 import io.kvpod.loader.RecordGenerator;
+import io.kvpod.loader.UsageException;
 import io.kvpod.thrift.KvPodException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.DefaultParser;
-import org.apache.commons.cli.HelpFormatter;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import org.apache.commons.cli.ParseException;
 
 /**
  * {@code kvpod bench get}: measures, with the same threads in the same run, a no-op
@@ -26,27 +25,21 @@ public final class BenchGet {
   private BenchGet() {}
 
   static Options options() {
-    return new Options()
-        .addOption(opt("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
-        .addOption(opt("pod", "I", "send every call to this pod (default: each key's owner)"))
-        .addOption(opt("threads", "T", "client threads (default: 16)"))
-        .addOption(opt("duration", "D", "time per phase, e.g. 30s (default: 30s)"))
-        .addOption(opt("records", "N", "records in the table, as generated (default: 100000)"))
-        .addOption(opt("seed", "S", "generator seed (default: 1)"))
-        .addOption(opt("multiget", "K", "also measure multiGet of K keys per call (default: off)"))
-        .addOption(Option.builder().longOpt("no-ping").desc("skip the ping phase").get())
-        .addOption(JSON_OPTION)
-        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
-  }
-
-  /** A long option that takes one argument: the CLI's one way of declaring them. */
-  public static Option opt(String name, String arg, String desc) {
-    return Option.builder().longOpt(name).hasArg().argName(arg).desc(desc).get();
+    return Cli.withHelp(new Options()
+        .addOption(Cli.flag("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
+        .addOption(Cli.flag("pod", "I", "send every call to this pod (default: each key's owner)"))
+        .addOption(Cli.flag("threads", "T", "client threads (default: 16)"))
+        .addOption(Cli.flag("duration", "D", "time per phase, e.g. 30s (default: 30s)"))
+        .addOption(Cli.flag("records", "N", "records in the table, as generated (default: 100000)"))
+        .addOption(Cli.flag("seed", "S", "generator seed (default: 1)"))
+        .addOption(Cli.flag("multiget", "K", "also measure multiGet of K keys per call (default: off)"))
+        .addOption(Cli.flag("no-ping", null, "skip the ping phase"))
+        .addOption(JSON_OPTION));
   }
 
   /** {@code --json}: the results as one JSON object on stdout; the progress goes to stderr. */
-  static final Option JSON_OPTION = Option.builder().longOpt("json")
-      .desc("print the results as one JSON object (progress goes to stderr)").get();
+  public static final Option JSON_OPTION =
+      Cli.flag("json", null, "print the results as one JSON object (progress goes to stderr)");
   private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
   /** One phase's results: calls per second and latency in milliseconds. */
@@ -54,7 +47,7 @@ public final class BenchGet {
                double p99Millis, double p999Millis, long errors, String firstError) {}
 
   /** Prints {@code fields} as one JSON object on stdout. */
-  static void printJson(java.util.Map<String, Object> fields) throws java.io.IOException {
+  public static void printJson(java.util.Map<String, Object> fields) throws java.io.IOException {
     System.out.println(JSON.writeValueAsString(fields));
   }
 
@@ -65,14 +58,12 @@ public final class BenchGet {
   public static int run(String[] args) throws Exception {
     CommandLine cl;
     try {
-      cl = new DefaultParser().parse(options(), args);
-    } catch (ParseException e) {
-      System.err.println("kvpod bench get: " + e.getMessage());
+      cl = Cli.parse("kvpod bench get", "Measure get throughput and latency.", options(), null, args);
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
       return 2;
     }
-    if (cl.hasOption("help")) {
-      HelpFormatter.builder().get().printHelp("kvpod bench get [options]", "Measure get throughput and latency.",
-          options(), "", false);
+    if (cl == null) {
       return 0;
     }
     String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));

@@ -2,16 +2,14 @@ package io.kvpod.cli;
 
 import io.kvpod.client.KvPodClient;
 import io.kvpod.config.Durations;
+import io.kvpod.loader.Cli;
+import io.kvpod.loader.UsageException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.DefaultParser;
-import org.apache.commons.cli.HelpFormatter;
-import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import org.apache.commons.cli.ParseException;
 
 /**
  * {@code kvpod bench put}: writes new records for a while, with {@code put} (--batch 1) or
@@ -25,29 +23,25 @@ public final class BenchPut {
   private BenchPut() {}
 
   static Options options() {
-    return new Options()
-        .addOption(BenchGet.opt("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
-        .addOption(BenchGet.opt("threads", "T", "client threads (default: 8)"))
-        .addOption(BenchGet.opt("duration", "D", "time to write, e.g. 30s (default: 20s)"))
-        .addOption(BenchGet.opt("batch", "B", "records per call; 1 uses put (default: 1000)"))
-        .addOption(BenchGet.opt("value-bytes", "N", "bytes of text per value (default: 100)"))
-        .addOption(Option.builder().longOpt("random-pod")
-            .desc("send each call to a random pod, which forwards to the owners").get())
-        .addOption(BenchGet.JSON_OPTION)
-        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+    return Cli.withHelp(new Options()
+        .addOption(Cli.flag("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
+        .addOption(Cli.flag("threads", "T", "client threads (default: 8)"))
+        .addOption(Cli.flag("duration", "D", "time to write, e.g. 30s (default: 20s)"))
+        .addOption(Cli.flag("batch", "B", "records per call; 1 uses put (default: 1000)"))
+        .addOption(Cli.flag("value-bytes", "N", "bytes of text per value (default: 100)"))
+        .addOption(Cli.flag("random-pod", null, "send each call to a random pod, which forwards to the owners"))
+        .addOption(BenchGet.JSON_OPTION));
   }
 
   public static int run(String[] args) throws Exception {
     CommandLine cl;
     try {
-      cl = new DefaultParser().parse(options(), args);
-    } catch (ParseException e) {
-      System.err.println("kvpod bench put: " + e.getMessage());
+      cl = Cli.parse("kvpod bench put", "Measure put and batchPut throughput and latency.", options(), null, args);
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
       return 2;
     }
-    if (cl.hasOption("help")) {
-      HelpFormatter.builder().get().printHelp("kvpod bench put [options]",
-          "Measure put and batchPut throughput and latency.", options(), "", false);
+    if (cl == null) {
       return 0;
     }
     String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.ThriftJson;
+import io.kvpod.loader.Cli;
 import io.kvpod.loader.RecordGenerator;
+import io.kvpod.loader.UsageException;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.Lookup;
 import io.kvpod.thrift.PodStatus;
@@ -19,11 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.DefaultParser;
-import org.apache.commons.cli.HelpFormatter;
-import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import org.apache.commons.cli.ParseException;
 
 /**
  * Client-side commands against running pods:
@@ -35,23 +33,16 @@ public final class KvPodCli {
   private KvPodCli() {}
 
   static Options options() {
-    return new Options()
-        .addOption(Option.builder().longOpt("pods").hasArg().argName("host:port,...")
-            .desc("the cluster's pods in id order (default: $KVPOD_PODS)").get())
-        .addOption(Option.builder().longOpt("pod").hasArg().argName("I")
-            .desc("status/ping/refresh: only this pod (default: all)").get())
-        .addOption(Option.builder().longOpt("secret").hasArg().argName("S")
-            .desc("cluster secret for refresh (default: $KVPOD_SECRET)").get())
-        .addOption(Option.builder().longOpt("json").desc("get: print one JSON object "
+    return Cli.withHelp(new Options()
+        .addOption(Cli.flag("pods", "host:port,...", "the cluster's pods in id order (default: $KVPOD_PODS)"))
+        .addOption(Cli.flag("pod", "I", "status/ping/refresh: only this pod (default: all)"))
+        .addOption(Cli.flag("secret", "S", "cluster secret for refresh (default: $KVPOD_SECRET)"))
+        .addOption(Cli.flag("json", null, "get: print one JSON object "
             + "({\"key\", \"found\", \"version\", \"value\"}) and nothing else; status: one JSON object "
-            + "per pod, one per line (PodStatus's fields, or podId, error and message)").get())
-        .addOption(Option.builder().longOpt("count").hasArg().argName("N")
-            .desc("sample: keys to read (default: 10)").get())
-        .addOption(Option.builder().longOpt("records").hasArg().argName("N")
-            .desc("sample: records the generator made (default: 100000)").get())
-        .addOption(Option.builder().longOpt("seed").hasArg().argName("S")
-            .desc("sample: generator seed (default: 1)").get())
-        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+            + "per pod, one per line (PodStatus's fields, or podId, error and message)"))
+        .addOption(Cli.flag("count", "N", "sample: keys to read (default: 10)"))
+        .addOption(Cli.flag("records", "N", "sample: records the generator made (default: 100000)"))
+        .addOption(Cli.flag("seed", "S", "sample: generator seed (default: 1)")));
   }
 
   /** Exit codes, for scripts: also listed by {@code --help}. */
@@ -91,15 +82,19 @@ public final class KvPodCli {
 
   public static int run(String[] args) throws Exception {
     CommandLine cl;
+    Cli.Command usage = new Cli.Command(USAGE, "Talk to running pods.", null, EXIT_CODES);
     try {
-      cl = new DefaultParser().parse(options(), args);
-    } catch (ParseException e) {
-      System.err.println("kvpod: " + e.getMessage());
+      cl = Cli.parse(usage, options(), args, false);
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
       return USAGE_ERROR;
     }
-    if (cl.hasOption("help") || cl.getArgList().isEmpty()) {
-      HelpFormatter.builder().get().printHelp(USAGE, "Talk to running pods.", options(), EXIT_CODES, false);
-      return cl.hasOption("help") ? OK : USAGE_ERROR;
+    if (cl == null) {
+      return OK;
+    }
+    if (cl.getArgList().isEmpty()) {
+      Cli.printHelp(usage, options(), System.err);
+      return USAGE_ERROR;
     }
     String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));
     if (pods == null || pods.isBlank()) {

@@ -19,6 +19,7 @@ public final class KvPodMain {
       case "pod" -> PodMain.main(rest);
       case "bench-get" -> System.exit(BenchGet.run(rest));
       case "bench-put" -> System.exit(BenchPut.run(rest));
+      case "hdfs-status" -> System.exit(hdfsStatus(rest));
       case "suite" -> System.exit(io.kvpod.local.Suite.run(rest));
       case "chaos" -> System.exit(io.kvpod.chaos.Chaos.run(rest));
       case "get", "put", "remove", "status", "ping", "refresh", "sample", "fault" -> System.exit(KvPodCli.run(args));
@@ -30,6 +31,17 @@ public final class KvPodMain {
         }
         System.exit(LoaderMain.run(tool, rest));
       }
+    }
+  }
+
+  /** {@code bin/kvpod hdfs status}'s report on the HDFS at {@code args[0]}; 3 if it does not answer. */
+  private static int hdfsStatus(String[] args) {
+    try {
+      System.out.print(io.kvpod.local.LocalHdfs.describe(args[0]));
+      return 0;
+    } catch (java.io.IOException e) {
+      System.err.println("kvpod: HDFS at " + args[0] + " does not answer: " + e.getMessage());
+      return 3;
     }
   }
 }

@@ -1,12 +1,15 @@
 package io.kvpod.local;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import io.kvpod.cli.BenchGet;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.config.ConfigDef;
 import io.kvpod.contract.PeerSigner;
+import io.kvpod.loader.Cli;
 import io.kvpod.loader.LoaderConfig;
 import io.kvpod.loader.LoaderMain;
 import io.kvpod.loader.RecordGenerator;
+import io.kvpod.loader.UsageException;
 import io.kvpod.pod.PodConfig;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.internal.FaultRequest;
@@ -23,11 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.DefaultParser;
-import org.apache.commons.cli.HelpFormatter;
-import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import org.apache.commons.cli.ParseException;
 
 /**
  * {@code bin/kvpod suite}: the contest harness's five cases against a real local cluster,
@@ -49,9 +48,9 @@ import org.apache.commons.cli.ParseException;
  * ({@link RecordGenerator}), so checking needs no memory of what was written.
  */
 public final class Suite {
-  /** One case's outcome: a row of the final table. */
-  public record Result(int kase, long records, double writtenPerSec, double readPerSec, long wrong, long missing,
-                       long unacknowledged, double seconds, String note) {}
+  /** One case's outcome: a row of the final table (in {@code --json}, {@code kase} is "case"). */
+  public record Result(@JsonProperty("case") int kase, long records, double writtenPerSec, double readPerSec,
+                       long wrong, long missing, long unacknowledged, double seconds, String note) {}
 
   private static final int BATCH = 500;
   /**
@@ -71,6 +70,7 @@ public final class Suite {
   private final Map<String, String> settings = new LinkedHashMap<>();
   private final String secret = "suite-" + Long.toHexString(System.nanoTime());
   private LocalHdfs hdfs;
+  private int dataNodes = 1;
 
   public Suite(File work, int pods, int threads, String podHeap, PrintStream out) {
     this.work = work;
@@ -80,32 +80,42 @@ public final class Suite {
     this.out = out;
   }
 
+  /** Runs HDFS with {@code n} DataNodes (default 1); files get replication min(n, 3). */
+  public Suite dataNodes(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("an HDFS needs at least one DataNode, not " + n);
+    }
+    this.dataNodes = n;
+    return this;
+  }
+
   static Options options() {
-    return new Options()
-        .addOption(BenchGet.opt("cases", "1,2,3,4,5", "which cases to run (default: all five)"))
-        .addOption(BenchGet.opt("records", "N", "records in cases 1-3 (default: 10000)"))
-        .addOption(BenchGet.opt("big", "N", "records in case 4 (default: 1000000)"))
-        .addOption(BenchGet.opt("bulk", "N", "records in case 5, through the bulk loader (default: 100000000)"))
-        .addOption(BenchGet.opt("sample", "N", "case 5 reads back this many random keys; 0: every key (default: 1000000)"))
-        .addOption(BenchGet.opt("threads", "T", "client threads for writes and reads (default: 4)"))
-        .addOption(BenchGet.opt("pod-heap", "SIZE", "heap of each pod (default: 1g)"))
-        .addOption(BenchGet.opt("work", "DIR", "where HDFS and the logs go; emptied first, and HDFS's data deleted at the end (default: run/suite)"))
-        .addOption(Option.builder("D").hasArgs().valueSeparator('=').argName("key=value")
-            .desc("a setting for every pod and for the loader, e.g. -D kvpod.load.block.size=16384").get())
-        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+    return Cli.withHelp(new Options()
+        .addOption(Cli.flag("cases", "1,2,3,4,5", "which cases to run (default: all five)"))
+        .addOption(Cli.flag("records", "N", "records in cases 1-3 (default: 10000)"))
+        .addOption(Cli.flag("big", "N", "records in case 4 (default: 1000000)"))
+        .addOption(Cli.flag("bulk", "N", "records in case 5, through the bulk loader (default: 100000000)"))
+        .addOption(Cli.flag("sample", "N", "case 5 reads back this many random keys; 0: every key (default: 1000000)"))
+        .addOption(Cli.flag("threads", "T", "client threads for writes and reads (default: 4)"))
+        .addOption(Cli.flag("pod-heap", "SIZE", "heap of each pod (default: 1g)"))
+        .addOption(Cli.flag("datanodes", "N", "DataNodes of the local HDFS; files get replication min(N, 3) "
+            + "(default: 1)"))
+        .addOption(BenchGet.JSON_OPTION)
+        .addOption(Cli.flag("work", "DIR", "where HDFS and the logs go; emptied first, and HDFS's data deleted at the end (default: run/suite)"))
+        .addOption(Cli.defines("a setting for every pod and for the loader, e.g. -D kvpod.load.block.size=16384")));
   }
 
   public static int run(String[] args) throws Exception {
     CommandLine cl;
     try {
-      cl = new DefaultParser().parse(options(), args);
-    } catch (ParseException e) {
-      System.err.println("kvpod suite: " + e.getMessage() + " (see kvpod suite --help)");
+      cl = Cli.parse("kvpod suite", "Run the contest's five cases against a local HDFS and pod processes, and "
+          + "print a table of the results (--json: as one JSON object). Exit status: 0 nothing lost or wrong, 1 "
+          + "records lost or read wrong, 2 usage error.", options(), null, args);
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
       return 2;
     }
-    if (cl.hasOption("help")) {
-      HelpFormatter.builder().get().printHelp("kvpod suite [options]", "Run the contest's five cases against a "
-          + "local HDFS and pod processes, and print a table of the results.", options(), "", false);
+    if (cl == null) {
       return 0;
     }
     List<Integer> cases = new ArrayList<>();
@@ -118,8 +128,10 @@ public final class Suite {
       cases.add(k);
     }
     File work = new File(cl.getOptionValue("work", "run/suite")).getAbsoluteFile();
+    boolean json = cl.hasOption("json");
     Suite s = new Suite(work, 3, Integer.parseInt(cl.getOptionValue("threads", "4")),
-        cl.getOptionValue("pod-heap", "1g"), System.out);
+        cl.getOptionValue("pod-heap", "1g"), json ? System.err : System.out)
+        .dataNodes(Integer.parseInt(cl.getOptionValue("datanodes", "1")));
     try {
       cl.getOptionProperties("D").forEach((k, v) -> s.set((String) k, (String) v));
     } catch (IllegalArgumentException e) {
@@ -129,7 +141,11 @@ public final class Suite {
     List<Result> results = s.runCases(cases, Long.parseLong(cl.getOptionValue("records", "10000")),
         Long.parseLong(cl.getOptionValue("big", "1000000")), Long.parseLong(cl.getOptionValue("bulk", "100000000")),
         Long.parseLong(cl.getOptionValue("sample", "1000000")));
-    return results.stream().allMatch(r -> r.wrong() == 0 && r.missing() == 0) ? 0 : 1;
+    boolean passed = results.stream().allMatch(r -> r.wrong() == 0 && r.missing() == 0);
+    if (json) {
+      BenchGet.printJson(Map.of("cases", results, "passed", passed));
+    }
+    return passed ? 0 : 1;
   }
 
   /**
@@ -165,8 +181,9 @@ public final class Suite {
     LocalHdfs.deleteRecursively(work);
     work.mkdirs();
     List<Result> results = new ArrayList<>();
-    out.println("[suite] starting HDFS (one NameNode, one DataNode) under " + work);
-    hdfs = LocalHdfs.start(new File(work, "hdfs"));
+    out.printf("[suite] starting HDFS (one NameNode, %d DataNode%s, replication %d) under %s%n", dataNodes,
+        dataNodes == 1 ? "" : "s", Math.min(dataNodes, 3), work);
+    hdfs = LocalHdfs.start(new File(work, "hdfs"), dataNodes);
     try {
       for (int k : cases) {
         Result r = switch (k) {

@@ -1,16 +1,13 @@
 package io.kvpod.pod;
 
-import java.io.PrintWriter;
+import io.kvpod.loader.Cli;
+import io.kvpod.loader.UsageException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.DefaultParser;
-import org.apache.commons.cli.HelpFormatter;
-import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import org.apache.commons.cli.ParseException;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.util.ShutdownHookManager;
 
@@ -22,34 +19,27 @@ public final class PodMain {
   private PodMain() {}
 
   static Options options() {
-    return new Options()
-        .addOption(Option.builder().longOpt("config").hasArg().argName("FILE")
-            .desc("properties file with kvpod.* (and fs.*, dfs.*) keys").get())
-        .addOption(Option.builder("D").hasArgs().valueSeparator('=').argName("key=value")
-            .desc("set a key, overriding the file").get())
-        .addOption(Option.builder("h").longOpt("help").desc("print this help").get());
+    return Cli.withHelp(new Options()
+        .addOption(Cli.flag("config", "FILE", "properties file with kvpod.* (and fs.*, dfs.*) keys"))
+        .addOption(Cli.defines("set a key, overriding the file")));
   }
 
-  static void usage() {
-    PrintWriter out = new PrintWriter(System.out, true);
-    HelpFormatter.builder().get().printHelp(out, 100, "kvpod pod run [--config FILE] [-D key=value ...]",
-        "Run one kvpod pod in the foreground.\n\nOptions:", options(), 2, 4,
-        "\nConfiguration keys:\n", false);
-    out.print(PodConfig.DEF.usage());
-    out.flush();
-  }
+  static final Cli.Command USAGE = new Cli.Command("kvpod pod run [--config FILE] [-D key=value ...]",
+      "Run one kvpod pod in the foreground.", PodConfig.DEF, null);
 
   public static void main(String[] args) {
     CommandLine cl;
     try {
-      cl = new DefaultParser().parse(options(), args);
-    } catch (ParseException e) {
-      System.err.println("kvpod pod: " + e.getMessage() + " (see --help)");
+      cl = Cli.parse(USAGE, options(), args, false);
+      if (cl != null && !cl.getArgList().isEmpty()) {
+        throw new UsageException("kvpod pod run: unexpected argument '" + cl.getArgList().get(0) + "' (see --help)");
+      }
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
       System.exit(2);
       return;
     }
-    if (cl.hasOption("help")) {
-      usage();
+    if (cl == null) {
       return;
     }
     PodConfig config;

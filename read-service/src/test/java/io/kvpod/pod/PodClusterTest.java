@@ -379,6 +379,7 @@ class PodClusterTest {
       text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }
     List<PrometheusText.Sample> s = PrometheusText.parse(text);
+    promtoolAccepts(text);
     assertTrue(PrometheusText.value(s, "kvpod_calls_seconds_count", "call", "get", "pod", "0") >= 20);
     assertTrue(PrometheusText.value(s, "kvpod_calls_seconds", "call", "get", "quantile", "0.99") > 0, "get p99");
     assertTrue(PrometheusText.value(s, "kvpod_wal_sync_seconds", "quantile", "0.99") > 0, "WAL sync p99");
@@ -438,6 +439,33 @@ class PodClusterTest {
     for (Object p : phases) {
       assertTrue(((Number) ((Map<?, ?>) p).get("callsPerSecond")).doubleValue() > 0, "calls were made: " + p);
       assertEquals(0, ((Map<?, ?>) p).get("errors"), bench);
+    }
+  }
+
+  /**
+   * Prometheus' own parser accepts {@code metrics}: {@code promtool check metrics} (Debian's
+   * {@code prometheus} package; CI installs it, elsewhere the check is skipped if it is
+   * missing). Exit 0 is clean, 1 a parse error, 3 style ("lint") remarks only; the only remarks
+   * allowed are about two of Micrometer's standard JVM meter names, kept as Micrometer names
+   * them so that its users' dashboards work.
+   */
+  private void promtoolAccepts(String metrics) throws Exception {
+    java.nio.file.Path promtool = java.nio.file.Path.of("/usr/bin/promtool");
+    if (!java.nio.file.Files.isExecutable(promtool)) {
+      assertTrue(!"true".equals(System.getenv("CI")), "CI must have promtool (see .ci/run)");
+      System.out.println("promtool is not installed (apt-get install prometheus): Prometheus' own parser skipped");
+      return;
+    }
+    File in = new File(tmp, "metrics.txt");
+    java.nio.file.Files.writeString(in.toPath(), metrics);
+    Process p = new ProcessBuilder(promtool.toString(), "check", "metrics").redirectInput(in)
+        .redirectErrorStream(true).start();
+    String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(1, java.util.concurrent.TimeUnit.MINUTES), "promtool finished");
+    assertTrue(p.exitValue() == 0 || p.exitValue() == 3, "promtool check metrics: exit " + p.exitValue() + ": " + said);
+    for (String remark : said.lines().filter(l -> !l.isBlank()).toList()) {
+      assertTrue(remark.startsWith("process_cpu_time_ns_total ") || remark.startsWith("system_cpu_count "),
+          "a remark about a kvpod meter: " + remark);
     }
   }
 
