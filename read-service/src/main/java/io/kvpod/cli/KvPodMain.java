@@ -20,7 +20,7 @@ public final class KvPodMain {
       case "bench-get" -> System.exit(BenchGet.run(rest));
       case "bench-put" -> System.exit(BenchPut.run(rest));
       case "hdfs-status" -> System.exit(hdfsStatus(rest));
-      case "suite" -> System.exit(io.kvpod.local.Suite.run(rest));
+      case "suite" -> System.exit(io.kvpod.local.SuiteMain.run(rest));
       case "chaos" -> System.exit(io.kvpod.chaos.Chaos.run(rest));
       case "get", "put", "remove", "status", "ping", "refresh", "sample", "fault" -> System.exit(KvPodCli.run(args));
       default -> {

@@ -1,15 +1,12 @@
 package io.kvpod.local;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import io.kvpod.cli.BenchGet;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.config.ConfigDef;
 import io.kvpod.contract.PeerSigner;
-import io.kvpod.loader.Cli;
 import io.kvpod.loader.LoaderConfig;
 import io.kvpod.loader.LoaderMain;
 import io.kvpod.loader.RecordGenerator;
-import io.kvpod.loader.UsageException;
 import io.kvpod.pod.PodConfig;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.internal.FaultRequest;
@@ -21,12 +18,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Options;
 
 /**
  * {@code bin/kvpod suite}: the contest harness's five cases against a real local cluster,
@@ -52,7 +45,6 @@ public final class Suite {
   public record Result(@JsonProperty("case") int kase, long records, double writtenPerSec, double readPerSec,
                        long wrong, long missing, long unacknowledged, double seconds, String note) {}
 
-  private static final int BATCH = 500;
   /**
    * Case 5's pods read block files straight from the DataNode's disk: HDFS's legacy
    * short-circuit read, which needs no native library ({@link LocalHdfs} allows it). Its table
@@ -87,65 +79,6 @@ public final class Suite {
     }
     this.dataNodes = n;
     return this;
-  }
-
-  static Options options() {
-    return Cli.withHelp(new Options()
-        .addOption(Cli.flag("cases", "1,2,3,4,5", "which cases to run (default: all five)"))
-        .addOption(Cli.flag("records", "N", "records in cases 1-3 (default: 10000)"))
-        .addOption(Cli.flag("big", "N", "records in case 4 (default: 1000000)"))
-        .addOption(Cli.flag("bulk", "N", "records in case 5, through the bulk loader (default: 100000000)"))
-        .addOption(Cli.flag("sample", "N", "case 5 reads back this many random keys; 0: every key (default: 1000000)"))
-        .addOption(Cli.flag("threads", "T", "client threads for writes and reads (default: 4)"))
-        .addOption(Cli.flag("pod-heap", "SIZE", "heap of each pod (default: 1g)"))
-        .addOption(Cli.flag("datanodes", "N", "DataNodes of the local HDFS; files get replication min(N, 3) "
-            + "(default: 1)"))
-        .addOption(BenchGet.JSON_OPTION)
-        .addOption(Cli.flag("work", "DIR", "where HDFS and the logs go; emptied first, and HDFS's data deleted at the end (default: run/suite)"))
-        .addOption(Cli.defines("a setting for every pod and for the loader, e.g. -D kvpod.load.block.size=16384")));
-  }
-
-  public static int run(String[] args) throws Exception {
-    CommandLine cl;
-    try {
-      cl = Cli.parse("kvpod suite", "Run the contest's five cases against a local HDFS and pod processes, and "
-          + "print a table of the results (--json: as one JSON object). Exit status: 0 nothing lost or wrong, 1 "
-          + "records lost or read wrong, 2 usage error.", options(), null, args);
-    } catch (UsageException e) {
-      System.err.println(e.getMessage());
-      return 2;
-    }
-    if (cl == null) {
-      return 0;
-    }
-    List<Integer> cases = new ArrayList<>();
-    for (String c : cl.getOptionValue("cases", "1,2,3,4,5").split(",")) {
-      int k = Integer.parseInt(c.trim());
-      if (k < 1 || k > 5) {
-        System.err.println("kvpod suite: there is no case " + k + "; cases are 1 to 5");
-        return 2;
-      }
-      cases.add(k);
-    }
-    File work = new File(cl.getOptionValue("work", "run/suite")).getAbsoluteFile();
-    boolean json = cl.hasOption("json");
-    Suite s = new Suite(work, 3, Integer.parseInt(cl.getOptionValue("threads", "4")),
-        cl.getOptionValue("pod-heap", "1g"), json ? System.err : System.out)
-        .dataNodes(Integer.parseInt(cl.getOptionValue("datanodes", "1")));
-    try {
-      cl.getOptionProperties("D").forEach((k, v) -> s.set((String) k, (String) v));
-    } catch (IllegalArgumentException e) {
-      System.err.println("kvpod suite: " + e.getMessage());
-      return 2;
-    }
-    List<Result> results = s.runCases(cases, Long.parseLong(cl.getOptionValue("records", "10000")),
-        Long.parseLong(cl.getOptionValue("big", "1000000")), Long.parseLong(cl.getOptionValue("bulk", "100000000")),
-        Long.parseLong(cl.getOptionValue("sample", "1000000")));
-    boolean passed = results.stream().allMatch(r -> r.wrong() == 0 && r.missing() == 0);
-    if (json) {
-      BenchGet.printJson(Map.of("cases", results, "passed", passed));
-    }
-    return passed ? 0 : 1;
   }
 
   /**
@@ -226,6 +159,7 @@ public final class Suite {
     final String podList;
     final List<PodProcess> procs = new ArrayList<>();
     final KvPodClient client;
+    final SuiteWorkload workload;
 
     Cluster(String table, Map<String, String> extra) throws IOException, InterruptedException {
       this.table = table;
@@ -237,6 +171,7 @@ public final class Suite {
         p.launch(config(i));
       }
       client = KvPodClient.builder(podList).callTimeoutMs(30_000).deadlineMs(120_000).build();
+      workload = new SuiteWorkload(client, pods, threads, out);
     }
 
     Map<String, String> config(int id) {
@@ -299,20 +234,20 @@ public final class Suite {
           Thread.currentThread().interrupt();
         }
       };
-      parallel("write", kase, n, (first, count) -> write(c.client, gen, first, count, unacked), onThird);
+      c.workload.parallel("write", kase, n, (first, count) -> c.workload.write(gen, first, count, unacked), onThird);
       double writeSecs = (System.nanoTime() - writeStart) / 1e9;
       out.printf("[case %d] restarting all pods%n", kase);
       c.restartAll();
       long readStart = System.nanoTime();
       AtomicLong wrong = new AtomicLong();
       AtomicLong missing = new AtomicLong();
-      parallel("read", kase, n, (first, count) -> {
+      c.workload.parallel("read", kase, n, (first, count) -> {
         if (!unacked.containsKey(first)) {
-          check(c.client, gen, range(first, count), wrong, missing);
+          c.workload.check(gen, SuiteWorkload.range(first, count), wrong, missing);
         }
       }, () -> { });
       double readSecs = (System.nanoTime() - readStart) / 1e9;
-      long unackedRecords = unacked.size() * (long) BATCH;
+      long unackedRecords = unacked.size() * (long) SuiteWorkload.BATCH;
       return new Result(kase, n, n / writeSecs, n / readSecs, wrong.get(), missing.get(), unackedRecords,
           (System.nanoTime() - start) / 1e9, "");
     }
@@ -325,7 +260,10 @@ public final class Suite {
     long start = System.nanoTime();
     String input = hdfs.uri() + "/suite-input";
     String root = hdfs.uri() + "/kvpod";
-    List<String> defs = new ArrayList<>(List.of("-D", "fs.defaultFS=" + hdfs.uri()));
+    // the local job runner's scratch and staging (by default under /tmp) go with the suite's files
+    File scratch = new File(work, "hadoop-tmp");
+    List<String> defs = new ArrayList<>(List.of("-D", "fs.defaultFS=" + hdfs.uri(), "-D",
+        "hadoop.tmp.dir=" + scratch, "-D", "mapreduce.jobtracker.staging.root.dir=" + new File(scratch, "staging")));
     settings.forEach((k, v) -> {
       if (loaderKey(k)) {
         defs.addAll(List.of("-D", k + "=" + v));
@@ -354,8 +292,9 @@ public final class Suite {
       AtomicLong wrong = new AtomicLong();
       AtomicLong missing = new AtomicLong();
       long reads = sample == 0 || sample >= n ? n : sample;
-      parallel("read", 5, reads, (first, count) -> check(c.client, gen,
-          reads == n ? range(first, count) : sampleOf(n, first, count), wrong, missing), () -> { });
+      c.workload.parallel("read", 5, reads, (first, count) -> c.workload.check(gen,
+          reads == n ? SuiteWorkload.range(first, count) : SuiteWorkload.sampleOf(n, first, count), wrong, missing),
+          () -> { });
       double readSecs = (System.nanoTime() - readStart) / 1e9;
       return new Result(5, n, n / loadSecs, reads / readSecs, wrong.get(), missing.get(), 0,
           (System.nanoTime() - start) / 1e9, (reads == n ? "read back every key" : "read back a random sample of "
@@ -371,138 +310,4 @@ public final class Suite {
     System.arraycopy(b, 0, r, a.length, b.length);
     return r;
   }
-
-  @FunctionalInterface
-  private interface Chunk {
-    void run(long first, long count) throws Exception;
-  }
-
-  /**
-   * Runs {@code chunk} over [0, n) in chunks of {@link #BATCH} on {@code threads} threads,
-   * printing progress every 5 s; runs {@code atThird} once a third is done.
-   */
-  private void parallel(String what, int kase, long n, Chunk chunk, Runnable atThird) throws Exception {
-    AtomicLong next = new AtomicLong();
-    AtomicLong done = new AtomicLong();
-    List<Exception> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
-    java.util.concurrent.atomic.AtomicBoolean thirdDone = new java.util.concurrent.atomic.AtomicBoolean();
-    List<Thread> ts = new ArrayList<>();
-    long start = System.nanoTime();
-    for (int t = 0; t < threads; t++) {
-      Thread th = new Thread(() -> {
-        long first;
-        while (failures.isEmpty() && (first = next.getAndAdd(BATCH)) < n) {
-          long count = Math.min(BATCH, n - first);
-          try {
-            chunk.run(first, count);
-          } catch (Exception e) {
-            failures.add(e);
-            return;
-          }
-          if (done.addAndGet(count) >= n / 3 && thirdDone.compareAndSet(false, true)) {
-            atThird.run();
-          }
-        }
-      }, "suite-" + what + "-" + t);
-      th.start();
-      ts.add(th);
-    }
-    long lastReport = System.nanoTime();
-    for (Thread th : ts) {
-      while (th.isAlive()) {
-        th.join(1000);
-        if (System.nanoTime() - lastReport > 5e9) {
-          lastReport = System.nanoTime();
-          double secs = (lastReport - start) / 1e9;
-          out.printf("[case %d] %s %,d of %,d (%.0f%%), %,.0f records/s%n", kase, what, done.get(), n,
-              100.0 * done.get() / n, done.get() / secs);
-        }
-      }
-    }
-    if (!failures.isEmpty()) {
-      throw failures.get(0);
-    }
-    out.printf("[case %d] %s %,d records in %.1f s%n", kase, what, n, (System.nanoTime() - start) / 1e9);
-  }
-
-  /** Writes records [first, first+count) through random pods; every tenth chunk as single puts. */
-  private void write(KvPodClient client, RecordGenerator gen, long first, long count, Map<Long, Boolean> unacked)
-      throws KvPodException, InterruptedException {
-    Map<String, Map<String, String>> batch = new LinkedHashMap<>();
-    for (long i = first; i < first + count; i++) {
-      batch.put(gen.key(i), gen.value(i));
-    }
-    boolean singles = (first / BATCH) % 10 == 0;
-    long deadline = System.currentTimeMillis() + 120_000;
-    while (true) {
-      int pod = ThreadLocalRandom.current().nextInt(pods);
-      try {
-        if (singles) {
-          for (Map.Entry<String, Map<String, String>> e : new ArrayList<>(batch.entrySet())) {
-            client.putVia(ThreadLocalRandom.current().nextInt(pods), e.getKey(), e.getValue());
-            batch.remove(e.getKey());
-          }
-        } else {
-          client.batchPutVia(pod, batch);
-        }
-        return;
-      } catch (KvPodException e) {
-        if (!e.isRetriable()) {
-          throw e;
-        }
-        if (System.currentTimeMillis() > deadline) {
-          unacked.put(first, true);
-          return;
-        }
-        Thread.sleep(100); // a pod is down or a takeover is under way: try another pod
-      }
-    }
-  }
-
-  /** Reads the records at {@code indexes} through random pods and counts the wrong and the missing. */
-  private void check(KvPodClient client, RecordGenerator gen, long[] indexes, AtomicLong wrong, AtomicLong missing)
-      throws KvPodException, InterruptedException {
-    List<String> keys = new ArrayList<>(indexes.length);
-    for (long i : indexes) {
-      keys.add(gen.key(i));
-    }
-    Map<String, Map<String, String>> got = null;
-    for (int attempt = 0; got == null; attempt++) {
-      try {
-        got = client.multiGetVia(ThreadLocalRandom.current().nextInt(pods), keys);
-      } catch (KvPodException e) {
-        if (!e.isRetriable() || attempt >= 20) {
-          throw e;
-        }
-        Thread.sleep(100);
-      }
-    }
-    for (int i = 0; i < indexes.length; i++) {
-      Map<String, String> v = got.get(keys.get(i));
-      if (v == null) {
-        missing.incrementAndGet();
-      } else if (!v.equals(gen.value(indexes[i]))) {
-        wrong.incrementAndGet();
-      }
-    }
-  }
-
-  private static long[] range(long first, long count) {
-    long[] r = new long[(int) count];
-    for (int i = 0; i < r.length; i++) {
-      r[i] = first + i;
-    }
-    return r;
-  }
-
-  /** {@code count} record indexes in [0, n), random but the same for the same {@code first}. */
-  private static long[] sampleOf(long n, long first, long count) {
-    SplittableRandom rnd = new SplittableRandom(first * 0x9E3779B97F4A7C15L + 55);
-    long[] r = new long[(int) count];
-    for (int i = 0; i < r.length; i++) {
-      r[i] = rnd.nextLong(n);
-    }
-    return r;
-  }
-
 }

@@ -63,6 +63,7 @@ public final class PodConfig {
   public static final String COMPACTION_MAX_LAYERS = "kvpod.compaction.max.layers";
   public static final String COMPACTION_MAX_RECORDS = "kvpod.compaction.max.records";
   public static final String TAKEOVER_AFTER = "kvpod.takeover.after";
+  public static final String HAND_BACK_AFTER = "kvpod.handback.after";
   public static final String OWNERSHIP_POLL = "kvpod.ownership.poll.interval";
   public static final String OWNERSHIP_LEASE = "kvpod.ownership.lease";
   public static final String HEARTBEAT_INTERVAL = "kvpod.peer.heartbeat.interval";
@@ -169,6 +170,9 @@ public final class PodConfig {
           "largest merge (in records) a pod runs; larger ones are left for a MapReduce job")
       .define(TAKEOVER_AFTER, Type.DURATION_MS, "1500ms", Validator.atLeast(0),
           "take over a bucket whose holder no pod has heard from for this long; 0: never take over")
+      .define(HAND_BACK_AFTER, Type.DURATION_MS, "30s", Validator.atLeast(0),
+          "take a home bucket back, one at a time, from a live pod that has held it this long (after a "
+              + "reclaim at start lost its races, or this pod was frozen or cut off); 0: only a restart reclaims")
       .define(OWNERSHIP_POLL, Type.DURATION_MS, "250ms", Validator.atLeast(10),
           "how often a pod re-reads the bucket holders recorded on HDFS")
       .define(OWNERSHIP_LEASE, Type.DURATION_MS, "1s", Validator.atLeast(1),

@@ -138,7 +138,8 @@ public final class PodServer implements Closeable {
         }, events);
     long takeoverAfter = v.getMillis(PodConfig.TAKEOVER_AFTER);
     long silentAfter = takeoverAfter > 0 ? takeoverAfter : v.getMillis(PodConfig.PEER_TIMEOUT);
-    TakeoverPolicy policy = new TakeoverPolicy(podId, pods, buckets, liveness, takeoverAfter, System::nanoTime);
+    TakeoverPolicy policy = new TakeoverPolicy(podId, pods, buckets, liveness, takeoverAfter,
+        v.getMillis(PodConfig.HAND_BACK_AFTER), System::nanoTime);
     waitSlots = new WaitSlots(config.waitingWrites());
     router = new OwnerRouter(podId, pods, buckets, shards, peerClient,
         new PeerWalReader(walFs, layout, layers, buckets),

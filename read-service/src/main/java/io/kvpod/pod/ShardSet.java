@@ -112,6 +112,7 @@ final class ShardSet implements Closeable {
     return t;
   });
   private volatile TakeoverPolicy policy;
+  private volatile FlushAsk flushAsk;
   /**
    * How often the poller asks the policy, between its re-reads of the records: a holder
    * found down is claimed within this, not within a poll interval. Asking is cheap (it reads
@@ -151,7 +152,8 @@ final class ShardSet implements Closeable {
    * poller, which runs {@code policy} from then on. A bucket whose log is corrupt stops the
    * start: an operator must look, and guessing could lose acknowledged writes. A bucket
    * that cannot be taken for another reason is logged and left to the policy, which takes
-   * a bucket recorded to this pod but not held.
+   * a bucket recorded to this pod but not held. The poller also takes home buckets back from
+   * live holders ({@link TakeoverPolicy#toHandBack}), one at a time, through {@code flushAsk}.
    */
   void start(List<Integer> planned, long pollMillis, FlushAsk flushAsk, TakeoverPolicy policy)
       throws CorruptionException, InterruptedException {
@@ -174,6 +176,7 @@ final class ShardSet implements Closeable {
       throw corrupt;
     }
     this.policy = policy;
+    this.flushAsk = flushAsk;
     this.pollNanos = TimeUnit.MILLISECONDS.toNanos(pollMillis);
     long check = Math.min(CHECK_MILLIS, pollMillis);
     poller.scheduleWithFixedDelay(this::tick, check, check, TimeUnit.MILLISECONDS);
@@ -430,9 +433,30 @@ final class ShardSet implements Closeable {
       for (int b : due(v)) {
         startTakeover(b, () -> takeDue(b, v.of(b)));
       }
+      if (underway.isEmpty()) {
+        handBack(v);
+      }
     } catch (IOException | RuntimeException e) {
       LOG.warn("reading the bucket holders failed; will retry: {}", e.toString());
     }
+  }
+
+  /**
+   * Takes back the home bucket the policy names ({@link TakeoverPolicy#toHandBack}), if any and
+   * not waiting out a failed try: asks its holder to flush, then takes it as a takeover does.
+   */
+  private void handBack(Ownership.View v) {
+    int b = policy.toHandBack(v, held.keySet());
+    if (b < 0 || System.nanoTime() - retryAfterNanos.getOrDefault(b, Long.MIN_VALUE / 2) < 0) {
+      return;
+    }
+    Ownership.Holding h = v.of(b);
+    startTakeover(b, () -> {
+      LOG.info("bucket {}: its home is this pod and pod {} has held it since epoch {}; asking pod {} to flush, "
+          + "then taking the bucket back", b, h.holder(), h.epoch(), h.holder());
+      flushAsk.ask(h.holder(), b);
+      takeDue(b, h);
+    });
   }
 
   /** A takeover to run in the background. */

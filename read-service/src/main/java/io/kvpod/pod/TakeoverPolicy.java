@@ -31,7 +31,13 @@ import java.util.function.LongSupplier;
  *       is alive but cannot act, say one whose HDFS calls keep failing).</li>
  * </ul>
  * A holder that answers {@code RECOVERING} is alive to the detector, so a slow recovery is
- * never taken away. Deciding wrongly costs a takeover, never data. Thread-safe.
+ * never taken away.
+ *
+ * <p>Separately, {@link #toHandBack} names a home bucket of this pod to take back from a live
+ * holder: the balance a restart restores, for when the reclaim at start lost its races, or
+ * this pod's buckets were taken while it was frozen or cut off. Only a bucket's home pod
+ * takes it back, so two pods never pull one bucket to and fro. Deciding wrongly costs a
+ * takeover, never data. Thread-safe.
  */
 final class TakeoverPolicy {
   /**
@@ -46,6 +52,7 @@ final class TakeoverPolicy {
   private final int buckets;
   private final PeerLiveness liveness;
   private final long afterMillis;
+  private final long handBackMillis;
   private final LongSupplier nanoClock;
   /** When a write last waited for each bucket's holder ({@code nanoClock}); 0: never. */
   private final AtomicLongArray demandedNanos;
@@ -54,12 +61,24 @@ final class TakeoverPolicy {
   private final long[] seenSinceNanos;
   private boolean firstView = true;
 
+  /** A policy that never hands buckets back ({@link #toHandBack} is always -1). */
   TakeoverPolicy(int self, int pods, int buckets, PeerLiveness liveness, long afterMillis, LongSupplier nanoClock) {
+    this(self, pods, buckets, liveness, afterMillis, 0, nanoClock);
+  }
+
+  /**
+   * @param afterMillis    a holder silent for everyone this long is taken over; 0: never
+   * @param handBackMillis a home bucket held by a live pod whose record is this old is taken
+   *                       back; 0: never (a restart still reclaims)
+   */
+  TakeoverPolicy(int self, int pods, int buckets, PeerLiveness liveness, long afterMillis, long handBackMillis,
+                 LongSupplier nanoClock) {
     this.self = self;
     this.pods = pods;
     this.buckets = buckets;
     this.liveness = liveness;
     this.afterMillis = afterMillis;
+    this.handBackMillis = handBackMillis;
     this.nanoClock = nanoClock;
     this.demandedNanos = new AtomicLongArray(buckets);
     this.seen = new Ownership.Holding[buckets];
@@ -96,6 +115,36 @@ final class TakeoverPolicy {
     }
     firstView = false;
     return out;
+  }
+
+  /**
+   * The home bucket of this pod to take back now, or -1: the lowest-numbered bucket whose home
+   * ({@link BucketHomes#home}) is this pod, that this pod does not hold, that is recorded to
+   * another pod which is up (not down for anyone's detector past the takeover window: a down
+   * holder's buckets are the takeover rule's business), and whose record has not changed for
+   * {@code handBackMillis}. Returns one bucket at a time; the caller takes it back (asking the
+   * holder to flush first) and asks again only once that move has finished, so the buckets
+   * come home one by one and writes to the others never pause.
+   */
+  synchronized int toHandBack(Ownership.View v, Set<Integer> held) {
+    if (!enabled() || handBackMillis <= 0) {
+      return -1;
+    }
+    long now = nanoClock.getAsLong();
+    for (int b = 0; b < v.holdings().length; b++) {
+      noteSeen(b, v.of(b), now);
+      int h = v.of(b).holder();
+      if (BucketHomes.home(b, pods) != self || h == self || h < 0 || held.contains(b)) {
+        continue;
+      }
+      boolean settled = now - seenSinceNanos[b] >= TimeUnit.MILLISECONDS.toNanos(handBackMillis);
+      if (settled && !liveness.downForEveryone(h, afterMillis)) {
+        firstView = false;
+        return b;
+      }
+    }
+    firstView = false;
+    return -1;
   }
 
   /**

@@ -237,4 +237,50 @@ class TakeoverPolicyTest {
     assertEquals(List.of(), new TakeoverPolicy(0, 3, 3, liveness, 0, () -> nanos).toTakeOver(homeView(), Set.of()),
         "kvpod.takeover.after=0 turns takeovers off");
   }
+
+  /** Records with bucket 0 (pod 0's home) recorded to {@code holder}, the others at home. */
+  private static Ownership.View homeBucketAt(int holder, long epoch) {
+    Ownership.Holding[] h = new Ownership.Holding[3];
+    for (int b = 0; b < 3; b++) {
+      h[b] = new Ownership.Holding(b, 1);
+    }
+    h[0] = new Ownership.Holding(holder, epoch);
+    return new Ownership.View(h, 0);
+  }
+
+  @Test
+  void aHomeBucketALivePodHasHeldForTheHandBackTimeIsTakenBack() {
+    TakeoverPolicy p = new TakeoverPolicy(0, 3, 3, liveness, WINDOW, 30_000, () -> nanos);
+    everyoneUp();
+    p.toHandBack(homeView(), Set.of(0)); // the first view: all at home
+    assertEquals(-1, p.toHandBack(homeBucketAt(1, 2), Set.of()), "pod 1 just took it (say while pod 0 was frozen)");
+    for (int i = 0; i < 29; i++) {
+      advance(1000);
+      everyoneUp();
+      assertEquals(-1, p.toHandBack(homeBucketAt(1, 2), Set.of()), "held by pod 1 for " + (i + 1) + " s");
+      assertEquals(List.of(), p.toTakeOver(homeBucketAt(1, 2), Set.of()), "pod 1 is up: no takeover");
+    }
+    advance(1000);
+    everyoneUp();
+    assertEquals(0, p.toHandBack(homeBucketAt(1, 2), Set.of()), "30 s: pod 0 takes its home bucket back");
+    assertEquals(-1, p.toHandBack(homeBucketAt(0, 3), Set.of(0)), "and once it holds it, nothing more");
+  }
+
+  @Test
+  void onlyTheHomePodTakesABucketBackAndNeverFromADeadHolder() {
+    everyoneUp();
+    TakeoverPolicy p = new TakeoverPolicy(0, 3, 3, liveness, WINDOW, 30_000, () -> nanos);
+    Ownership.Holding[] h = {new Ownership.Holding(0, 1), new Ownership.Holding(2, 2), new Ownership.Holding(2, 1)};
+    Ownership.View bucket1AtPod2 = new Ownership.View(h, 0); // bucket 1's home is pod 1, not pod 0
+    advance(60_000);
+    everyoneUp();
+    assertEquals(-1, p.toHandBack(bucket1AtPod2, Set.of(0)), "pod 0 never takes another pod's home bucket");
+
+    p.toHandBack(homeBucketAt(2, 2), Set.of());
+    advance(60_000);
+    report(1, 0, 0, 60_000); // pod 2 is silent for everyone: a takeover's business, not a hand-back's
+    assertEquals(-1, p.toHandBack(homeBucketAt(2, 2), Set.of()));
+    assertEquals(-1, new TakeoverPolicy(0, 3, 3, liveness, WINDOW, () -> nanos).toHandBack(homeBucketAt(1, 2),
+        Set.of()), "kvpod.handback.after=0 (the short constructor) turns hand-backs off");
+  }
 }
