@@ -59,6 +59,10 @@ final class OwnerRouter implements Closeable {
   private final int buckets;
   private final ShardSet shards;
   private final PeerClient peers;
+  /** Forwarded reads, merged per holder while one is in flight ({@link ReadCoalescer}). */
+  private final ReadCoalescer forwards;
+  /** The most keys one merged forwarded read carries. */
+  private static final int FORWARD_BATCH_KEYS = 1000;
   private final PeerWalReader peerWals;
   private final PeerLiveness liveness;
   private final TakeoverPolicy policy;
@@ -89,6 +93,7 @@ final class OwnerRouter implements Closeable {
     this.buckets = buckets;
     this.shards = shards;
     this.peers = peers;
+    this.forwards = new ReadCoalescer(pods, FORWARD_BATCH_KEYS, this::forwardRead);
     this.peerWals = peerWals;
     this.liveness = liveness;
     this.policy = policy;
@@ -138,7 +143,7 @@ final class OwnerRouter implements Closeable {
   }
 
   /** Reads {@code keys} bucket by bucket ({@link #read}), in order. */
-  private Found[] readEachBucket(byte[][] keys) throws IOException, KvPodException {
+  private Found[] readEachBucket(byte[][] keys) throws IOException, KvPodException, InterruptedException {
     List<List<Integer>> byBucket = groupByBucket(keys);
     Found[] out = new Found[keys.length];
     for (int b = 0; b < buckets; b++) {
@@ -159,7 +164,7 @@ final class OwnerRouter implements Closeable {
    * a bucket moved), each bucket is read on its own ({@link #read}), which falls back to
    * the bucket's log.
    */
-  private Found[] readVia(int holder, byte[][] keys) throws IOException, KvPodException {
+  private Found[] readVia(int holder, byte[][] keys) throws IOException, KvPodException, InterruptedException {
     Found[] found = tryForwardRead(holder, keys);
     return found != null ? found : readEachBucket(keys);
   }
@@ -168,12 +173,13 @@ final class OwnerRouter implements Closeable {
    * {@link #forwardRead} unless {@code holder} is silent or recently failed; null if it did
    * not answer for want of the holder (out of reach, recovering, a bucket moved).
    */
-  private Found[] tryForwardRead(int holder, byte[][] keys) throws IOException, KvPodException {
+  private Found[] tryForwardRead(int holder, byte[][] keys)
+      throws IOException, KvPodException, InterruptedException {
     if (peers.readsSkip(holder) || liveness.silentMillis(holder) >= silentAfterMillis) {
       return null;
     }
     try {
-      return forwardRead(holder, keys);
+      return forwards.read(holder, keys);
     } catch (KvPodException e) {
       if (!e.isRetriable()) {
         throw e;
@@ -185,7 +191,10 @@ final class OwnerRouter implements Closeable {
     }
   }
 
-  /** Asks {@code holder} for {@code keys} (of buckets it holds) with one forwarded read. */
+  /**
+   * Asks {@code holder} for {@code keys} (of buckets it holds) with one forwarded read; through
+   * {@link #forwards}, which merges reads to one holder that wait at the same time.
+   */
   private Found[] forwardRead(int holder, byte[][] keys) throws KvPodException {
     List<ByteBuffer> ks = new ArrayList<>(keys.length);
     for (byte[] k : keys) {
@@ -379,7 +388,7 @@ final class OwnerRouter implements Closeable {
    * (the holder out of reach, recovering, or no longer holding it) from the bucket's log and
    * the layers, which hold every acknowledged write.
    */
-  private Found[] read(int bucket, byte[][] keys) throws IOException, KvPodException {
+  private Found[] read(int bucket, byte[][] keys) throws IOException, KvPodException, InterruptedException {
     Found[] mine = shards.read(bucket, keys);
     if (mine != null) {
       return mine;
