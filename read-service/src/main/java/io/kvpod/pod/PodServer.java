@@ -251,7 +251,8 @@ public final class PodServer implements Closeable {
       throws IOException, TTransportException {
     var v = config.values();
     frameWatch = new FrameWatch(v.getMillis(PodConfig.FRAME_TIMEOUT), new ConnectionLimits(
-        v.getInt(PodConfig.MAX_CONNECTIONS), v.getInt(PodConfig.MAX_CONNECTIONS_PER_ADDRESS)));
+        v.getInt(PodConfig.MAX_CONNECTIONS), v.getInt(PodConfig.MAX_CONNECTIONS_PER_ADDRESS)),
+        v.getLong(PodConfig.MAX_READ_BUFFER_BYTES));
     socket = frameWatch.serverSocket(bind);
     TThreadedSelectorServer.Args args = new TThreadedSelectorServer.Args(socket)
         .selectorThreads(v.getInt(PodConfig.SELECTOR_THREADS))
