@@ -9,6 +9,7 @@ import io.kvpod.thrift.KvPodException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.Option;
@@ -34,6 +35,11 @@ public final class BenchGet {
         .addOption(Cli.flag("seed", "S", "generator seed (default: 1)"))
         .addOption(Cli.flag("multiget", "K", "also measure multiGet of K keys per call (default: off)"))
         .addOption(Cli.flag("no-ping", null, "skip the ping phase"))
+        .addOption(Cli.flag("attackers", "N", "after the get phase, run it again while N connections send "
+            + "slow frames (the largest frame announced, then a byte a second) to the pods (or to --pod), and "
+            + "report the ratio (default: 0)"))
+        .addOption(Cli.flag("attack-from", "ADDR", "the attackers' source address (default: 127.0.0.2, so that on "
+            + "loopback they do not share the client's per-address connection quota)"))
         .addOption(JSON_OPTION));
   }
 
@@ -90,16 +96,24 @@ public final class BenchGet {
         phases.add(ping);
         pingRate = ping.callsPerSecond();
       }
-      Phase get = phase("get", client, threads, millis, out, (c, r) -> {
+      Op getOp = (c, r) -> {
         String k = gen.key(r.nextLong(records));
         var v = fixedPod >= 0 ? c.getVia(fixedPod, k) : c.get(k);
         if (v.isEmpty()) {
           misses.incrementAndGet();
         }
         return 1;
-      });
+      };
+      Phase get = phase("get", client, threads, millis, out, getOp);
       phases.add(get);
       double getRate = get.callsPerSecond();
+      int attackers = Integer.parseInt(cl.getOptionValue("attackers", "0"));
+      if (attackers > 0) {
+        List<java.net.InetSocketAddress> targets = SlowFrameAttack.addresses(pods);
+        phases.add(underAttack(client, threads, millis, out, attackers,
+            fixedPod >= 0 ? List.of(targets.get(fixedPod)) : targets,
+            java.net.InetAddress.getByName(cl.getOptionValue("attack-from", "127.0.0.2")), getOp, getRate));
+      }
       if (pingRate > 0) {
         out.printf("bench get: get throughput is %.0f%% of ping (%.0f vs %.0f calls/s)%n",
             100 * getRate / pingRate, getRate, pingRate);
@@ -123,6 +137,30 @@ public final class BenchGet {
       printJson(java.util.Map.of("phases", phases, "misses", misses.get()));
     }
     return 0;
+  }
+
+  /**
+   * The get phase again, while {@code attackers} connections from {@code from} send slow frames
+   * to {@code targets} ({@link SlowFrameAttack}); prints the rate as a share of {@code normalRate}
+   * (run a warm-up first: the first get phase after a pod starts is slow).
+   */
+  private static Phase underAttack(KvPodClient client, int threads, long millis, java.io.PrintStream out,
+      int attackers, List<java.net.InetSocketAddress> targets, java.net.InetAddress from, Op getOp,
+      double normalRate)
+      throws InterruptedException {
+    try (SlowFrameAttack attack = new SlowFrameAttack(targets, attackers, from)) {
+      attack.start();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (attack.opened() < attackers && System.nanoTime() < deadline) {
+        Thread.sleep(100); // the attack is at strength once every connection has announced its frame
+      }
+      out.printf("bench get: %d attack connections open, sending slow frames%n", attack.opened());
+      Phase p = phase("get under attack", client, threads, millis, out, getOp);
+      out.printf("bench get: under attack, %.0f%% of the normal get rate (%.0f vs %.0f calls/s); the pods ended "
+          + "or refused %d attack connections, %d were opened in all%n", 100 * p.callsPerSecond() / normalRate,
+          p.callsPerSecond(), normalRate, attack.endedByPod(), attack.opened());
+      return p;
+    }
   }
 
   /** Runs op on {@code threads} threads for {@code millis}; prints its progress and results to {@code out}. */

@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>a frame of up to {@link #PASS_THROUGH_BYTES} goes straight to the server (at most
  *       16 KiB reserved per connection, and connections are bounded by {@link ConnectionLimits});</li>
- *   <li>a larger frame is <em>staged</em>: read here into a buffer that starts at 64 KiB and
+ *   <li>a larger frame is <em>staged</em>: read here into a buffer that starts at 4 KiB and
  *       doubles as bytes arrive, all staged buffers together bounded by the same budget, and
  *       handed to the server only once it is whole. So memory follows the bytes that arrived,
  *       not the sizes that headers announce, and the server's reservation lasts only while it
@@ -57,8 +57,8 @@ final class FrameWatch implements Closeable {
   private final ConnectionLimits limits;
   /** Frames up to this size go straight to the server; larger ones are staged here until whole. */
   static final int PASS_THROUGH_BYTES = 16 * 1024;
-  /** A staged frame's first buffer; it doubles as bytes arrive. */
-  private static final int FIRST_STAGE_BYTES = 64 * 1024;
+  /** A staged frame's first buffer; it doubles as bytes arrive (4,096 connections of headers alone hold 16 MiB). */
+  private static final int FIRST_STAGE_BYTES = 4 * 1024;
   private final long maxStagedBytes;
   private final AtomicLong stagedBytes = new AtomicLong();
 

@@ -429,13 +429,15 @@ class PodClusterTest {
       assertEquals(List.of(0, 1, 2), one.get("holders"));
     }
 
-    // bench get --json: one JSON object on stdout, the progress elsewhere
+    // bench get --json: one JSON object on stdout, the progress elsewhere; with an attack phase
     String bench = stdoutOf(() -> io.kvpod.cli.BenchGet.run(new String[] {"--pods", podList, "--threads", "2",
-        "--duration", "1s", "--records", Integer.toString(RECORDS), "--seed", Long.toString(SEED), "--json"}));
+        "--duration", "1s", "--records", Integer.toString(RECORDS), "--seed", Long.toString(SEED), "--json",
+        "--attackers", "50"}));
     Map<?, ?> result = new com.fasterxml.jackson.databind.ObjectMapper().readValue(bench, Map.class);
     assertEquals(0, result.get("misses"), "every generated key was found: " + bench);
     List<?> phases = (List<?>) result.get("phases");
-    assertEquals(List.of("ping", "get"), phases.stream().map(p -> ((Map<?, ?>) p).get("name")).toList());
+    assertEquals(List.of("ping", "get", "get under attack"), phases.stream().map(p -> ((Map<?, ?>) p).get("name"))
+        .toList(), "and a get phase while 50 connections send slow frames");
     for (Object p : phases) {
       assertTrue(((Number) ((Map<?, ?>) p).get("callsPerSecond")).doubleValue() > 0, "calls were made: " + p);
       assertEquals(0, ((Map<?, ?>) p).get("errors"), bench);
