@@ -61,6 +61,9 @@ final class FrameWatch implements Closeable {
   private static final int FIRST_STAGE_BYTES = 4 * 1024;
   private final long maxStagedBytes;
   private final AtomicLong stagedBytes = new AtomicLong();
+  /** At most a line a second each, with counts: an attack must not flood the log. */
+  private final LogThrottle refusedLog = new LogThrottle(1, TimeUnit.SECONDS);
+  private final LogThrottle lateLog = new LogThrottle(1, TimeUnit.SECONDS);
 
   /**
    * Follows frames with {@code timeoutMillis}; admits connections within {@code limits}; stages
@@ -130,9 +133,12 @@ final class FrameWatch implements Closeable {
       long started = w.frameStartedNanos;
       if (started != Watched.NONE && now - started > timeoutNanos && !w.ended) {
         w.ended = true;
-        LOG.warn("ending the connection from {}: its request frame ({} of {} bytes received) was not finished "
-            + "within {} ms (kvpod.server.frame.timeout)", w.peer(), w.received(), w.announced(),
-            TimeUnit.NANOSECONDS.toMillis(timeoutNanos));
+        long n = lateLog.count();
+        if (n > 0) {
+          LOG.warn("ending the connection from {}: its request frame ({} of {} bytes received) was not finished "
+              + "within {} ms (kvpod.server.frame.timeout; {} connections ended so far for this)", w.peer(),
+              w.received(), w.announced(), TimeUnit.NANOSECONDS.toMillis(timeoutNanos), n);
+        }
         w.endInput();
       }
     }
@@ -255,19 +261,18 @@ final class FrameWatch implements Closeable {
      */
     private int stageOrDeliver(ByteBuffer dst) throws TTransportException {
       if (bodyLeft > 0) {
-        if (!staged.hasRemaining() && !grow()) {
-          return -1;
+        while (bodyLeft > 0) {
+          if (!staged.hasRemaining() && !grow()) {
+            return -1;
+          }
+          int n = super.read(staged);
+          if (n <= 0) {
+            return n;
+          }
+          received += n;
+          bodyLeft -= n;
         }
-        int n = super.read(staged);
-        if (n <= 0) {
-          return n;
-        }
-        received += n;
-        bodyLeft -= n;
-        if (bodyLeft > 0) {
-          return stageOrDeliver(dst);
-        }
-        staged.flip();
+        staged.flip(); // whole: from here on it is handed to the server
       }
       int k = Math.min(dst.remaining(), staged.remaining());
       int end = staged.position() + k;
@@ -309,9 +314,12 @@ final class FrameWatch implements Closeable {
     private boolean charge(long bytes) {
       if (stagedBytes.addAndGet(bytes) > maxStagedBytes) {
         stagedBytes.addAndGet(-bytes);
-        LOG.warn("ending the connection from {}: its {}-byte request frame does not fit in what is left of "
-            + "kvpod.server.max.read.buffer.bytes ({} bytes of other large frames are arriving)", peer(), length,
-            stagedBytes.get());
+        long n = refusedLog.count();
+        if (n > 0) {
+          LOG.warn("ending the connection from {}: its {}-byte request frame does not fit in what is left of "
+              + "kvpod.server.max.read.buffer.bytes ({} bytes of other large frames are arriving; {} connections "
+              + "ended so far for this)", peer(), length, stagedBytes.get(), n);
+        }
         return false;
       }
       stagedCapacity += bytes;

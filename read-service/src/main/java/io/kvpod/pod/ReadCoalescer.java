@@ -122,7 +122,7 @@ final class ReadCoalescer {
     return batch;
   }
 
-  /** Sends {@code batch} as one message and settles each of its reads. */
+  /** Sends {@code batch} as one message and settles each of its reads, whatever happens. */
   private void send(int holder, Lane lane, List<Pending> batch) {
     byte[][] keys = batch.size() == 1 ? batch.get(0).keys : concat(batch);
     Found[] found = null;
@@ -134,7 +134,16 @@ final class ReadCoalescer {
       failure = e;
     } catch (RuntimeException e) {
       bug = e;
+    } finally {
+      if (found == null && failure == null && bug == null) { // an Error: it goes on up the leader's stack
+        bug = new IllegalStateException("the forwarded read that carried this one failed");
+      }
+      settle(lane, batch, found, failure, bug);
     }
+  }
+
+  private static void settle(Lane lane, List<Pending> batch, Found[] found, KvPodException failure,
+      RuntimeException bug) {
     synchronized (lane) { // waiters read these under the same lock
       int at = 0;
       for (Pending p : batch) {
