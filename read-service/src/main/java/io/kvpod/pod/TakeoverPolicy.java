@@ -34,10 +34,10 @@ import java.util.function.LongSupplier;
  * never taken away.
  *
  * <p>Separately, {@link #toHandBack} names a home bucket of this pod to take back from a live
- * holder: the balance a restart restores, for when the reclaim at start lost its races, or
- * this pod's buckets were taken while it was frozen or cut off. Only a bucket's home pod
- * takes it back, so two pods never pull one bucket to and fro. Deciding wrongly costs a
- * takeover, never data. Thread-safe.
+ * holder that it hears, and that hears it: the balance a restart restores, for when the reclaim
+ * at start lost its races, or this pod's buckets were taken while it was frozen or cut off.
+ * Only a bucket's home pod takes it back, and only while the two hear each other, so no two
+ * pods pull one bucket to and fro. Deciding wrongly costs a takeover, never data. Thread-safe.
  */
 final class TakeoverPolicy {
   /**
@@ -119,12 +119,14 @@ final class TakeoverPolicy {
 
   /**
    * The home bucket of this pod to take back now, or -1: the lowest-numbered bucket whose home
-   * ({@link BucketHomes#home}) is this pod, that this pod does not hold, that is recorded to
-   * another pod which is up (not down for anyone's detector past the takeover window: a down
-   * holder's buckets are the takeover rule's business), and whose record has not changed for
-   * {@code handBackMillis}. Returns one bucket at a time; the caller takes it back (asking the
-   * holder to flush first) and asks again only once that move has finished, so the buckets
-   * come home one by one and writes to the others never pause.
+   * ({@link BucketHomes#home}) is this pod, that this pod does not hold, whose record has not
+   * changed for {@code handBackMillis}, and whose holder and this pod hear each other: this pod
+   * heard from it within the takeover window, and its last report says it heard from this pod
+   * within the window too. A pod cut off from the others hears nobody, so it never takes a
+   * bucket back while the others, who cannot hear it, would only take it over again (a silent
+   * holder's buckets are the takeover rule's business). Returns one bucket at a time; the
+   * caller takes it back (asking the holder to flush first) and asks again only once that move
+   * has finished, so the buckets come home one by one and writes to the others never pause.
    */
   synchronized int toHandBack(Ownership.View v, Set<Integer> held) {
     if (!enabled() || handBackMillis <= 0) {
@@ -138,7 +140,8 @@ final class TakeoverPolicy {
         continue;
       }
       boolean settled = now - seenSinceNanos[b] >= TimeUnit.MILLISECONDS.toNanos(handBackMillis);
-      if (settled && !liveness.downForEveryone(h, afterMillis)) {
+      if (settled && liveness.silentMillis(h) < afterMillis
+          && liveness.reportedSilentMillis(h, self, afterMillis) < afterMillis) {
         firstView = false;
         return b;
       }

@@ -267,6 +267,20 @@ class TakeoverPolicyTest {
   }
 
   @Test
+  void aPodCutOffFromTheOthersNeverTakesItsBucketBack() {
+    TakeoverPolicy p = new TakeoverPolicy(0, 3, 3, liveness, WINDOW, 30_000, () -> nanos);
+    everyoneUp();
+    p.toHandBack(homeView(), Set.of(0));
+    p.toHandBack(homeBucketAt(1, 2), Set.of()); // pod 1 took bucket 0 while pod 0 was cut off
+    advance(60_000); // and pod 0 still hears nobody: pod 1 looks "not down for everyone", but is not heard
+    assertEquals(-1, p.toHandBack(homeBucketAt(1, 2), Set.of()), "no hand-back without hearing the holder");
+    report(1, 60_000, 0, 0); // pod 0 hears pod 1 again, but pod 1 still does not hear pod 0 (a one-way cut)
+    assertEquals(-1, p.toHandBack(homeBucketAt(1, 2), Set.of()), "nor while the holder cannot hear this pod");
+    report(1, 0, 0, 0);
+    assertEquals(0, p.toHandBack(homeBucketAt(1, 2), Set.of()), "once they hear each other, it comes home");
+  }
+
+  @Test
   void onlyTheHomePodTakesABucketBackAndNeverFromADeadHolder() {
     everyoneUp();
     TakeoverPolicy p = new TakeoverPolicy(0, 3, 3, liveness, WINDOW, 30_000, () -> nanos);
