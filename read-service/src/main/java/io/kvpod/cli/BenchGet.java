@@ -109,7 +109,8 @@ public final class BenchGet {
       double getRate = get.callsPerSecond();
       int attackers = Integer.parseInt(cl.getOptionValue("attackers", "0"));
       if (attackers > 0) {
-        List<java.net.InetSocketAddress> targets = SlowFrameAttack.addresses(pods);
+        List<java.net.InetSocketAddress> targets = io.kvpod.pod.PodConfig.parsePods(pods).stream()
+            .map(a -> new java.net.InetSocketAddress(a.getHostString(), a.getPort())).toList(); // resolved
         phases.add(underAttack(client, threads, millis, out, attackers,
             fixedPod >= 0 ? List.of(targets.get(fixedPod)) : targets,
             java.net.InetAddress.getByName(cl.getOptionValue("attack-from", "127.0.0.2")), getOp, getRate));

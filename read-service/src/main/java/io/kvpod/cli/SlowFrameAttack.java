@@ -7,7 +7,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -112,16 +111,5 @@ final class SlowFrameAttack implements AutoCloseable {
     stop = true;
     thread.interrupt();
     thread.join(30_000);
-  }
-
-  /** The pods' addresses from a {@code host:port,...} list. */
-  static List<InetSocketAddress> addresses(String pods) {
-    List<InetSocketAddress> out = new ArrayList<>();
-    for (String p : pods.split(",")) {
-      String hp = p.trim();
-      int colon = hp.lastIndexOf(':');
-      out.add(new InetSocketAddress(hp.substring(0, colon), Integer.parseInt(hp.substring(colon + 1))));
-    }
-    return out;
   }
 }
