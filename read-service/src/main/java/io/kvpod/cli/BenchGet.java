@@ -26,7 +26,7 @@ public final class BenchGet {
   private BenchGet() {}
 
   static Options options() {
-    return Cli.withHelp(new Options()
+    return Cli.withHelp(BenchPhase.withCommonOptions(new Options())
         .addOption(Cli.flag("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
         .addOption(Cli.flag("pod", "I", "send every call to this pod (default: each key's owner)"))
         .addOption(Cli.flag("threads", "T", "client threads (default: 16)"))
@@ -39,26 +39,7 @@ public final class BenchGet {
             + "slow frames (the largest frame announced, then a byte a second) to the pods (or to --pod), and "
             + "report the ratio (default: 0)"))
         .addOption(Cli.flag("attack-from", "ADDR", "the attackers' source address (default: 127.0.0.2, so that on "
-            + "loopback they do not share the client's per-address connection quota)"))
-        .addOption(JSON_OPTION));
-  }
-
-  /** {@code --json}: the results as one JSON object on stdout; the progress goes to stderr. */
-  public static final Option JSON_OPTION =
-      Cli.flag("json", null, "print the results as one JSON object (progress goes to stderr)");
-  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
-
-  /** One phase's results: calls per second and latency in milliseconds. */
-  record Phase(String name, double callsPerSecond, int threads, double seconds, double p50Millis,
-               double p99Millis, double p999Millis, long errors, String firstError) {}
-
-  /** Prints {@code fields} as one JSON object on stdout. */
-  public static void printJson(java.util.Map<String, Object> fields) throws java.io.IOException {
-    System.out.println(JSON.writeValueAsString(fields));
-  }
-
-  interface Op {
-    int run(KvPodClient c, ThreadLocalRandom r) throws KvPodException;
+            + "loopback they do not share the client's per-address connection quota)")));
   }
 
   public static int run(String[] args) throws Exception {
@@ -83,35 +64,38 @@ public final class BenchGet {
     RecordGenerator gen = new RecordGenerator(Long.parseLong(cl.getOptionValue("seed", "1")), 4, 100);
     int fixedPod = cl.hasOption("pod") ? Integer.parseInt(cl.getOptionValue("pod")) : -1;
     AtomicLong misses = new AtomicLong();
-    boolean json = cl.hasOption("json");
-    java.io.PrintStream out = json ? System.err : System.out;
-    List<Phase> phases = new ArrayList<>();
-    try (KvPodClient client = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
+    List<BenchPhase.Result> phases = new ArrayList<>();
+    BenchPhase.Settings settings;
+    try {
+      settings = BenchPhase.Settings.of(cl, threads, millis);
+    } catch (UsageException e) {
+      System.err.println("kvpod bench get: " + e.getMessage());
+      return 2;
+    }
+    try (settings; KvPodClient client = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
+      java.io.PrintStream out = settings.out();
       double pingRate = 0;
       if (!cl.hasOption("no-ping")) {
-        Phase ping = phase("ping", client, threads, millis, out, (c, r) -> {
-          c.ping(fixedPod >= 0 ? fixedPod : r.nextInt(c.pods()));
-          return 1;
-        });
+        BenchPhase.Result ping = settings.phase("ping").run(r ->
+            client.ping(fixedPod >= 0 ? fixedPod : r.nextInt(client.pods())));
         phases.add(ping);
         pingRate = ping.callsPerSecond();
       }
-      Op getOp = (c, r) -> {
+      BenchPhase.Op getOp = r -> {
         String k = gen.key(r.nextLong(records));
-        var v = fixedPod >= 0 ? c.getVia(fixedPod, k) : c.get(k);
+        var v = fixedPod >= 0 ? client.getVia(fixedPod, k) : client.get(k);
         if (v.isEmpty()) {
           misses.incrementAndGet();
         }
-        return 1;
       };
-      Phase get = phase("get", client, threads, millis, out, getOp);
+      BenchPhase.Result get = settings.phase("get").run(getOp);
       phases.add(get);
       double getRate = get.callsPerSecond();
       int attackers = Integer.parseInt(cl.getOptionValue("attackers", "0"));
       if (attackers > 0) {
         List<java.net.InetSocketAddress> targets = io.kvpod.pod.PodConfig.parsePods(pods).stream()
             .map(a -> new java.net.InetSocketAddress(a.getHostString(), a.getPort())).toList(); // resolved
-        phases.add(underAttack(client, threads, millis, out, attackers,
+        phases.add(underAttack(settings,  attackers,
             fixedPod >= 0 ? List.of(targets.get(fixedPod)) : targets,
             java.net.InetAddress.getByName(cl.getOptionValue("attack-from", "127.0.0.2")), getOp, getRate));
       }
@@ -121,21 +105,20 @@ public final class BenchGet {
       }
       if (cl.hasOption("multiget")) {
         int k = Integer.parseInt(cl.getOptionValue("multiget"));
-        Phase multi = phase("multiGet x" + k, client, threads, millis, out, (c, r) -> {
+        BenchPhase.Result multi = settings.phase("multiGet x" + k).run(r -> {
           List<String> keys = new ArrayList<>(k);
           for (int i = 0; i < k; i++) {
             keys.add(gen.key(r.nextLong(records)));
           }
-          c.multiGet(keys);
-          return 1;
+          client.multiGet(keys);
         });
         phases.add(multi);
         out.printf("bench multiGet: %.0f keys/s%n", multi.callsPerSecond() * k);
       }
       out.printf("bench get: %d misses%n", misses.get());
     }
-    if (json) {
-      printJson(java.util.Map.of("phases", phases, "misses", misses.get()));
+    if (cl.hasOption(BenchPhase.JSON.getLongOpt())) {
+      BenchPhase.printJson(java.util.Map.of("phases", phases, "misses", misses.get()));
     }
     return 0;
   }
@@ -145,9 +128,8 @@ public final class BenchGet {
    * to {@code targets} ({@link SlowFrameAttack}); prints the rate as a share of {@code normalRate}
    * (run a warm-up first: the first get phase after a pod starts is slow).
    */
-  private static Phase underAttack(KvPodClient client, int threads, long millis, java.io.PrintStream out,
-      int attackers, List<java.net.InetSocketAddress> targets, java.net.InetAddress from, Op getOp,
-      double normalRate)
+  private static BenchPhase.Result underAttack(BenchPhase.Settings settings, int attackers,
+      List<java.net.InetSocketAddress> targets, java.net.InetAddress from, BenchPhase.Op getOp, double normalRate)
       throws InterruptedException {
     try (SlowFrameAttack attack = new SlowFrameAttack(targets, attackers, from)) {
       attack.start();
@@ -155,67 +137,12 @@ public final class BenchGet {
       while (attack.opened() < attackers && System.nanoTime() < deadline) {
         Thread.sleep(100); // the attack is at strength once every connection has announced its frame
       }
-      out.printf("bench get: %d attack connections open, sending slow frames%n", attack.opened());
-      Phase p = phase("get under attack", client, threads, millis, out, getOp);
-      out.printf("bench get: under attack, %.0f%% of the normal get rate (%.0f vs %.0f calls/s); the pods ended "
+      settings.out().printf("bench get: %d attack connections open, sending slow frames%n", attack.opened());
+      BenchPhase.Result p = settings.phase("get under attack").run(getOp);
+      settings.out().printf("bench get: under attack, %.0f%% of the normal get rate (%.0f vs %.0f calls/s); the pods ended "
           + "or refused %d attack connections, %d were opened in all%n", 100 * p.callsPerSecond() / normalRate,
           p.callsPerSecond(), normalRate, attack.endedByPod(), attack.opened());
       return p;
     }
-  }
-
-  /** Runs op on {@code threads} threads for {@code millis}; prints its progress and results to {@code out}. */
-  static Phase phase(String name, KvPodClient client, int threads, long millis, java.io.PrintStream out, Op op)
-      throws InterruptedException {
-    LatencyHistogram[] hists = new LatencyHistogram[threads];
-    AtomicLong done = new AtomicLong();
-    AtomicLong errors = new AtomicLong();
-    java.util.concurrent.atomic.AtomicReference<String> firstError = new java.util.concurrent.atomic.AtomicReference<>();
-    long warmupEnd = System.nanoTime() + Math.min(2_000, millis / 5) * 1_000_000L;
-    long end = warmupEnd + millis * 1_000_000L;
-    Thread[] ts = new Thread[threads];
-    for (int t = 0; t < threads; t++) {
-      LatencyHistogram h = hists[t] = new LatencyHistogram();
-      ts[t] = new Thread(() -> {
-        ThreadLocalRandom r = ThreadLocalRandom.current();
-        long now;
-        while ((now = System.nanoTime()) < end) {
-          try {
-            op.run(client, r);
-            long after = System.nanoTime();
-            if (now >= warmupEnd) {
-              h.record((after - now) / 1000);
-              done.incrementAndGet();
-            }
-          } catch (KvPodException e) {
-            errors.incrementAndGet();
-            firstError.compareAndSet(null, e.getCode() + ": " + e.getMessage());
-          }
-        }
-      }, "bench-" + t);
-      ts[t].start();
-    }
-    long start = System.nanoTime();
-    while (ts[0].isAlive()) {
-      ts[0].join(5000);
-      if (ts[0].isAlive()) {
-        out.printf("  [%s] %,d calls, %.0f s%n", name, done.get(), (System.nanoTime() - start) / 1e9);
-      }
-    }
-    for (Thread t : ts) {
-      t.join();
-    }
-    LatencyHistogram all = new LatencyHistogram();
-    for (LatencyHistogram h : hists) {
-      all.add(h);
-    }
-    double rate = all.count() / (millis / 1000.0);
-    out.printf("bench %s: %,.0f calls/s with %d threads over %.0f s; %s; %d errors%n", name, rate, threads,
-        millis / 1000.0, all.summary(), errors.get());
-    if (firstError.get() != null) {
-      out.println("  first error: " + firstError.get());
-    }
-    return new Phase(name, rate, threads, millis / 1000.0, all.percentile(0.50) / 1000.0,
-        all.percentile(0.99) / 1000.0, all.percentile(0.999) / 1000.0, errors.get(), firstError.get());
   }
 }

@@ -23,14 +23,13 @@ public final class BenchPut {
   private BenchPut() {}
 
   static Options options() {
-    return Cli.withHelp(new Options()
+    return Cli.withHelp(BenchPhase.withCommonOptions(new Options())
         .addOption(Cli.flag("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
         .addOption(Cli.flag("threads", "T", "client threads (default: 8)"))
         .addOption(Cli.flag("duration", "D", "time to write, e.g. 30s (default: 20s)"))
         .addOption(Cli.flag("batch", "B", "records per call; 1 uses put (default: 1000)"))
         .addOption(Cli.flag("value-bytes", "N", "bytes of text per value (default: 100)"))
-        .addOption(Cli.flag("random-pod", null, "send each call to a random pod, which forwards to the owners"))
-        .addOption(BenchGet.JSON_OPTION));
+        .addOption(Cli.flag("random-pod", null, "send each call to a random pod, which forwards to the owners")));
   }
 
   public static int run(String[] args) throws Exception {
@@ -61,11 +60,15 @@ public final class BenchPut {
     String run = Long.toString(System.currentTimeMillis(), 36);
     Map<String, String> value = Map.of("payload", "x".repeat(valueBytes));
     AtomicLong next = new AtomicLong();
-    boolean json = cl.hasOption("json");
-    java.io.PrintStream out = json ? System.err : System.out;
-    try (KvPodClient client = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
-      BenchGet.Phase phase = BenchGet.phase(batch == 1 ? "put" : "batchPut x" + batch, client, threads, millis, out,
-          (c, r) -> {
+    BenchPhase.Settings settings;
+    try {
+      settings = BenchPhase.Settings.of(cl, threads, millis);
+    } catch (UsageException e) {
+      System.err.println("kvpod bench put: " + e.getMessage());
+      return 2;
+    }
+    try (settings; KvPodClient c = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
+      BenchPhase.Result phase = settings.phase(batch == 1 ? "put" : "batchPut x" + batch).run(r -> {
         long first = next.getAndAdd(batch);
         if (batch == 1) {
           String k = "bench-" + run + "-" + first;
@@ -74,7 +77,7 @@ public final class BenchPut {
           } else {
             c.put(k, value);
           }
-          return 1;
+          return;
         }
         Map<String, Map<String, String>> records = new HashMap<>(batch * 2);
         for (int i = 0; i < batch; i++) {
@@ -85,12 +88,11 @@ public final class BenchPut {
         } else {
           c.batchPut(records);
         }
-        return 1;
       });
-      out.printf("bench put: %,.0f records/s (%d records per call, %d threads, %d-byte values)%n",
+      settings.out().printf("bench put: %,.0f records/s (%d records per call, %d threads, %d-byte values)%n",
           phase.callsPerSecond() * batch, batch, threads, valueBytes);
-      if (json) {
-        BenchGet.printJson(Map.of("phases", List.of(phase), "recordsPerSecond", phase.callsPerSecond() * batch,
+      if (cl.hasOption(BenchPhase.JSON.getLongOpt())) {
+        BenchPhase.printJson(Map.of("phases", List.of(phase), "recordsPerSecond", phase.callsPerSecond() * batch,
             "batch", batch, "valueBytes", valueBytes));
       }
     }

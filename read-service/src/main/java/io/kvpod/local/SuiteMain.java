@@ -1,6 +1,6 @@
 package io.kvpod.local;
 
-import io.kvpod.cli.BenchGet;
+import io.kvpod.cli.BenchPhase;
 import io.kvpod.loader.Cli;
 import io.kvpod.loader.UsageException;
 import java.io.File;
@@ -25,7 +25,7 @@ public final class SuiteMain {
         .addOption(Cli.flag("pod-heap", "SIZE", "heap of each pod (default: 1g)"))
         .addOption(Cli.flag("datanodes", "N", "DataNodes of the local HDFS; files get replication min(N, 3) "
             + "(default: 1)"))
-        .addOption(BenchGet.JSON_OPTION)
+        .addOption(BenchPhase.JSON)
         .addOption(Cli.flag("work", "DIR", "where HDFS and the logs go; emptied first, and HDFS's data deleted at the end (default: run/suite)"))
         .addOption(Cli.defines("a setting for every pod and for the loader, e.g. -D kvpod.load.block.size=16384")));
   }
@@ -68,7 +68,7 @@ public final class SuiteMain {
         Long.parseLong(cl.getOptionValue("sample", "1000000")));
     boolean passed = results.stream().allMatch(r -> r.wrong() == 0 && r.missing() == 0);
     if (json) {
-      BenchGet.printJson(Map.of("cases", results, "passed", passed));
+      BenchPhase.printJson(Map.of("cases", results, "passed", passed));
     }
     return passed ? 0 : 1;
   }
