@@ -26,8 +26,8 @@ import org.apache.hadoop.hbase.io.hfile.HFile;
 import org.apache.hadoop.hbase.io.hfile.HFileScanner;
 
 /**
- * Checks a staged layer before it is published, by reading every data file back with
- * HBase's own HFile reader:
+ * Checks a staged layer before it is published. {@link #validate} reads every data file
+ * back with HBase's own HFile reader:
  * <ul>
  *   <li>exactly one file per partition, and nothing else that looks like data;</li>
  *   <li>keys strictly ascending, each in its file's partition, in family d / qualifier v;</li>
@@ -35,7 +35,8 @@ import org.apache.hadoop.hbase.io.hfile.HFileScanner;
  *   <li>records and {@link ContentChecksum} match the writer's file info;</li>
  *   <li>the total matches what the job says it wrote.</li>
  * </ul>
- * Files are checked in parallel. Stateless; thread-safe.
+ * Files are checked in parallel. {@link #checkWritten} checks files this process wrote
+ * from their metadata alone. Stateless; thread-safe.
  */
 public final class LayerValidator {
 
@@ -106,6 +107,80 @@ public final class LayerValidator {
           + String.join("\n  - ", problems));
     }
     return metas;
+  }
+
+  /**
+   * Checks files that this process has just written and closed, against what their writers
+   * counted ({@link LayerFileWriter#fileMeta}), without reading their data blocks back: each
+   * file is opened with HBase's reader, which reads its trailer, file info, block indexes and
+   * bloom metadata (as HBase does to validate a flushed store file), and then
+   * <ul>
+   *   <li>its length on the filesystem is the length the writer saw when it closed it;</li>
+   *   <li>the file info's layer, partition, record count and {@link ContentChecksum} are the
+   *       writer's, and HBase's own entry count agrees;</li>
+   *   <li>a ROW bloom filter is present if the file holds a record;</li>
+   *   <li>its first and last keys belong to its partition, in order, in column d:v.</li>
+   * </ul>
+   * What it does not check, the writer enforced as it wrote: ascending keys (checked on every
+   * append) and each key's partition (the caller routes keys with the same partitioner). A
+   * bulk load's files come from other processes, so the loader reads them back with
+   * {@link #validate} instead.
+   *
+   * @return the files' metadata entries, in the order given
+   */
+  public static List<LayerMeta.FileMeta> checkWritten(Configuration conf, FileSystem fs, Path dir, String layerId,
+      int partitions, List<LayerMeta.FileMeta> written) throws IOException {
+    List<String> problems = new ArrayList<>();
+    for (LayerMeta.FileMeta w : written) {
+      Path path = new Path(dir, w.name);
+      String name = w.name;
+      long length = fs.getFileStatus(path).getLen();
+      if (length != w.bytes) {
+        problems.add(name + ": " + length + " bytes on the filesystem, the writer closed it at " + w.bytes);
+        continue;
+      }
+      try (HFile.Reader r = HFile.createReader(fs, path, CacheConfig.DISABLED, true, conf)) {
+        var info = r.getHFileInfo();
+        expect(problems, name, "layer", layerId, text(info.get(LayerFormat.INFO_LAYER)));
+        expect(problems, name, "partition", Integer.toString(w.partition), text(info.get(LayerFormat.INFO_PARTITION)));
+        expect(problems, name, "records", Long.toString(w.records), text(info.get(LayerFormat.INFO_RECORDS)));
+        expect(problems, name, "records (HBase's count)", Long.toString(w.records), Long.toString(r.getEntries()));
+        expect(problems, name, "checksum", w.checksum, text(info.get(LayerFormat.INFO_CHECKSUM)));
+        if (r.getEntries() > 0 && r.getGeneralBloomFilterMetadata() == null) {
+          problems.add(name + ": no bloom filter");
+        }
+        byte[] first = r.getFirstKey().map(CellUtil::cloneRow).orElse(null);
+        byte[] last = r.getLastKey().map(CellUtil::cloneRow).orElse(null);
+        if (r.getEntries() > 0 && (first == null || last == null)) {
+          problems.add(name + ": holds records but has no first or last key");
+        } else if (first != null && last != null) {
+          if (Arrays.compareUnsigned(first, last) > 0) {
+            problems.add(name + ": first key '" + text(first) + "' is after last key '" + text(last) + "'");
+          }
+          for (byte[] k : new byte[][] {first, last}) {
+            int p = KeyPartitioner.bucket(k, partitions);
+            if (p != w.partition) {
+              problems.add(name + ": key '" + text(k) + "' belongs to partition " + p);
+            }
+          }
+          if (!r.getFirstKey().map(c -> CellUtil.matchingColumn(c, LayerFormat.FAMILY, LayerFormat.QUALIFIER))
+              .orElse(true)) {
+            problems.add(name + ": its first key is not in column d:v");
+          }
+        }
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new ValidationException("layer " + layerId + " failed validation:\n  - "
+          + String.join("\n  - ", problems));
+    }
+    return written;
+  }
+
+  private static void expect(List<String> problems, String file, String what, String want, String got) {
+    if (!want.equals(got)) {
+      problems.add(file + ": " + what + " is " + got + ", the writer wrote " + want);
+    }
   }
 
   private static LayerMeta.FileMeta checkFile(Configuration conf, FileSystem fs, Path path,

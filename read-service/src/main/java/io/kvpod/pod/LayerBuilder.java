@@ -19,9 +19,11 @@ import org.apache.hadoop.fs.Path;
  * Writes one layer inside a pod (a flush or a compaction) in the loader's format: records
  * arrive in ascending key order, each goes to partition {@code murmur3(key) mod partitions}
  * with the shared {@link KeyPartitioner}, and {@link LayerFileWriter} writes the files.
- * {@link #publish} validates every file with the loader's validator, writes the metadata
- * and publishes by one atomic rename, as a bulk load does; on failure it deletes the
- * staging directory and nothing becomes visible. Owned by one thread.
+ * {@link #publish} checks every file with the loader's {@link LayerValidator} (from the files'
+ * metadata against the writers' counts and checksums, or by reading every record back:
+ * {@code kvpod.flush.verify}), writes the metadata and publishes by one atomic rename, as a
+ * bulk load does; on failure it deletes the staging directory and nothing becomes visible.
+ * Owned by one thread.
  */
 final class LayerBuilder implements AutoCloseable {
   private final FileSystem fs;
@@ -31,12 +33,18 @@ final class LayerBuilder implements AutoCloseable {
   private final String layerId;
   private final Path stage;
   private final LayerFileWriter[] writers;
+  private final boolean readBack;
   private long minVersion = Long.MAX_VALUE;
   private long tombstones;
   private boolean published;
 
+  /**
+   * @param readBack check the files by reading every record back ({@link LayerValidator#validate})
+   *     rather than from their metadata ({@link LayerValidator#checkWritten})
+   */
   LayerBuilder(FileSystem fs, TableLayout layout, Configuration conf, HFileOptions options, String layerId,
-               int partitions) throws IOException {
+               int partitions, boolean readBack) throws IOException {
+    this.readBack = readBack;
     this.fs = fs;
     this.layout = layout;
     this.conf = conf;
@@ -72,12 +80,15 @@ final class LayerBuilder implements AutoCloseable {
    */
   LayerMeta publish(LayerMeta meta) throws IOException, InterruptedException {
     long records = 0;
+    List<LayerMeta.FileMeta> written = new ArrayList<>();
     for (LayerFileWriter w : writers) {
       w.close();
       records += w.records();
+      written.add(w.fileMeta());
     }
-    List<LayerMeta.FileMeta> files = new ArrayList<>(LayerValidator.validate(conf, fs, stage, layerId,
-        writers.length, records, 1));
+    List<LayerMeta.FileMeta> files = new ArrayList<>(readBack
+        ? LayerValidator.validate(conf, fs, stage, layerId, writers.length, records, 1)
+        : LayerValidator.checkWritten(conf, fs, stage, layerId, writers.length, written));
     meta.layerId = layerId;
     meta.table = layout.table();
     meta.createdAtMillis = System.currentTimeMillis();

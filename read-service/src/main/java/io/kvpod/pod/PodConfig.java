@@ -59,6 +59,7 @@ public final class PodConfig {
   public static final String FLUSH_PARTITIONS = "kvpod.flush.partitions";
   public static final String FLUSH_COMPRESSION = "kvpod.flush.compression";
   public static final String FLUSH_CHECK = "kvpod.flush.check.interval";
+  public static final String FLUSH_VERIFY = "kvpod.flush.verify";
   public static final String COMPACTION_POD = "kvpod.compaction.pod";
   public static final String COMPACTION_MAX_LAYERS = "kvpod.compaction.max.layers";
   public static final String COMPACTION_MAX_RECORDS = "kvpod.compaction.max.records";
@@ -160,6 +161,11 @@ public final class PodConfig {
           "partitions (files) of a flushed layer")
       .define(FLUSH_COMPRESSION, Type.STRING, "snappy", Validator.oneOf("none", "gz", "snappy"),
           "HFile compression of flushed and compacted layers")
+      .define(FLUSH_VERIFY, Type.STRING, "metadata", Validator.oneOf("metadata", "read-back"),
+          "how a pod checks a layer it wrote (a flush or a compaction) before publishing it: metadata (open each "
+              + "file's trailer, file info, indexes and bloom, and compare its length, record count and content "
+              + "checksum with the writer's) or read-back (also read every record back and recompute the checksum, "
+              + "as the loader does for a bulk load; costs a read of the whole layer)")
       .define(FLUSH_CHECK, Type.DURATION_MS, "1s", Validator.atLeast(10),
           "how often the flusher (and the compactor) checks whether there is work")
       .define(COMPACTION_POD, Type.INT, "0", Validator.atLeast(-1),

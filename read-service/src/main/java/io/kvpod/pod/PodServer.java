@@ -121,7 +121,9 @@ public final class PodServer implements Closeable {
 
     FileSystem walFs = WriteAheadLog.walFileSystem(fs);
     HFileOptions flushFormat = new HFileOptions(v.getString(PodConfig.FLUSH_COMPRESSION), 64 * 1024);
-    Flusher.LayerSink sink = (id, partitions) -> new LayerBuilder(fs, layout, hadoop, flushFormat, id, partitions);
+    boolean readBack = v.getString(PodConfig.FLUSH_VERIFY).equals("read-back");
+    Flusher.LayerSink sink = (id, partitions) -> new LayerBuilder(fs, layout, hadoop, flushFormat, id, partitions,
+        readBack);
     Shard.Context shardContext = new Shard.Context(podId, walFs, layout, layers,
         WriteAheadLog.Durability.valueOf(v.getString(PodConfig.WAL_DURABILITY).toUpperCase(Locale.ROOT)),
         new Shard.Settings(v.getMillis(PodConfig.WAL_LEASE_TIMEOUT), v.getLong(PodConfig.WAL_SEGMENT_BYTES),

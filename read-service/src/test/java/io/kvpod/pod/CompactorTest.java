@@ -63,7 +63,7 @@ class CompactorTest {
     w.refresh();
     FileSystem fs = fs();
     Flusher.LayerSink sink = (id, partitions) -> new LayerBuilder(fs, layout(), conf, new HFileOptions("none", 4096),
-        id, partitions);
+        id, partitions, false);
     try (Compactor c = new Compactor(fs, layout(), w, sink, BUCKETS, maxLayers, 1_000_000)) {
       assertNotNull(c.maybeCompact(), "a merge happened");
     }
