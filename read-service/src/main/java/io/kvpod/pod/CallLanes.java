@@ -13,7 +13,7 @@ import org.apache.thrift.TProcessor;
 import org.apache.thrift.protocol.TMessage;
 import org.apache.thrift.protocol.TProtocol;
 import org.apache.thrift.server.AbstractNonblockingServer.AsyncFrameBuffer;
-import org.apache.thrift.server.TThreadedSelectorServer;
+import org.apache.thrift.server.TNonblockingServer;
 import org.apache.thrift.transport.TTransportException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,17 +68,12 @@ final class CallLanes implements TAsyncProcessor, TProcessor, Closeable {
   }
 
   /**
-   * A server that runs its calls on these lanes: {@code args} with no invoker pool of its own
-   * (its selector threads call {@link #process(AsyncFrameBuffer)}), closing the lanes when it
-   * stops serving.
+   * A server that runs its calls on these lanes, with {@code selectorThreads} selector
+   * threads (which call {@link #process(AsyncFrameBuffer)}), closing the lanes when it stops
+   * serving.
    */
-  TThreadedSelectorServer server(TThreadedSelectorServer.Args args) {
-    return new TThreadedSelectorServer(args.workerThreads(0).processor(this)) {
-      @Override
-      protected void gracefullyShutdownInvokerPool() {
-        close(); // in place of the invoker pool this server does not have
-      }
-    };
+  SelectorServer server(TNonblockingServer.Args args, int selectorThreads) {
+    return new SelectorServer(args.processor(this), selectorThreads, this::close);
   }
 
   /** Called on a selector thread with a complete frame: picks the lane and hands the call to it. */

@@ -93,6 +93,12 @@ final class ContractProcessor implements TProcessor {
   /** Runs one call and answers it; returns the failure it was answered with, or null if it succeeded. */
   private KvPodException processOne(TMessage msg, TProtocol in, TProtocol out) throws TException {
     ProcessFunction<KvPod.Iface, ? extends TBase> fn = functions.get(msg.name);
+    if (msg.type != TMessageType.CALL) { // kvpod has no oneway methods
+      discardRestOfFrame(in);
+      reply(out, msg.name, TMessageType.EXCEPTION, msg.seqid, new TApplicationException(
+          TApplicationException.INVALID_MESSAGE_TYPE, "a pod takes calls only, not messages of type " + msg.type));
+      return null; // not a call: not metered
+    }
     if (fn == null) {
       discardRestOfFrame(in);
       reply(out, msg.name, TMessageType.EXCEPTION, msg.seqid, new TApplicationException(

@@ -1,5 +1,6 @@
 package io.kvpod.pod;
 
+import io.kvpod.contract.Limits;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -77,9 +78,15 @@ final class FrameWatch implements Closeable {
     checker.scheduleWithFixedDelay(this::check, every, every, TimeUnit.MILLISECONDS);
   }
 
-  /** A server socket on {@code bind} whose accepted connections this watch follows. */
-  TNonblockingServerSocket serverSocket(InetSocketAddress bind) throws TTransportException {
-    return new TNonblockingServerSocket(bind) {
+  /**
+   * A server socket on {@code bind} whose accepted connections this watch follows, with a
+   * queue of {@code backlog} connections not yet accepted (the kernel caps it at
+   * net.core.somaxconn): when the queue is full, the kernel drops new connections' SYNs and
+   * their clients wait a second or more to try again.
+   */
+  TNonblockingServerSocket serverSocket(InetSocketAddress bind, int backlog) throws TTransportException {
+    return new TNonblockingServerSocket(new TNonblockingServerSocket.NonblockingAbstractServerSocketArgs()
+        .bindAddr(bind).backlog(backlog).maxFrameSize(Limits.MAX_FRAME_BYTES)) {
       @Override
       public TNonblockingSocket accept() throws TTransportException {
         TNonblockingSocket s = super.accept();

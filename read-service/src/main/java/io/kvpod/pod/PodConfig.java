@@ -41,6 +41,7 @@ public final class PodConfig {
   public static final String SLOW_CALL = "kvpod.server.slow.call";
   public static final String HTTP_PORT = "kvpod.http.port";
   public static final String MAX_CONNECTIONS_PER_ADDRESS = "kvpod.server.max.connections.per.address";
+  public static final String ACCEPT_BACKLOG = "kvpod.server.accept.backlog";
   public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
   public static final String LAYERS_POLL = "kvpod.layers.poll.interval";
   public static final String PEER_TIMEOUT = "kvpod.peer.timeout";
@@ -119,6 +120,9 @@ public final class PodConfig {
               + "which); -1: no endpoint")
       .define(MAX_CONNECTIONS, Type.INT, "4096", Validator.atLeast(1),
           "most client and peer connections open at once; one more is closed as soon as it is accepted")
+      .define(ACCEPT_BACKLOG, Type.INT, "1024", Validator.between(1, 65535),
+          "connections the kernel queues for the pod to accept (capped by net.core.somaxconn); when it is full, "
+              + "new connections wait a second or more to be tried again")
       .define(MAX_CONNECTIONS_PER_ADDRESS, Type.INT, "1024", Validator.atLeast(1),
           "most connections open at once from one IP address; one more is closed as soon as it is accepted")
       .define(FRAME_TIMEOUT, Type.DURATION_MS, "20s", Validator.atLeast(100),

@@ -29,7 +29,7 @@ import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
 import org.apache.hadoop.hbase.io.hfile.CacheConfig;
 import org.apache.thrift.server.TServer;
-import org.apache.thrift.server.TThreadedSelectorServer;
+import org.apache.thrift.server.TNonblockingServer;
 import org.apache.thrift.transport.TNonblockingServerSocket;
 import org.apache.thrift.transport.TTransportException;
 import org.slf4j.Logger;
@@ -40,8 +40,9 @@ import org.slf4j.LoggerFactory;
  * API over Thrift, with the group committer, flusher and (on one pod) compactor running
  * behind it.
  *
- * <p>Server choice: {@link TThreadedSelectorServer} with framed transport and the binary
- * protocol. A few selector threads multiplex many client and peer connections with
+ * <p>Server choice: {@link SelectorServer} (the model of libthrift's TThreadedSelectorServer,
+ * without its selector rebuild, which strands connections) with framed transport and the
+ * binary protocol. A few selector threads multiplex many client and peer connections with
  * non-blocking I/O, and a separate worker pool runs the calls, which may block on HDFS
  * reads; a thread-per-connection server would need a thread per idle client, and
  * THsHaServer's single selector caps throughput. The binary protocol costs the least CPU to
@@ -255,13 +256,13 @@ public final class PodServer implements Closeable {
     frameWatch = new FrameWatch(v.getMillis(PodConfig.FRAME_TIMEOUT), new ConnectionLimits(
         v.getInt(PodConfig.MAX_CONNECTIONS), v.getInt(PodConfig.MAX_CONNECTIONS_PER_ADDRESS)),
         v.getLong(PodConfig.MAX_READ_BUFFER_BYTES));
-    socket = frameWatch.serverSocket(bind);
-    TThreadedSelectorServer.Args args = new TThreadedSelectorServer.Args(socket)
-        .selectorThreads(v.getInt(PodConfig.SELECTOR_THREADS))
+    socket = frameWatch.serverSocket(bind, v.getInt(PodConfig.ACCEPT_BACKLOG));
+    TNonblockingServer.Args args = new TNonblockingServer.Args(socket)
         .protocolFactory(StrictBinaryProtocol.factory(new DecodeBudget(v.getLong(PodConfig.MAX_DECODE_BYTES)),
             v.getLong(PodConfig.MAX_DECODE_BYTES_PER_CALL)));
     args.maxReadBufferBytes = v.getLong(PodConfig.MAX_READ_BUFFER_BYTES);
-    server = new CallLanes(processor, workers(v.getInt(PodConfig.WORKER_THREADS))).server(args);
+    server = new CallLanes(processor, workers(v.getInt(PodConfig.WORKER_THREADS))).server(args,
+        v.getInt(PodConfig.SELECTOR_THREADS));
     serveThread = new Thread(server::serve, "thrift-server");
     serveThread.start();
     long deadline = System.currentTimeMillis() + 60_000;

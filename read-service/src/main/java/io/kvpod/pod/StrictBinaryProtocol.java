@@ -15,6 +15,7 @@ import org.apache.thrift.protocol.TProtocol;
 import org.apache.thrift.protocol.TProtocolException;
 import org.apache.thrift.protocol.TProtocolFactory;
 import org.apache.thrift.protocol.TSet;
+import org.apache.thrift.protocol.TStruct;
 import org.apache.thrift.transport.TTransport;
 
 /**
@@ -52,6 +53,8 @@ final class StrictBinaryProtocol extends TBinaryProtocol {
   static final int ENTRY_BYTES = 48;
   static final int ELEMENT_BYTES = 16;
   static final int STRING_BYTES = 56;
+  /** The deepest that structs and containers may nest in a call (see {@link #checkNesting}). */
+  static final int MAX_NESTING = 64;
   /** Taken from the pod's budget at least this much at a time, so small calls touch it once. */
   private static final long CHUNK = 256 << 10;
 
@@ -66,6 +69,8 @@ final class StrictBinaryProtocol extends TBinaryProtocol {
   private long held;
   /** Containers open around the element being read. */
   private int depth;
+  /** Structs open around the element being read (the call's arguments are the first). */
+  private int structs;
   /** True while the message header is read. */
   private boolean header;
 
@@ -88,6 +93,7 @@ final class StrictBinaryProtocol extends TBinaryProtocol {
     held = 0;
     counted = 0;
     depth = 0;
+    structs = 0;
   }
 
   /** Counts {@code bytes} more for this call, taking them from the pod's budget first. */
@@ -127,6 +133,32 @@ final class StrictBinaryProtocol extends TBinaryProtocol {
   private void opened(int size, int bytesEach) throws TProtocolException {
     count((long) size * bytesEach);
     depth++;
+    checkNesting();
+  }
+
+  /**
+   * Structs and containers may nest at most {@link #MAX_NESTING} deep. kvpod's own calls nest
+   * four deep at most; deeper ones can only be unknown fields, which libthrift skips by
+   * recursion, so a frame of 10,000 nested structs would otherwise overflow the stack of
+   * the thread decoding it.
+   */
+  private void checkNesting() throws TProtocolException {
+    if (depth + structs > MAX_NESTING) {
+      throw new TProtocolException(TProtocolException.DEPTH_LIMIT, "structs and containers nested more than "
+          + MAX_NESTING + " deep");
+    }
+  }
+
+  @Override
+  public TStruct readStructBegin() throws TException {
+    structs++;
+    checkNesting();
+    return super.readStructBegin();
+  }
+
+  @Override
+  public void readStructEnd() {
+    structs--;
   }
 
   @Override

@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.thrift.protocol.TBinaryProtocol;
 import org.apache.thrift.server.TServer;
-import org.apache.thrift.server.TThreadedSelectorServer;
+import org.apache.thrift.server.TNonblockingServer;
 import org.apache.thrift.transport.TNonblockingServerSocket;
 import org.apache.thrift.transport.TSocket;
 import org.apache.thrift.transport.TTransport;
@@ -57,9 +57,9 @@ class CallLanesTest {
           default -> throw new UnsupportedOperationException(method.getName());
         });
     socket = new TNonblockingServerSocket(new InetSocketAddress("127.0.0.1", 0));
-    TThreadedSelectorServer.Args args = new TThreadedSelectorServer.Args(socket)
+    TNonblockingServer.Args args = new TNonblockingServer.Args(socket)
         .protocolFactory(StrictBinaryProtocol.factory(new DecodeBudget(64L << 20), 32L << 20));
-    server = new CallLanes(new ContractProcessor(service), Executors.newFixedThreadPool(1)).server(args);
+    server = new CallLanes(new ContractProcessor(service), Executors.newFixedThreadPool(1)).server(args, 2);
     serving = new Thread(server::serve, "test-server");
     serving.start();
     while (!server.isServing()) {
