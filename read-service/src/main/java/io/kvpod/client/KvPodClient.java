@@ -1,8 +1,6 @@
 package io.kvpod.client;
 
-import io.kvpod.contract.BucketHomes;
 import io.kvpod.contract.ContractViolation;
-import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
@@ -29,7 +27,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.apache.thrift.TException;
 import org.apache.thrift.transport.TTransportException;
@@ -82,15 +79,8 @@ public final class KvPodClient implements Closeable {
   private final ExecutorService hedgePool;
   private final AtomicInteger hedges = new AtomicInteger();
   private final PodHealth health;
-  /**
-   * Per bucket, who holds it as of which epoch (see {@link #learnHolders}); null until
-   * learned. Replaced, never mutated.
-   */
-  private volatile long[] holdings;
-  /** Whether the first, synchronous learning of the holders is over (see {@link #holdings()}); its lock. */
-  private final java.util.concurrent.atomic.AtomicBoolean firstLearnTried =
-      new java.util.concurrent.atomic.AtomicBoolean();
-  private final AtomicLong lastLearnedMillis = new AtomicLong();
+  /** Which pod holds each bucket. */
+  private final HolderTable holders;
   private final SilentPods silent;
   private final java.util.concurrent.ScheduledExecutorService watchdog;
   private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
@@ -109,6 +99,8 @@ public final class KvPodClient implements Closeable {
     this.maxClockSkewMs = b.maxClockSkewMs;
     this.health = new PodHealth(b.pods.size(), b.backoff);
     this.silent = new SilentPods(b.pods.size());
+    this.holders = new HolderTable(b.pods.size(),
+        pod -> attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)), fanOut);
     this.watchdog = b.silentAfterMs > 0 ? startWatchdog(b.silentAfterMs) : null;
     this.hedgePool = b.hedgeAfterMs > 0 ? Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "kvpod-client-hedge");
@@ -239,11 +231,9 @@ public final class KvPodClient implements Closeable {
     return hedges.get();
   }
 
-  /** The pod that holds {@code key}'s bucket, as far as this client knows (any pod, if it knows none). */
+  /** The pod that holds {@code key}'s bucket, as far as this client knows (its home pod, if it knows none). */
   public int ownerOf(String key) {
-    long[] h = holdings();
-    byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    return h == null ? KeyPartitioner.bucket(k, pool.size()) : (int) h[KeyPartitioner.bucket(k, h.length)];
+    return holders.ownerOf(key.getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 
   /**
@@ -253,76 +243,11 @@ public final class KvPodClient implements Closeable {
    * @throws KvPodException (UNAVAILABLE) if no pod answers
    */
   public int buckets() throws KvPodException {
-    long[] h = holdings();
-    if (h == null) {
-      askPodsForHoldings();
-      h = holdings;
-    }
-    if (h == null) {
+    int n = holders.buckets();
+    if (n == 0) {
       throw error(ErrorCode.UNAVAILABLE, "no pod answered to say how many buckets the table has", true);
     }
-    return h.length;
-  }
-
-  /**
-   * The holdings. The first call asks the pods for them (each once, briefly) before it
-   * answers, and calls made meanwhile wait for it; after that, null until a pod has answered.
-   */
-  private long[] holdings() {
-    long[] h = holdings;
-    if (h != null || firstLearnTried.get()) {
-      return h;
-    }
-    synchronized (firstLearnTried) {
-      if (!firstLearnTried.get()) {
-        askPodsForHoldings();
-        firstLearnTried.set(true);
-        if (holdings == null) {
-          relearnHolders(0); // keep trying in the background, at most every half second
-        }
-      }
-    }
-    return holdings;
-  }
-
-  /** Asks the pods in turn for their status until one answers, and learns the holders from it. */
-  private void askPodsForHoldings() {
-    for (int pod = 0; pod < pool.size() && holdings == null; pod++) {
-      try {
-        learnHolders(attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)));
-      } catch (KvPodException e) {
-        // try the next pod
-      }
-    }
-  }
-
-  /**
-   * Learns the bucket holders from {@code status}, keeping per bucket the holding with the
-   * higher epoch. Holding = epoch in the high 32 bits, holder in the low 32. A status with
-   * another bucket count than the one known replaces it (the client was pointed at another
-   * table, which has no business happening, but the newest answer is the best guess).
-   */
-  private void learnHolders(PodStatus status) {
-    if (!status.isSetHolders() || !status.isSetHolderEpochs() || status.getHolders().isEmpty()
-        || status.getHolders().size() != status.getHolderEpochs().size()) {
-      return;
-    }
-    int buckets = status.getHolders().size();
-    synchronized (this) {
-      boolean fresh = holdings == null || holdings.length != buckets;
-      long[] next = fresh ? new long[buckets] : holdings.clone();
-      for (int b = 0; fresh && b < buckets; b++) {
-        next[b] = BucketHomes.home(b, pool.size()); // epoch 0, the home pod; replaced below
-      }
-      for (int b = 0; b < next.length; b++) {
-        long epoch = status.getHolderEpochs().get(b);
-        int holder = status.getHolders().get(b);
-        if (holder >= 0 && holder < pool.size() && epoch > (next[b] >>> 32)) {
-          next[b] = (epoch << 32) | holder;
-        }
-      }
-      holdings = next;
-    }
+    return n;
   }
 
   /** Every quarter second: re-learns the holders while some pod is silent (see {@link SilentPods}). */
@@ -336,32 +261,12 @@ public final class KvPodClient implements Closeable {
     s.scheduleWithFixedDelay(() -> {
       for (int pod = 0; pod < pool.size(); pod++) {
         if (silent.silentMillis(pod) >= silentAfterMs) {
-          relearnHolders(pod);
+          holders.relearn(pod);
           return;
         }
       }
     }, every, every, TimeUnit.MILLISECONDS);
     return s;
-  }
-
-  /** After a failure at a holder: ask one pod for the holders, at most every half second. */
-  private void relearnHolders(int failedPod) {
-    long now = System.currentTimeMillis();
-    long last = lastLearnedMillis.get();
-    if (now - last < 500 || !lastLearnedMillis.compareAndSet(last, now)) {
-      return;
-    }
-    fanOut.execute(() -> {
-      for (int i = 1; i <= pool.size(); i++) {
-        int pod = (failedPod + i) % pool.size();
-        try {
-          learnHolders(attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)));
-          return;
-        } catch (KvPodException e) {
-          // try the next pod
-        }
-      }
-    });
   }
 
   /** The record of {@code key}, or an empty map if there is none. */
@@ -582,7 +487,7 @@ public final class KvPodClient implements Closeable {
   /** The status of one pod (no failover: the caller asked for that pod). */
   public PodStatus status(int pod) throws KvPodException {
     PodStatus st = callOne(pod, KvPod.Client::status);
-    learnHolders(st);
+    holders.learn(st);
     return st;
   }
 
@@ -837,7 +742,7 @@ public final class KvPodClient implements Closeable {
         }
         health.failed(pod);
         if (pod == firstPod) {
-          relearnHolders(pod); // the holder may have moved
+          holders.relearn(pod); // the holder may have moved
         }
         last = e;
       }
