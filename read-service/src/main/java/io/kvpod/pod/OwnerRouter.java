@@ -6,25 +6,17 @@ import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
-import io.kvpod.thrift.internal.FoundRecord;
 import io.kvpod.thrift.internal.KeyValue;
 import io.kvpod.thrift.internal.PeerRequest;
-import io.kvpod.thrift.internal.PeerResponse;
-import io.kvpod.thrift.internal.ReadRequest;
 import io.kvpod.thrift.internal.RelayRequest;
 import io.kvpod.thrift.internal.ShareOutcome;
 import io.kvpod.thrift.internal.WriteReply;
 import io.kvpod.thrift.internal.WriteRequest;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * Sends each key's reads and writes to the pod that holds its bucket ({@code murmur3(key)
@@ -35,13 +27,9 @@ import java.util.concurrent.Future;
  * applies bucket by bucket, answering per bucket, after which each share not applied is
  * sent again on its own ({@link #writeRounds}).
  *
- * <p><b>Reads</b> of a bucket held elsewhere are forwarded to its holder, which answers from
- * one consistent view (its memtables, then its layers), so a flush in progress there cannot
- * hide a record between two sources. If the holder does not answer within the short read
- * timeout, was recently unreachable ({@link PeerClient}), is recovering, or no longer holds
- * the bucket, the read is answered from the bucket's WAL and the layers
- * ({@link PeerWalReader}): every acknowledged write is in one of the two, so a read never
- * fails for want of a peer.
+ * <p><b>Reads</b> are {@link RoutedReads}'s: forwarded to the holder, or answered from the
+ * bucket's log when the holder does not answer. Requests over many keys are split and
+ * gathered by {@link KeyShares}.
  *
  * <p><b>Writes</b> carry a deadline (wall clock, ms) and are tried until it passes, or until
  * {@code kvpod.write.deadline} after they arrived, whichever is first; the holder refuses
@@ -59,11 +47,8 @@ final class OwnerRouter implements Closeable {
   private final int buckets;
   private final ShardSet shards;
   private final PeerClient peers;
-  /** Forwarded reads, merged per holder while one is in flight ({@link ReadCoalescer}). */
-  private final ReadCoalescer forwards;
-  /** The most keys one merged forwarded read carries. */
-  private static final int FORWARD_BATCH_KEYS = 1000;
-  private final PeerWalReader peerWals;
+  private final KeyShares scatter = new KeyShares();
+  private final RoutedReads reads;
   private final PeerLiveness liveness;
   private final TakeoverPolicy policy;
   private final WaitSlots waitSlots;
@@ -75,11 +60,6 @@ final class OwnerRouter implements Closeable {
   private final Backoff backoff = new Backoff(20, 200);
   /** Why the last direct call to a holder failed, for the error of a write that finds none to call. */
   private volatile String lastCallFailure;
-  private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "owner-fan-out");
-    t.setDaemon(true);
-    return t;
-  });
 
   /**
    * {@code silentAfterMillis}: a pod silent this long to this pod's detector is not called
@@ -93,8 +73,7 @@ final class OwnerRouter implements Closeable {
     this.buckets = buckets;
     this.shards = shards;
     this.peers = peers;
-    this.forwards = new ReadCoalescer(pods, FORWARD_BATCH_KEYS, this::forwardRead);
-    this.peerWals = peerWals;
+    this.reads = new RoutedReads(self, pods, buckets, shards, peers, peerWals, liveness, silentAfterMillis, scatter);
     this.liveness = liveness;
     this.policy = policy;
     this.waitSlots = waitSlots;
@@ -113,105 +92,9 @@ final class OwnerRouter implements Closeable {
     return System.currentTimeMillis() + writeDeadlineMillis;
   }
 
-  /**
-   * The newest record of each key, null where there is none. Keys are grouped by their
-   * bucket's holder: one forwarded read per other holder, whatever the number of its buckets
-   * the keys fall in, sent in parallel; the keys of buckets held here are read here.
-   */
+  /** The newest record of each key, null where there is none ({@link RoutedReads}). */
   Found[] get(byte[][] keys) throws IOException, KvPodException, InterruptedException {
-    if (keys.length == 1) { // the common get: no grouping, no fan-out
-      return read(bucketOf(keys[0]), keys);
-    }
-    List<List<Integer>> byHolder = new ArrayList<>(pods + 1); // index pods: holder not known yet
-    for (int i = 0; i <= pods; i++) {
-      byHolder.add(new ArrayList<>());
-    }
-    for (int i = 0; i < keys.length; i++) {
-      int holder = shards.holding(bucketOf(keys[i])).holder();
-      byHolder.get(holder >= 0 && holder < pods ? holder : pods).add(i);
-    }
-    Object[] found = eachShare(byHolder, (holder, idx) -> holder == self || holder == pods
-        ? readEachBucket(pick(keys, idx)) : readVia(holder, pick(keys, idx)));
-    Found[] out = new Found[keys.length];
-    for (int h = 0; h <= pods; h++) {
-      List<Integer> idx = byHolder.get(h);
-      for (int i = 0; i < idx.size(); i++) {
-        out[idx.get(i)] = ((Found[]) found[h])[i];
-      }
-    }
-    return out;
-  }
-
-  /** Reads {@code keys} bucket by bucket ({@link #read}), in order. */
-  private Found[] readEachBucket(byte[][] keys) throws IOException, KvPodException, InterruptedException {
-    List<List<Integer>> byBucket = groupByBucket(keys);
-    Found[] out = new Found[keys.length];
-    for (int b = 0; b < buckets; b++) {
-      List<Integer> idx = byBucket.get(b);
-      if (!idx.isEmpty()) {
-        Found[] f = read(b, pick(keys, idx));
-        for (int i = 0; i < f.length; i++) {
-          out[idx.get(i)] = f[i];
-        }
-      }
-    }
-    return out;
-  }
-
-  /**
-   * Reads {@code keys}, whose buckets are all held by pod {@code holder} in this pod's view,
-   * with one forwarded read. If that fails for want of the holder (out of reach, recovering,
-   * a bucket moved), each bucket is read on its own ({@link #read}), which falls back to
-   * the bucket's log.
-   */
-  private Found[] readVia(int holder, byte[][] keys) throws IOException, KvPodException, InterruptedException {
-    Found[] found = tryForwardRead(holder, keys);
-    return found != null ? found : readEachBucket(keys);
-  }
-
-  /**
-   * {@link #forwardRead} unless {@code holder} is silent or recently failed; null if it did
-   * not answer for want of the holder (out of reach, recovering, a bucket moved).
-   */
-  private Found[] tryForwardRead(int holder, byte[][] keys)
-      throws IOException, KvPodException, InterruptedException {
-    if (peers.readsSkip(holder) || liveness.silentMillis(holder) >= silentAfterMillis) {
-      return null;
-    }
-    try {
-      return forwards.read(holder, keys);
-    } catch (KvPodException e) {
-      if (!e.isRetriable()) {
-        throw e;
-      }
-      if (e.getCode() == ErrorCode.NOT_OWNER) {
-        shards.refresh();
-      }
-      return null;
-    }
-  }
-
-  /**
-   * Asks {@code holder} for {@code keys} (of buckets it holds) with one forwarded read; through
-   * {@link #forwards}, which merges reads to one holder that wait at the same time.
-   */
-  private Found[] forwardRead(int holder, byte[][] keys) throws KvPodException {
-    List<ByteBuffer> ks = new ArrayList<>(keys.length);
-    for (byte[] k : keys) {
-      ks.add(ByteBuffer.wrap(k));
-    }
-    PeerResponse r = peers.read(holder, PeerRequest.forwardedRead(new ReadRequest(ks)));
-    List<FoundRecord> found = r.getForwardedRead().getFound();
-    if (found.size() != keys.length) {
-      throw Errors.of(ErrorCode.INTERNAL, "pod " + holder + " answered " + found.size() + " records for "
-          + keys.length + " keys", false);
-    }
-    Found[] out = new Found[keys.length];
-    for (int i = 0; i < out.length; i++) {
-      FoundRecord f = found.get(i);
-      out[i] = f.isSetValue() ? new Found(f.getVersion(), f.getValue()) : null;
-    }
-    return out;
+    return reads.get(keys);
   }
 
   /**
@@ -226,7 +109,7 @@ final class OwnerRouter implements Closeable {
           () -> writeRounds(bucket, keys, values, deadlineMillis));
       return;
     }
-    List<List<Integer>> byBucket = groupByBucket(keys);
+    List<List<Integer>> byBucket = KeyShares.groupByBucket(keys, buckets);
     boolean waits = false;
     for (int b = 0; b < buckets && !waits; b++) {
       waits = !byBucket.get(b).isEmpty() && shards.serving(b) == null;
@@ -240,9 +123,9 @@ final class OwnerRouter implements Closeable {
         }
       }
       shares.addAll(groups); // ...then the groups: share buckets + h is holder h's group
-      eachShare(shares, (share, idx) -> {
+      scatter.eachShare(shares, (share, idx) -> {
         if (share < buckets) {
-          writeRounds(share, pick(keys, idx), pick(values, idx), deadlineMillis);
+          writeRounds(share, KeyShares.pick(keys, idx), KeyShares.pick(values, idx), deadlineMillis);
         } else {
           writeGroup(share - buckets, idx, keys, values, byBucket, deadlineMillis);
         }
@@ -302,8 +185,8 @@ final class OwnerRouter implements Closeable {
     for (int b = 0; b < buckets; b++) {
       rest.add(group.contains(b) && left[b] != Unsettled.APPLIED ? byBucket.get(b) : List.of());
     }
-    eachShare(rest, (bucket, idx) -> {
-      writeRounds(bucket, pick(keys, idx), pick(values, idx), deadlineMillis, left[bucket]);
+    scatter.eachShare(rest, (bucket, idx) -> {
+      writeRounds(bucket, KeyShares.pick(keys, idx), KeyShares.pick(values, idx), deadlineMillis, left[bucket]);
       return null;
     });
   }
@@ -381,27 +264,6 @@ final class OwnerRouter implements Closeable {
         waitSlots.release();
       }
     }
-  }
-
-  /**
-   * Reads one bucket's keys: here if this pod holds it, else forwarded to its holder, else
-   * (the holder out of reach, recovering, or no longer holding it) from the bucket's log and
-   * the layers, which hold every acknowledged write.
-   */
-  private Found[] read(int bucket, byte[][] keys) throws IOException, KvPodException, InterruptedException {
-    Found[] mine = shards.read(bucket, keys);
-    if (mine != null) {
-      return mine;
-    }
-    int holder = shards.holding(bucket).holder();
-    if (holder >= 0 && holder != self) {
-      Found[] found = tryForwardRead(holder, keys);
-      if (found != null) {
-        return found;
-      }
-    }
-    // no holder answered: the bucket's WAL has every acknowledged write
-    return peerWals.get(bucket, keys);
   }
 
   /**
@@ -569,139 +431,8 @@ final class OwnerRouter implements Closeable {
     return !e.isRetriable() || e.getCode() == ErrorCode.NOT_OWNER || e.getCode() == ErrorCode.RECOVERING;
   }
 
-  private List<List<Integer>> groupByBucket(byte[][] keys) {
-    List<List<Integer>> byBucket = new ArrayList<>(buckets);
-    for (int i = 0; i < buckets; i++) {
-      byBucket.add(new ArrayList<>());
-    }
-    for (int i = 0; i < keys.length; i++) {
-      byBucket.get(bucketOf(keys[i])).add(i);
-    }
-    return byBucket;
-  }
-
-  /** One share of a request (a bucket's keys, or a holder's): the indexes of its keys. */
-  @FunctionalInterface
-  private interface Share {
-    Object run(int share, List<Integer> idx) throws Exception;
-  }
-
-  /**
-   * Runs {@code share} for every share (a bucket, or a holder) that has keys and returns the
-   * results by share. The first runs on the calling thread, the others in parallel on the
-   * fan-out pool. Waits for all, then throws the first failure.
-   */
-  private Object[] eachShare(List<List<Integer>> byBucket, Share share)
-      throws IOException, KvPodException, InterruptedException {
-    int shares = 0;
-    int inline = -1;
-    for (int b = 0; b < byBucket.size(); b++) {
-      if (!byBucket.get(b).isEmpty()) {
-        shares++;
-        inline = inline < 0 ? b : inline;
-      }
-    }
-    Object[] results = new Object[byBucket.size()];
-    List<Future<Object>> futures = new ArrayList<>();
-    List<Integer> futureBuckets = new ArrayList<>();
-    for (int b = 0; b < byBucket.size(); b++) {
-      List<Integer> idx = byBucket.get(b);
-      if (!idx.isEmpty() && b != inline) {
-        int bucket = b;
-        futures.add(fanOut.submit(() -> share.run(bucket, idx)));
-        futureBuckets.add(b);
-      }
-    }
-    Exception first = null;
-    int refusedUnapplied = 0;
-    if (inline >= 0) {
-      try {
-        results[inline] = share.run(inline, byBucket.get(inline));
-      } catch (Exception e) {
-        first = e;
-        refusedUnapplied += refusedUnapplied(e) ? 1 : 0;
-      }
-    }
-    for (int i = 0; i < futures.size(); i++) {
-      try {
-        results[futureBuckets.get(i)] = await(futures.get(i));
-      } catch (IOException | KvPodException | RuntimeException e) {
-        first = first == null || (retriable(e) && !retriable(first)) ? e : first;
-        refusedUnapplied += refusedUnapplied(e) ? 1 : 0;
-      }
-    }
-    if (first != null && refusedUnapplied(first) && refusedUnapplied < shares) {
-      // BUSY and EXPIRED say "not stored", which holds for this share only
-      KvPodException k = Errors.from(first);
-      first = new PodUnavailable(ErrorCode.UNAVAILABLE, "part of the request was refused and not applied ("
-          + k.getCode() + ": " + k.getMessage() + "); its other parts were applied, or may have been");
-    }
-    if (first instanceof InterruptedException ie) {
-      throw ie;
-    }
-    if (first instanceof IOException io) {
-      throw io;
-    }
-    if (first instanceof KvPodException k) {
-      throw k;
-    }
-    if (first instanceof RuntimeException re) {
-      throw re;
-    }
-    if (first != null) {
-      throw new IOException(first);
-    }
-    return results;
-  }
-
-  /** A refusal that says its share was not applied and never will be. */
-  private static boolean refusedUnapplied(Exception e) {
-    if (e instanceof InterruptedException) {
-      return false;
-    }
-    ErrorCode code = Errors.from(e).getCode();
-    return code == ErrorCode.BUSY || code == ErrorCode.EXPIRED;
-  }
-
-  /**
-   * Whether a share's failure leaves it perhaps applied: such an error is reported before a
-   * definite refusal of another share, so that the caller waits for the write's deadline.
-   */
-  private static boolean retriable(Exception e) {
-    return !(e instanceof InterruptedException) && Errors.from(e).isRetriable();
-  }
-
-  private static <T> T await(Future<T> f) throws IOException, KvPodException, InterruptedException {
-    try {
-      return f.get();
-    } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof KvPodException k) {
-        throw k;
-      }
-      if (c instanceof InterruptedException ie) {
-        throw new InterruptedIOException(ie.getMessage());
-      }
-      if (c instanceof IOException io) {
-        throw io;
-      }
-      if (c instanceof RuntimeException re) {
-        throw re;
-      }
-      throw new IOException(c);
-    }
-  }
-
-  private static byte[][] pick(byte[][] all, List<Integer> idx) {
-    byte[][] out = new byte[idx.size()][];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = all[idx.get(i)];
-    }
-    return out;
-  }
-
   @Override
   public void close() {
-    fanOut.shutdownNow();
+    scatter.close();
   }
 }
