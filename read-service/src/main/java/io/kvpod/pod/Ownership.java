@@ -58,6 +58,9 @@ final class Ownership {
   /** Record contents never change once written, so each is read once. */
   private final Map<String, Integer> holders = new ConcurrentHashMap<>();
   private volatile View view;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Ownership.class);
+  /** Unreadable records are logged at most once a second. */
+  private final LogThrottle unreadable = new LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS);
 
   Ownership(FileSystem fs, TableLayout layout, int buckets, int pods) {
     this.fs = fs;
@@ -149,6 +152,18 @@ final class Ownership {
       }
     } catch (FileNotFoundException e) {
       return -1; // pruned meanwhile; a newer record exists
+    } catch (IOException e) {
+      // A record being written can be unreadable for a moment: its block is moving from
+      // "being written" to "finalized" on the DataNode, and the HDFS client gives up with a
+      // BlockMissingException. 1,024 buckets claimed by 3 pods at once hit it, and the pod
+      // reading the record failed to start. Its holder is unknown until the next refresh,
+      // as for a record still being written (never cached).
+      long seen = unreadable.count();
+      if (seen > 0) {
+        LOG.warn("could not read holder record {} ({}); its holder counts as unknown until the next refresh "
+            + "({} unreadable so far)", record.getName(), e.toString(), seen);
+      }
+      return -1;
     }
     String text = new String(buf, 0, n, StandardCharsets.UTF_8);
     if (!text.startsWith("holder=") || !text.endsWith("\n")) {
