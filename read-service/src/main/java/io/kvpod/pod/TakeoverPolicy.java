@@ -47,6 +47,14 @@ final class TakeoverPolicy {
    * takes buckets the successor was about to claim, which unbalances the survivors.
    */
   static final int STAND_IN_WINDOWS = 4;
+  /**
+   * How many windows a bucket's newest record may name no holder before it counts as an
+   * abandoned claim: its writer died between creating the record and writing it (an empty
+   * file), or HDFS cannot read it (a record being written whose block was lost). Left alone,
+   * such a bucket was never taken over, as a record still being written is not: nobody
+   * served it again. A claim in progress writes its record in milliseconds.
+   */
+  static final int ABANDONED_WINDOWS = 5;
   private final int self;
   private final int pods;
   private final int buckets;
@@ -59,6 +67,9 @@ final class TakeoverPolicy {
   /** Per bucket, the record last seen, and since when ({@code nanoClock}); see {@link #noteSeen}. */
   private final Ownership.Holding[] seen;
   private final long[] seenSinceNanos;
+  /** Per bucket: the epoch of a newest record seen naming no holder (0: none), and since when. */
+  private final long[] unknownEpoch;
+  private final long[] unknownSinceNanos;
   private boolean firstView = true;
 
   /** A policy that never hands buckets back ({@link #toHandBack} is always -1). */
@@ -83,6 +94,8 @@ final class TakeoverPolicy {
     this.demandedNanos = new AtomicLongArray(buckets);
     this.seen = new Ownership.Holding[buckets];
     this.seenSinceNanos = new long[buckets];
+    this.unknownEpoch = new long[buckets];
+    this.unknownSinceNanos = new long[buckets];
   }
 
   /** Notes that a write for {@code bucket} is waiting because its holder cannot be reached. */
@@ -106,6 +119,10 @@ final class TakeoverPolicy {
     for (int b = 0; b < v.holdings().length; b++) {
       boolean freshClaim = noteSeen(b, v.of(b), now);
       int h = v.of(b).holder();
+      if (h < 0 && !held.contains(b) && abandoned(b, v.of(b).epoch(), now) && reclaimerOf(b) == self) {
+        out.add(b); // claim a later epoch over the abandoned one, as over a dead holder
+        continue;
+      }
       if (h < 0 || held.contains(b)) {
         continue; // a record still being written, or held here already
       }
@@ -164,6 +181,31 @@ final class TakeoverPolicy {
       seenSinceNanos[bucket] = firstView ? Long.MIN_VALUE / 2 : now;
     }
     return now - seenSinceNanos[bucket] < TimeUnit.MILLISECONDS.toNanos(afterMillis);
+  }
+
+  /**
+   * Whether {@code bucket}'s newest record, of {@code epoch}, has named no holder for
+   * {@link #ABANDONED_WINDOWS} windows, counted from when this policy first saw it so (a
+   * record in the first view counts from then, not as old).
+   */
+  private boolean abandoned(int bucket, long epoch, long now) {
+    if (unknownEpoch[bucket] != epoch) {
+      unknownEpoch[bucket] = epoch;
+      unknownSinceNanos[bucket] = now;
+    }
+    return now - unknownSinceNanos[bucket] >= TimeUnit.MILLISECONDS.toNanos(ABANDONED_WINDOWS * afterMillis);
+  }
+
+  /** Who claims a bucket whose claim was abandoned: its home pod, or the first pod after it not down for everyone. */
+  int reclaimerOf(int bucket) {
+    int home = BucketHomes.home(bucket, pods);
+    for (int i = 0; i < pods; i++) {
+      int p = (home + i) % pods;
+      if (p == self || !liveness.downForEveryone(p, afterMillis)) {
+        return p;
+      }
+    }
+    return self;
   }
 
   private boolean shouldTakeFrom(int bucket, int holder, Ownership.View v) {

@@ -297,4 +297,32 @@ class TakeoverPolicyTest {
     assertEquals(-1, new TakeoverPolicy(0, 3, 3, liveness, WINDOW, () -> nanos).toHandBack(homeBucketAt(1, 2),
         Set.of()), "kvpod.handback.after=0 (the short constructor) turns hand-backs off");
   }
+
+  /**
+   * A claimer that died between creating its record and writing it leaves a record that names
+   * no holder. It is left alone while it may be a claim in progress, then claimed anew by the
+   * bucket's home pod, or, with the home pod down, by the first live pod after it.
+   */
+  @Test
+  void aClaimAbandonedHalfWrittenIsClaimedAnewAfterSomeWindows() {
+    everyoneUp();
+    Ownership.Holding[] h = homeView().holdings().clone();
+    h[0] = new Ownership.Holding(-1, 2); // bucket 0 (home: pod 0): epoch 2's record names nobody
+    h[1] = new Ownership.Holding(-1, 2); // bucket 1 (home: pod 1): the same
+    Ownership.View half = new Ownership.View(h, 0);
+
+    assertEquals(List.of(), policy.toTakeOver(half, Set.of()), "a claim may be in progress");
+    advance(TakeoverPolicy.ABANDONED_WINDOWS * WINDOW - 100);
+    everyoneUp();
+    assertEquals(List.of(), policy.toTakeOver(half, Set.of()));
+    advance(200);
+    everyoneUp();
+    assertEquals(List.of(0), policy.toTakeOver(half, Set.of()), "pod 0 claims its own bucket; bucket 1 is pod 1's");
+
+    advance(WINDOW + 500); // pod 1 falls silent for everyone
+    report(2, 0, WINDOW + 500, 0);
+    assertTrue(liveness.downForEveryone(1, WINDOW));
+    assertEquals(2, policy.reclaimerOf(1), "after pod 1 comes pod 2, which is up");
+    assertEquals(List.of(0), policy.toTakeOver(half, Set.of()), "so pod 0 leaves bucket 1 to pod 2");
+  }
 }
