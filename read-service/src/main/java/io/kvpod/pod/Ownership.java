@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.FileStatus;
@@ -68,6 +69,25 @@ final class Ownership {
     this.buckets = buckets;
     this.pods = pods;
     this.view = new View(homes(), System.nanoTime() - 86_400_000_000_000L); // never confirmed
+  }
+
+  /**
+   * The filesystem to keep holder records on: for HDFS, a client of its own whose reads give
+   * up after one short retry (100 ms window, 2 attempts in all) instead of HDFS's default of
+   * three retries in growing windows of 3 s. A record can be unreadable for a moment while it
+   * is being written, and the default retries held every refresh of the records, and so every
+   * takeover decision, for about 37 s; now such a record counts as naming no holder until the
+   * next poll. Other filesystems are used as they are. The client is closed with the others
+   * when the process exits.
+   */
+  static FileSystem recordFileSystem(FileSystem fs) throws IOException {
+    if (!"hdfs".equals(fs.getUri().getScheme())) {
+      return fs;
+    }
+    Configuration c = new Configuration(fs.getConf());
+    c.setInt("dfs.client.retry.window.base", 100);
+    c.setInt("dfs.client.max.block.acquire.failures", 1);
+    return FileSystem.newInstance(fs.getUri(), c);
   }
 
   /** Epoch 0 of every bucket: its home pod. */

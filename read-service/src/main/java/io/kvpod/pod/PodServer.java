@@ -132,7 +132,8 @@ public final class PodServer implements Closeable {
             v.getInt(PodConfig.FLUSH_PARTITIONS), v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE),
             v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK)),
         sink, () -> tellPeers(pods, podId), new MemoryBudget(v.getLong(PodConfig.POD_FLUSH_BYTES)), metrics);
-    shards = new ShardSet(podId, new Ownership(fs, layout, buckets, pods), v.getMillis(PodConfig.OWNERSHIP_LEASE),
+    shards = new ShardSet(podId, new Ownership(Ownership.recordFileSystem(fs), layout, buckets, pods),
+        v.getMillis(PodConfig.OWNERSHIP_LEASE),
         (bucket, epoch, claim) -> {
           if (starting) {
             holdUpStartRecovery(bucket, epoch, v.getMillis(PodConfig.DEBUG_RECOVERY_DELAY));

@@ -8,6 +8,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Consumer;
 import org.apache.thrift.server.AbstractNonblockingServer;
 import org.apache.thrift.server.TNonblockingServer;
 import org.apache.thrift.transport.TNonblockingServerTransport;
@@ -103,6 +104,17 @@ final class SelectorServer extends AbstractNonblockingServer {
     return true;
   }
 
+  /** Waits until {@code selector} has keys ready (or is woken), and hands each ready key to {@code handle}. */
+  private void selectOnce(Selector selector, Consumer<SelectionKey> handle) throws IOException {
+    selector.select();
+    Iterator<SelectionKey> ready = selector.selectedKeys().iterator();
+    while (!stopped_ && ready.hasNext()) {
+      SelectionKey key = ready.next();
+      ready.remove();
+      handle.accept(key);
+    }
+  }
+
   /** Accepts connections and deals them to the selector threads in turn. */
   private final class AcceptThread extends Thread {
     final Selector selector = Selector.open();
@@ -116,15 +128,11 @@ final class SelectorServer extends AbstractNonblockingServer {
     public void run() {
       try {
         while (!stopped_) {
-          selector.select();
-          Iterator<SelectionKey> ready = selector.selectedKeys().iterator();
-          while (!stopped_ && ready.hasNext()) {
-            SelectionKey key = ready.next();
-            ready.remove();
+          selectOnce(selector, key -> {
             if (key.isValid() && key.isAcceptable()) {
               accept();
             }
-          }
+          });
         }
       } catch (IOException | RuntimeException e) {
         LOG.error("the accepting thread failed; stopping the server", e);
@@ -171,11 +179,7 @@ final class SelectorServer extends AbstractNonblockingServer {
     public void run() {
       try {
         while (!stopped_) {
-          selector.select();
-          Iterator<SelectionKey> ready = selector.selectedKeys().iterator();
-          while (!stopped_ && ready.hasNext()) {
-            SelectionKey key = ready.next();
-            ready.remove();
+          selectOnce(selector, key -> {
             if (!key.isValid()) {
               cleanupSelectionKey(key);
             } else if (key.isReadable()) {
@@ -183,7 +187,7 @@ final class SelectorServer extends AbstractNonblockingServer {
             } else if (key.isWritable()) {
               handleWrite(key);
             }
-          }
+          });
           registerAccepted();
           processInterestChanges();
         }
