@@ -5,14 +5,11 @@ import io.kvpod.config.Durations;
 import io.kvpod.loader.Cli;
 import io.kvpod.loader.RecordGenerator;
 import io.kvpod.loader.UsageException;
-import io.kvpod.thrift.KvPodException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.commons.cli.CommandLine;
-import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
 /**
@@ -65,11 +62,8 @@ public final class BenchGet {
     int fixedPod = cl.hasOption("pod") ? Integer.parseInt(cl.getOptionValue("pod")) : -1;
     AtomicLong misses = new AtomicLong();
     List<BenchPhase.Result> phases = new ArrayList<>();
-    BenchPhase.Settings settings;
-    try {
-      settings = BenchPhase.Settings.of(cl, threads, millis);
-    } catch (UsageException e) {
-      System.err.println("kvpod bench get: " + e.getMessage());
+    BenchPhase.Settings settings = BenchPhase.Settings.orUsageError(cl, threads, millis, "kvpod bench get");
+    if (settings == null) {
       return 2;
     }
     try (settings; KvPodClient client = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
@@ -95,7 +89,7 @@ public final class BenchGet {
       if (attackers > 0) {
         List<java.net.InetSocketAddress> targets = io.kvpod.pod.PodConfig.parsePods(pods).stream()
             .map(a -> new java.net.InetSocketAddress(a.getHostString(), a.getPort())).toList(); // resolved
-        phases.add(underAttack(settings,  attackers,
+        phases.add(underAttack(settings, attackers,
             fixedPod >= 0 ? List.of(targets.get(fixedPod)) : targets,
             java.net.InetAddress.getByName(cl.getOptionValue("attack-from", "127.0.0.2")), getOp, getRate));
       }

@@ -231,6 +231,16 @@ public final class BenchPhase {
           openLog(cl.getOptionValue(HISTOGRAM_LOG.getLongOpt())));
     }
 
+    /** {@link #of}, or null once the command line's error is printed to stderr, prefixed with {@code command}. */
+    static Settings orUsageError(CommandLine cl, int threads, long millis, String command) throws IOException {
+      try {
+        return of(cl, threads, millis);
+      } catch (UsageException e) {
+        System.err.println(command + ": " + e.getMessage());
+        return null;
+      }
+    }
+
     BenchPhase phase(String name) {
       return new BenchPhase(name, threads, millis, defaultWarmupMillis(millis), rate, out, log);
     }

@@ -60,11 +60,8 @@ public final class BenchPut {
     String run = Long.toString(System.currentTimeMillis(), 36);
     Map<String, String> value = Map.of("payload", "x".repeat(valueBytes));
     AtomicLong next = new AtomicLong();
-    BenchPhase.Settings settings;
-    try {
-      settings = BenchPhase.Settings.of(cl, threads, millis);
-    } catch (UsageException e) {
-      System.err.println("kvpod bench put: " + e.getMessage());
+    BenchPhase.Settings settings = BenchPhase.Settings.orUsageError(cl, threads, millis, "kvpod bench put");
+    if (settings == null) {
       return 2;
     }
     try (settings; KvPodClient c = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
