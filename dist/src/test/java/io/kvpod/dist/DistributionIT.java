@@ -68,15 +68,20 @@ class DistributionIT {
     assertTrue(uri.find(), hdfs.output());
     try {
       runAPod(home, env, uri.group(1) + "/kvpod");
-      // the pod flushed its record on stop: every file of the table is on all three DataNodes
-      Ran status = kvpod(home, env, "hdfs", "status");
-      assertEquals(0, status.exit(), status.output());
-      assertTrue(status.output().contains("3 live DataNodes, 0 dead"), status.output());
-      List<String> blocks = Pattern.compile("DataNode 127\\.0\\.0\\.1:\\d+: ([\\d,]+) blocks")
-          .matcher(status.output()).results().map(m -> m.group(1)).toList();
-      assertEquals(3, blocks.size(), status.output());
-      assertTrue(!blocks.get(0).equals("0") && blocks.stream().distinct().count() == 1,
-          "replication 3: each DataNode holds every block: " + status.output());
+      // the pod flushed its record on stop: every file of the table ends up on all three DataNodes
+      // (the counts come from block reports, which lag the writes and deletes by a heartbeat or so)
+      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(COMMAND_MINUTES);
+      Ran status;
+      List<String> blocks;
+      do {
+        status = kvpod(home, env, "hdfs", "status");
+        assertEquals(0, status.exit(), status.output());
+        assertTrue(status.output().contains("3 live DataNodes, 0 dead"), status.output());
+        blocks = Pattern.compile("DataNode 127\\.0\\.0\\.1:\\d+: ([\\d,]+) blocks")
+            .matcher(status.output()).results().map(m -> m.group(1)).toList();
+        assertEquals(3, blocks.size(), status.output());
+      } while (!eachHoldsEveryBlock(blocks) && System.nanoTime() < deadline);
+      assertTrue(eachHoldsEveryBlock(blocks), "replication 3: each DataNode holds every block: " + status.output());
     } finally {
       Ran stopped = kvpod(home, env, "hdfs", "stop");
       assertTrue(stopped.output().contains("HDFS stopped"), stopped.output());
@@ -108,6 +113,11 @@ class DistributionIT {
       Ran stopped = kvpod(home, env, "cluster", "stop");
       assertTrue(stopped.output().contains("pod 0 stopped"), stopped.output());
     }
+  }
+
+  /** Whether the DataNodes' block counts are equal and not zero. */
+  private static boolean eachHoldsEveryBlock(List<String> blocks) {
+    return !blocks.get(0).equals("0") && blocks.stream().distinct().count() == 1;
   }
 
   private static int freePort() throws IOException {
