@@ -33,7 +33,8 @@ enum ErrorCode {
   TOO_LARGE = 2,
   /** The call is not implemented by this pod version. Do not retry. */
   UNSUPPORTED = 3,
-  /** A process() message lacked a valid cluster signature. Do not retry. */
+  /** A process() message lacked a valid cluster signature, or the pod requires client
+      certificates (kvpod.tls.client.auth=require) and the connection showed none. Do not retry. */
   UNAUTHENTICATED = 4,
   /** The pod cannot serve right now (starting, recovering, fenced). Retry elsewhere or later. */
   UNAVAILABLE = 10,

@@ -25,6 +25,7 @@ public final class BenchGet {
   static Options options() {
     return Cli.withHelp(BenchPhase.withCommonOptions(new Options())
         .addOption(Cli.flag("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
+        .addOption(KvPodCli.tlsOption())
         .addOption(Cli.flag("pod", "I", "send every call to this pod (default: each key's owner)"))
         .addOption(Cli.flag("threads", "T", "client threads (default: 16)"))
         .addOption(Cli.flag("duration", "D", "time per phase, e.g. 30s (default: 30s)"))
@@ -66,7 +67,8 @@ public final class BenchGet {
     if (settings == null) {
       return 2;
     }
-    try (settings; KvPodClient client = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
+    try (settings; KvPodClient client = KvPodClient.builder(pods).tls(KvPodCli.tls(cl))
+        .maxIdlePerPod(threads * 2).build()) {
       java.io.PrintStream out = settings.out();
       double pingRate = 0;
       if (!cl.hasOption("no-ping")) {

@@ -25,6 +25,7 @@ public final class BenchPut {
   static Options options() {
     return Cli.withHelp(BenchPhase.withCommonOptions(new Options())
         .addOption(Cli.flag("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
+        .addOption(KvPodCli.tlsOption())
         .addOption(Cli.flag("threads", "T", "client threads (default: 8)"))
         .addOption(Cli.flag("duration", "D", "time to write, e.g. 30s (default: 20s)"))
         .addOption(Cli.flag("batch", "B", "records per call; 1 uses put (default: 1000)"))
@@ -64,7 +65,8 @@ public final class BenchPut {
     if (settings == null) {
       return 2;
     }
-    try (settings; KvPodClient c = KvPodClient.builder(pods).maxIdlePerPod(threads * 2).build()) {
+    try (settings; KvPodClient c = KvPodClient.builder(pods).tls(KvPodCli.tls(cl))
+        .maxIdlePerPod(threads * 2).build()) {
       BenchPhase.Result phase = settings.phase(batch == 1 ? "put" : "batchPut x" + batch).run(r -> {
         long first = next.getAndAdd(batch);
         if (batch == 1) {

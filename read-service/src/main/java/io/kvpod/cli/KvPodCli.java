@@ -3,6 +3,7 @@ package io.kvpod.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kvpod.client.KvPodClient;
+import io.kvpod.client.TlsConfig;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.ThriftJson;
 import io.kvpod.loader.Cli;
@@ -15,12 +16,15 @@ import io.kvpod.thrift.internal.FaultRequest;
 import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.thrift.internal.PeerResponse;
 import io.kvpod.thrift.internal.RefreshRequest;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
 /**
@@ -36,6 +40,7 @@ public final class KvPodCli {
     return Cli.withHelp(new Options()
         .addOption(Cli.flag("pods", "host:port,...", "the cluster's pods in id order (default: $KVPOD_PODS)"))
         .addOption(Cli.flag("pod", "I", "status/ping/refresh: only this pod (default: all)"))
+        .addOption(tlsOption())
         .addOption(Cli.flag("secret", "S", "cluster secret for refresh (default: $KVPOD_SECRET)"))
         .addOption(Cli.flag("json", null, "get: print one JSON object "
             + "({\"key\", \"found\", \"version\", \"value\"}) and nothing else; status: one JSON object "
@@ -43,6 +48,18 @@ public final class KvPodCli {
         .addOption(Cli.flag("count", "N", "sample: keys to read (default: 10)"))
         .addOption(Cli.flag("records", "N", "sample: records the generator made (default: 100000)"))
         .addOption(Cli.flag("seed", "S", "sample: generator seed (default: 1)")));
+  }
+
+  /** {@code --tls FILE}: the client's TLS settings; every client command takes it. */
+  static Option tlsOption() {
+    return Cli.flag("tls", "FILE", "talk TLS with the settings (kvpod.tls.*) in this properties file, e.g. "
+        + "the client-tls.properties of 'kvpod tls init' (default: $KVPOD_TLS_CONFIG; unset: plain TCP)");
+  }
+
+  /** The TLS settings that {@code --tls} or {@code $KVPOD_TLS_CONFIG} names, or null for plain TCP. */
+  static TlsConfig tls(CommandLine cl) throws IOException {
+    String file = cl.getOptionValue("tls", System.getenv("KVPOD_TLS_CONFIG"));
+    return file == null || file.isBlank() ? null : TlsConfig.load(Path.of(file));
   }
 
   /** Exit codes, for scripts: also listed by {@code --help}. */
@@ -103,7 +120,7 @@ public final class KvPodCli {
     }
     String cmd = cl.getArgList().get(0);
     String[] rest = cl.getArgList().subList(1, cl.getArgList().size()).toArray(new String[0]);
-    try (KvPodClient client = KvPodClient.builder(pods).build()) {
+    try (KvPodClient client = KvPodClient.builder(pods).tls(tls(cl)).build()) {
       switch (cmd) {
         case "get" -> {
           if (rest.length != 1) {

@@ -18,6 +18,7 @@ public final class KvPodMain {
     switch (args[0]) {
       case "pod" -> PodMain.main(rest);
       case "bench-get" -> System.exit(BenchGet.run(rest));
+      case "tls-init" -> System.exit(TlsInit.run(rest));
       case "bench-put" -> System.exit(BenchPut.run(rest));
       case "hdfs-status" -> System.exit(hdfsStatus(rest));
       case "suite" -> System.exit(io.kvpod.local.SuiteMain.run(rest));

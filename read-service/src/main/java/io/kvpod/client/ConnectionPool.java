@@ -23,11 +23,14 @@ final class ConnectionPool implements AutoCloseable {
   private final int maxIdle;
   private final int connectTimeoutMs;
   private final int callTimeoutMs;
+  /** How connections are made secure, or null for plain TCP. */
+  private final TlsConfig tls;
   private volatile boolean closed;
 
   @SuppressWarnings("unchecked")
-  ConnectionPool(List<InetSocketAddress> pods, int maxIdle, int connectTimeoutMs, int callTimeoutMs) {
+  ConnectionPool(List<InetSocketAddress> pods, int maxIdle, int connectTimeoutMs, int callTimeoutMs, TlsConfig tls) {
     this.pods = List.copyOf(pods);
+    this.tls = tls;
     this.maxIdle = maxIdle;
     this.connectTimeoutMs = connectTimeoutMs;
     this.callTimeoutMs = callTimeoutMs;
@@ -58,7 +61,7 @@ final class ConnectionPool implements AutoCloseable {
       idleCount[pod].decrementAndGet();
       c.reused = true;
     } else {
-      c = new PodConnection(pod, pods.get(pod), connectTimeoutMs, callTimeoutMs);
+      c = new PodConnection(pod, pods.get(pod), connectTimeoutMs, callTimeoutMs, tls);
     }
     busy[pod].add(c);
     return c;

@@ -90,7 +90,7 @@ public final class KvPodClient implements Closeable {
   });
 
   private KvPodClient(Builder b) {
-    this.pool = new ConnectionPool(b.pods, b.maxIdlePerPod, b.connectTimeoutMs, b.callTimeoutMs);
+    this.pool = new ConnectionPool(b.pods, b.maxIdlePerPod, b.connectTimeoutMs, b.callTimeoutMs, b.tls);
     this.callTimeoutMs = b.callTimeoutMs;
     this.deadlineMs = b.deadlineMs;
     this.maxAttempts = b.maxAttempts;
@@ -139,6 +139,7 @@ public final class KvPodClient implements Closeable {
     private long maxClockSkewMs = 1000;
     private int maxIdlePerPod = 16;
     private long silentAfterMs = 1000;
+    private TlsConfig tls;
 
     private Builder(List<InetSocketAddress> pods) {
       if (pods.isEmpty()) {
@@ -189,6 +190,15 @@ public final class KvPodClient implements Closeable {
      */
     public Builder silentAfterMs(long ms) {
       this.silentAfterMs = ms;
+      return this;
+    }
+
+    /**
+     * Talk to the pods over TLS with these settings (default: plain TCP). The pods must serve
+     * TLS ({@code kvpod.tls.enabled=true}); null means plain TCP.
+     */
+    public Builder tls(TlsConfig tls) {
+      this.tls = tls;
       return this;
     }
 

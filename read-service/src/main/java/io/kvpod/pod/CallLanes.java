@@ -81,13 +81,21 @@ final class CallLanes implements TAsyncProcessor, TProcessor, Closeable {
   public void process(AsyncFrameBuffer frame) throws TException {
     TProtocol in = frame.getInputProtocol();
     TMessage msg = in.readMessageBegin(); // a malformed header throws: the server closes the connection
-    boolean heartbeat = HEARTBEAT_METHODS.contains(msg.name)
-        && in.getTransport().getBytesRemainingInBuffer() <= MAX_HEARTBEAT_FRAME;
     try {
-      (heartbeat ? heartbeats : workers).execute(() -> run(frame, msg));
+      dispatch(msg.name, in.getTransport().getBytesRemainingInBuffer(), () -> run(frame, msg));
     } catch (RejectedExecutionException e) {
       throw new TTransportException("the pod is stopping; closing the connection");
     }
+  }
+
+  /**
+   * Runs {@code call}, the call of {@code method} whose frame has {@code frameBytes} left
+   * after its header, on its lane. Throws {@link RejectedExecutionException} once the lanes
+   * are closed.
+   */
+  void dispatch(String method, int frameBytes, Runnable call) {
+    boolean heartbeat = HEARTBEAT_METHODS.contains(method) && frameBytes <= MAX_HEARTBEAT_FRAME;
+    (heartbeat ? heartbeats : workers).execute(call);
   }
 
   /** Runs one call on the current (lane) thread and hands its answer to the server. */

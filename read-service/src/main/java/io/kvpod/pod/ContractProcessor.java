@@ -115,13 +115,7 @@ final class ContractProcessor implements TProcessor {
       if (n > 0) { // at most one line a second: a flood of bad calls must not flood the log
         LOG.warn("refused a {} call ({} refused so far): {}", msg.name, n, refused.getMessage());
       }
-      Supplier<TBase<?, ?>> empty = emptyResults.get(msg.name);
-      if (empty == null) { // the method declares no KvPodException: answer as libthrift does
-        reply(out, msg.name, TMessageType.EXCEPTION, msg.seqid,
-            new TApplicationException(TApplicationException.PROTOCOL_ERROR, refused.getMessage()));
-      } else {
-        reply(out, msg.name, TMessageType.REPLY, msg.seqid, failed(empty.get(), refused));
-      }
+      answerRefused(msg, out, refused, TApplicationException.PROTOCOL_ERROR);
       return refused;
     }
     in.readMessageEnd();
@@ -154,6 +148,37 @@ final class ContractProcessor implements TProcessor {
     }
     reply(out, msg.name, type, msg.seqid, result);
     return error;
+  }
+
+  /**
+   * Answers the call whose header {@code msg} was read from {@code in} with {@code why},
+   * without decoding its arguments or running it (a server's refusal, such as
+   * {@code UNAUTHENTICATED}); the refusal is metered as the method's failure.
+   */
+  void refuseCall(TMessage msg, TProtocol in, TProtocol out, KvPodException why) throws TException {
+    discardRestOfFrame(in);
+    if (msg.type != TMessageType.CALL || !functions.containsKey(msg.name)) {
+      processOne(msg, in, out); // answered as any message that is not a call of the service
+      return;
+    }
+    answerRefused(msg, out, why, TApplicationException.UNKNOWN);
+    metrics.called(msg.name, 0, why);
+  }
+
+  /**
+   * Answers {@code msg} with {@code refused}: as the method's declared {@code KvPodException},
+   * or, for a method that declares none, as libthrift would, a {@code TApplicationException}
+   * of {@code applicationType}.
+   */
+  private void answerRefused(TMessage msg, TProtocol out, KvPodException refused, int applicationType)
+      throws TException {
+    Supplier<TBase<?, ?>> empty = emptyResults.get(msg.name);
+    if (empty == null) {
+      reply(out, msg.name, TMessageType.EXCEPTION, msg.seqid,
+          new TApplicationException(applicationType, refused.getMessage()));
+    } else {
+      reply(out, msg.name, TMessageType.REPLY, msg.seqid, failed(empty.get(), refused));
+    }
   }
 
   /** The {@link KvPodException} a call's {@code result} carries (field 1), or null. */

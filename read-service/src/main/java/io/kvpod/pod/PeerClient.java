@@ -38,17 +38,18 @@ final class PeerClient implements Closeable {
 
   PeerClient(List<InetSocketAddress> pods, PeerSigner signer, int readTimeoutMillis,
              int writeTimeoutMillis, int pingTimeoutMillis, long downWindowMillis, PeerFaults faults,
-             PeerLiveness liveness, PodMetrics metrics) {
+             PeerLiveness liveness, PodMetrics metrics, io.kvpod.client.TlsConfig tls) {
     this.metrics = metrics;
     this.faults = faults;
     this.signer = signer;
     this.liveness = liveness;
-    // one attempt each, and no holder learning: a pod routes by its own view of the records
-    this.pingCalls = KvPodClient.builder(pods).connectTimeoutMs(pingTimeoutMillis).callTimeoutMs(pingTimeoutMillis)
+    // one attempt each, and no holder learning: a pod routes by its own view of the records; over TLS
+    // (with this pod's certificate) when the pods serve TLS
+    this.pingCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(pingTimeoutMillis).callTimeoutMs(pingTimeoutMillis)
         .maxAttempts(1).backoff(new Backoff(0, 0)).maxIdlePerPod(2).silentAfterMs(0).build();
-    this.readCalls = KvPodClient.builder(pods).connectTimeoutMs(readTimeoutMillis).callTimeoutMs(readTimeoutMillis)
+    this.readCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(readTimeoutMillis).callTimeoutMs(readTimeoutMillis)
         .maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
-    this.writeCalls = KvPodClient.builder(pods).connectTimeoutMs(Math.min(writeTimeoutMillis, 1000))
+    this.writeCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(Math.min(writeTimeoutMillis, 1000))
         .callTimeoutMs(writeTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
     this.readHealth = new PodHealth(pods.size(), new Backoff(downWindowMillis, downWindowMillis));
   }

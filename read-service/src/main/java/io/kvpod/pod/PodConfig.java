@@ -72,6 +72,13 @@ public final class PodConfig {
   public static final String HEARTBEAT_TIMEOUT = "kvpod.peer.heartbeat.timeout";
   public static final String DEBUG_RECOVERY_DELAY = "kvpod.debug.recovery.delay";
   public static final String CLOCK_MAX_SKEW = "kvpod.clock.max.skew";
+  public static final String SERVER_TRANSPORT = "kvpod.server.transport";
+  public static final String TLS_ENABLED = io.kvpod.client.TlsConfig.ENABLED;
+  public static final String TLS_KEYSTORE = io.kvpod.client.TlsConfig.KEYSTORE;
+  public static final String TLS_KEYSTORE_PASSWORD = io.kvpod.client.TlsConfig.KEYSTORE_PASSWORD;
+  public static final String TLS_TRUSTSTORE = io.kvpod.client.TlsConfig.TRUSTSTORE;
+  public static final String TLS_TRUSTSTORE_PASSWORD = io.kvpod.client.TlsConfig.TRUSTSTORE_PASSWORD;
+  public static final String TLS_CLIENT_AUTH = "kvpod.tls.client.auth";
 
   public static final ConfigDef DEF = new ConfigDef()
       .define(PODS, Type.STRING, null,
@@ -128,6 +135,22 @@ public final class PodConfig {
       .define(FRAME_TIMEOUT, Type.DURATION_MS, "20s", Validator.atLeast(100),
           "a connection whose request frame is not complete this long after its first byte is ended (each "
               + "announced frame holds its size of kvpod.server.max.read.buffer.bytes until it is read)")
+      .define(SERVER_TRANSPORT, Type.STRING, "auto", Validator.oneOf("auto", "selector", "netty"),
+          "the server: selector (libthrift non-blocking I/O), netty (Netty, which carries TLS) or auto "
+              + "(netty with TLS, selector without). Both speak the same framed binary Thrift")
+      .define(TLS_ENABLED, Type.BOOLEAN, "false",
+          "serve TLS (1.3 or 1.2) to clients and pods, and call other pods over TLS; needs "
+              + TLS_KEYSTORE + " and " + TLS_TRUSTSTORE)
+      .define(TLS_KEYSTORE, Type.STRING, null,
+          "key store (PKCS#12 or JKS) holding this pod's private key and certificate, which must name the "
+              + "pod's host (or IP) as a subject alternative name; also shown to other pods as a client")
+      .define(TLS_KEYSTORE_PASSWORD, Type.STRING, "", "password of the key store and of its key")
+      .define(TLS_TRUSTSTORE, Type.STRING, null,
+          "trust store (PKCS#12 or JKS) of the certificates (or their CA) that pods and clients may show")
+      .define(TLS_TRUSTSTORE_PASSWORD, Type.STRING, "", "password of the trust store")
+      .define(TLS_CLIENT_AUTH, Type.STRING, "none", Validator.oneOf("none", "require"),
+          "require: every call on a connection whose client showed no certificate gets UNAUTHENTICATED (a "
+              + "certificate that is shown but not trusted fails the handshake); none: any TLS client may call")
       .define(BLOCK_CACHE_BYTES, Type.LONG, "268435456", Validator.atLeast(0),
           "on-heap HFile block cache shared by all layers, in bytes")
       .define(LAYERS_POLL, Type.DURATION_MS, "5s", Validator.atLeast(100),
@@ -239,6 +262,19 @@ public final class PodConfig {
     if (c.waitingWrites() >= workers) {
       throw new IllegalArgumentException(WAITING_WRITES + "=" + c.waitingWrites() + " must be below "
           + WORKER_THREADS + "=" + workers + ": waiting writes may never take every worker");
+    }
+    if (c.typed.getBoolean(TLS_ENABLED)) {
+      for (String required : List.of(TLS_KEYSTORE, TLS_TRUSTSTORE)) {
+        if (c.values.get(required) == null || c.values.get(required).isBlank()) {
+          throw new IllegalArgumentException(required + " is required with " + TLS_ENABLED + "=true");
+        }
+      }
+      if (c.typed.getString(SERVER_TRANSPORT).equals("selector")) {
+        throw new IllegalArgumentException(SERVER_TRANSPORT + "=selector cannot serve TLS: use netty (or auto)");
+      }
+    } else if (c.typed.getString(TLS_CLIENT_AUTH).equals("require")) {
+      throw new IllegalArgumentException(TLS_CLIENT_AUTH + "=require needs " + TLS_ENABLED + "=true: client "
+          + "certificates come with TLS");
     }
     if (c.typed.getLong(MAX_DECODE_BYTES_PER_CALL) > c.typed.getLong(MAX_DECODE_BYTES)) {
       throw new IllegalArgumentException(MAX_DECODE_BYTES_PER_CALL + "=" + c.typed.getLong(MAX_DECODE_BYTES_PER_CALL)

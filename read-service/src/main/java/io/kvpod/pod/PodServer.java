@@ -1,5 +1,6 @@
 package io.kvpod.pod;
 
+import io.kvpod.client.TlsConfig;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.TableLayout;
@@ -28,6 +29,12 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
 import org.apache.hadoop.hbase.io.hfile.CacheConfig;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import java.security.GeneralSecurityException;
+import org.apache.thrift.protocol.TProtocolFactory;
 import org.apache.thrift.server.TServer;
 import org.apache.thrift.server.TNonblockingServer;
 import org.apache.thrift.transport.TNonblockingServerSocket;
@@ -69,7 +76,11 @@ public final class PodServer implements Closeable {
   private final WriteGate gate = new WriteGate();
   private WaitSlots waitSlots;
   private OwnerRouter router;
+  /** The server, one of the two: libthrift's model without TLS, or Netty (see {@link #listen}). */
   private TServer server;
+  private NettyServer netty;
+  /** Null unless the pod serves TLS. */
+  private final TlsConfig tls;
   /** True until {@link #start} has taken this pod's buckets (see {@link #holdUpStartRecovery}). */
   private volatile boolean starting = true;
   private Thread serveThread;
@@ -88,6 +99,11 @@ public final class PodServer implements Closeable {
       }
     });
     WriteAheadLog.applyClientDefaults(hadoop); // where the pod's settings leave them unset
+    try {
+      this.tls = TlsConfig.from(config.raw());
+    } catch (IOException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
   }
 
   /**
@@ -118,7 +134,7 @@ public final class PodServer implements Closeable {
     liveness = new PeerLiveness(podId, pods);
     peerClient = new PeerClient(config.pods(), signer, (int) v.getMillis(PodConfig.PEER_READ_TIMEOUT),
         (int) v.getMillis(PodConfig.PEER_TIMEOUT), (int) v.getMillis(PodConfig.HEARTBEAT_TIMEOUT),
-        v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults, liveness, metrics);
+        v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults, liveness, metrics, tls);
 
     FileSystem walFs = WriteAheadLog.walFileSystem(fs);
     HFileOptions flushFormat = new HFileOptions(v.getString(PodConfig.FLUSH_COMPRESSION), 64 * 1024);
@@ -204,7 +220,8 @@ public final class PodServer implements Closeable {
     metrics.gauge("kvpod.block.cache.bytes", "bytes of HFile blocks cached", () -> blockCache.getCurrentSize());
     metrics.gauge("kvpod.block.cache.hit.ratio", "block cache hits over lookups since start",
         () -> blockCache.getStats().getHitRatio());
-    metrics.gauge("kvpod.connections", "open Thrift connections", () -> frameWatch.connections());
+    metrics.gauge("kvpod.connections", "open Thrift connections",
+        () -> netty != null ? netty.connections() : frameWatch.connections());
     metrics.gauge("kvpod.writes.waiting", "writes waiting on other pods now", () -> waitSlots.waiting());
     metrics.counter("kvpod.writes.busy", "writes refused as BUSY since start", waitSlots, WaitSlots::refused);
   }
@@ -250,20 +267,36 @@ public final class PodServer implements Closeable {
     return pool;
   }
 
-  /** Starts the Thrift server on {@code bind}; returns once it accepts connections. */
+  /**
+   * Starts the Thrift server on {@code bind}; returns once it accepts connections. Without
+   * TLS it is {@link SelectorServer} with {@link FrameWatch}'s guards; with TLS (or
+   * {@code kvpod.server.transport=netty}) it is {@link NettyServer}, with the same bounds.
+   */
   private void listen(InetSocketAddress bind, ContractProcessor processor)
       throws IOException, TTransportException {
     var v = config.values();
-    frameWatch = new FrameWatch(v.getMillis(PodConfig.FRAME_TIMEOUT), new ConnectionLimits(
-        v.getInt(PodConfig.MAX_CONNECTIONS), v.getInt(PodConfig.MAX_CONNECTIONS_PER_ADDRESS)),
+    ConnectionLimits limits = new ConnectionLimits(v.getInt(PodConfig.MAX_CONNECTIONS),
+        v.getInt(PodConfig.MAX_CONNECTIONS_PER_ADDRESS));
+    TProtocolFactory protocols = StrictBinaryProtocol.factory(new DecodeBudget(v.getLong(PodConfig.MAX_DECODE_BYTES)),
+        v.getLong(PodConfig.MAX_DECODE_BYTES_PER_CALL));
+    CallLanes lanes = new CallLanes(processor, workers(v.getInt(PodConfig.WORKER_THREADS)));
+    String transport = v.getString(PodConfig.SERVER_TRANSPORT);
+    if (tls != null || transport.equals("netty")) {
+      netty = new NettyServer(new NettyServer.Settings(bind, v.getInt(PodConfig.ACCEPT_BACKLOG),
+          v.getInt(PodConfig.SELECTOR_THREADS), v.getMillis(PodConfig.FRAME_TIMEOUT),
+          v.getLong(PodConfig.MAX_READ_BUFFER_BYTES), limits), lanes, processor, protocols, serverTls(),
+          v.getString(PodConfig.TLS_CLIENT_AUTH).equals("require"));
+      netty.start();
+      LOG.info("pod {} serves {} (Netty){}", config.podId(), tls == null ? "plain TCP" : "TLS",
+          tls == null ? "" : ", client certificates " + v.getString(PodConfig.TLS_CLIENT_AUTH));
+      return;
+    }
+    frameWatch = new FrameWatch(v.getMillis(PodConfig.FRAME_TIMEOUT), limits,
         v.getLong(PodConfig.MAX_READ_BUFFER_BYTES));
     socket = frameWatch.serverSocket(bind, v.getInt(PodConfig.ACCEPT_BACKLOG));
-    TNonblockingServer.Args args = new TNonblockingServer.Args(socket)
-        .protocolFactory(StrictBinaryProtocol.factory(new DecodeBudget(v.getLong(PodConfig.MAX_DECODE_BYTES)),
-            v.getLong(PodConfig.MAX_DECODE_BYTES_PER_CALL)));
+    TNonblockingServer.Args args = new TNonblockingServer.Args(socket).protocolFactory(protocols);
     args.maxReadBufferBytes = v.getLong(PodConfig.MAX_READ_BUFFER_BYTES);
-    server = new CallLanes(processor, workers(v.getInt(PodConfig.WORKER_THREADS))).server(args,
-        v.getInt(PodConfig.SELECTOR_THREADS));
+    server = lanes.server(args, v.getInt(PodConfig.SELECTOR_THREADS));
     serveThread = new Thread(server::serve, "thrift-server");
     serveThread.start();
     long deadline = System.currentTimeMillis() + 60_000;
@@ -277,6 +310,20 @@ public final class PodServer implements Closeable {
         Thread.currentThread().interrupt();
         throw new IOException("interrupted while starting", e);
       }
+    }
+  }
+
+  /** Netty's TLS context from the pod's stores, or null without TLS. */
+  private SslContext serverTls() throws IOException {
+    if (tls == null) {
+      return null;
+    }
+    try {
+      return SslContextBuilder.forServer(tls.keyManagers()).trustManager(tls.trustManagers())
+          .clientAuth(ClientAuth.OPTIONAL) // kvpod.tls.client.auth=require answers UNAUTHENTICATED itself
+          .protocols(TlsConfig.PROTOCOLS).sslProvider(SslProvider.JDK).build();
+    } catch (GeneralSecurityException e) {
+      throw new IOException("cannot set up TLS from " + tls + ": " + e.getMessage(), e);
     }
   }
 
@@ -363,7 +410,11 @@ public final class PodServer implements Closeable {
 
   /** Blocks until the server stops. */
   public void awaitStop() throws InterruptedException {
-    serveThread.join();
+    if (netty != null) {
+      netty.awaitClosed();
+    } else {
+      serveThread.join();
+    }
   }
 
   /**
@@ -385,6 +436,9 @@ public final class PodServer implements Closeable {
     }
     if (server != null) {
       server.stop();
+    }
+    if (netty != null) {
+      netty.close();
     }
     if (http != null) {
       http.close();

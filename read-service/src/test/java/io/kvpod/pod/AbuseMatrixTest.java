@@ -66,31 +66,73 @@ import org.junit.jupiter.params.provider.MethodSource;
  * closed, and then the pod must still serve a well-behaved client: read a bulk-loaded
  * record, and write and read back a new one ({@link #thePodStillServes}).
  *
- * <p>What is not here, because kvpod does not have it yet: TLS (wrong TLS, plaintext against
- * a TLS pod) and client authentication. Memory under 1,000 slow-frame attackers is measured
- * by {@code bin/kvpod bench get --attackers} and by {@link StalledFrameTest}.
+ * <p>{@link TlsAbuseMatrixTest} runs every case again against pods that serve TLS (through
+ * {@link NettyServer}) and require client certificates, and adds the cases of TLS itself.
+ * Memory under 1,000 slow-frame attackers is measured by {@code bin/kvpod bench get
+ * --attackers} and by {@link StalledFrameTest}.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class AbuseMatrixTest {
-  private static final String SECRET = "abuse-matrix-secret";
+  static final String SECRET = "abuse-matrix-secret";
   private static final long FRAME_TIMEOUT_MILLIS = 2_000;
 
-  private File tmp;
-  private PodProcess pod;
-  private int port;
-  private KvPodClient client;
+  File tmp;
+  /** The pod every raw case talks to (pod 0). */
+  PodProcess pod;
+  final List<PodProcess> pods = new ArrayList<>();
+  int port;
+  KvPodClient client;
   private int written;
 
   @BeforeAll
   void startPod() throws Exception {
     tmp = Files.createTempDirectory("abuse-matrix").toFile();
+    beforePods();
     String root = TestLayers.rootWithOneRecord(tmp, "abuse");
-    port = PodProcess.freePort();
-    Map<String, String> cfg = PodProcess.baseConfig("127.0.0.1:" + port, 0, root, "abuse", SECRET);
-    cfg.put(PodConfig.FRAME_TIMEOUT, FRAME_TIMEOUT_MILLIS + "ms");
-    cfg.put(PodConfig.TABLE_BUCKETS, "4");
-    pod = PodProcess.start(0, cfg, new File("target/pod-logs/AbuseMatrixTest"));
-    client = KvPodClient.builder("127.0.0.1:" + port).callTimeoutMs(30_000).deadlineMs(60_000).build();
+    String podList = PodProcess.loopbackPodList(podCount());
+    port = Integer.parseInt(podList.split(",")[0].split(":")[1]);
+    for (int id = 0; id < podCount(); id++) {
+      Map<String, String> cfg = PodProcess.baseConfig(podList, id, root, "abuse", SECRET);
+      cfg.put(PodConfig.FRAME_TIMEOUT, frameTimeoutMillis() + "ms");
+      cfg.put(PodConfig.TABLE_BUCKETS, "4");
+      cfg.putAll(extraConfig());
+      pods.add(PodProcess.start(id, cfg, new File("target/pod-logs/" + getClass().getSimpleName())));
+    }
+    pod = pods.get(0);
+    client = clientBuilder(podList).callTimeoutMs(30_000).deadlineMs(60_000).build();
+  }
+
+  // ---- what a variant of the matrix (TlsAbuseMatrixTest) changes
+
+  /** Runs before the pods start (a variant makes its certificates here). */
+  void beforePods() throws Exception {}
+
+  /** How many pods serve the table; raw cases talk to pod 0. */
+  int podCount() {
+    return 1;
+  }
+
+  /** Settings beyond the base ones, for every pod. */
+  Map<String, String> extraConfig() {
+    return Map.of();
+  }
+
+  /** The well-behaved client's builder. */
+  KvPodClient.Builder clientBuilder(String podList) throws Exception {
+    return KvPodClient.builder(podList);
+  }
+
+  /** The pods' {@code kvpod.server.frame.timeout}. */
+  long frameTimeoutMillis() {
+    return FRAME_TIMEOUT_MILLIS;
+  }
+
+  /** A raw connection to pod 0, ready for frames (a variant's is TLS). */
+  Socket connect() throws IOException {
+    Socket s = new Socket();
+    s.connect(new InetSocketAddress("127.0.0.1", port), 30_000);
+    s.setSoTimeout(60_000);
+    return s;
   }
 
   @AfterAll
@@ -100,9 +142,7 @@ class AbuseMatrixTest {
         client.close();
       }
     } finally {
-      if (pod != null) {
-        pod.stop();
-      }
+      PodProcess.stopAll(pods);
       org.apache.hadoop.fs.FileUtil.fullyDelete(tmp);
     }
   }
@@ -119,7 +159,7 @@ class AbuseMatrixTest {
     thePodStillServes();
   }
 
-  private void thePodStillServes() throws Exception {
+  void thePodStillServes() throws Exception {
     assertEquals(Map.of("name", "choke"), client.get("user:1"), "a bulk-loaded record still reads");
     String key = "after-abuse-" + (++written);
     client.put(key, Map.of("n", Integer.toString(written)));
@@ -263,11 +303,11 @@ class AbuseMatrixTest {
         out.flush();
         long start = System.nanoTime();
         assertEnded(s);
-        assertTrue(System.nanoTime() - start >= (FRAME_TIMEOUT_MILLIS / 2) * 1_000_000L,
+        assertTrue(System.nanoTime() - start >= (t.frameTimeoutMillis() / 2) * 1_000_000L,
             "ended by the frame timeout, not at once");
       }
       PodCluster.await("the pod logs why it ended the connection", 30_000,
-          () -> t.pod.logText().contains("was not finished within " + FRAME_TIMEOUT_MILLIS + " ms"));
+          () -> t.pod.logText().contains("was not finished within " + t.frameTimeoutMillis() + " ms"));
     }));
     // ---- pod-to-pod messages: signed, bound to their target, fresh, and never accepted twice
     c.add(Named.of("process() with bytes that are no envelope", t -> t.refused(ErrorCode.UNAUTHENTICATED,
@@ -339,21 +379,14 @@ class AbuseMatrixTest {
 
   // ---- helpers: frames on raw sockets
 
-  private Socket connect() throws IOException {
-    Socket s = new Socket();
-    s.connect(new InetSocketAddress("127.0.0.1", port), 30_000);
-    s.setSoTimeout(60_000);
-    return s;
-  }
-
   /** Sends {@code method(args)} on a new connection; fills {@code result} from the reply. */
-  private void call(String method, TBase<?, ?> args, TBase<?, ?> result) throws Exception {
+  void call(String method, TBase<?, ?> args, TBase<?, ?> result) throws Exception {
     try (Socket s = connect()) {
       call(s, method, args, result);
     }
   }
 
-  private static void call(Socket s, String method, TBase<?, ?> args, TBase<?, ?> result) throws Exception {
+  static void call(Socket s, String method, TBase<?, ?> args, TBase<?, ?> result) throws Exception {
     writeFrame(new DataOutputStream(s.getOutputStream()), message(method, TMessageType.CALL, args));
     byte[] reply = readFrame(new DataInputStream(s.getInputStream()));
     assertNotNull(reply, method + ": the pod closed the connection instead of answering");
@@ -366,13 +399,13 @@ class AbuseMatrixTest {
   }
 
   /** Sends the call; asserts that its result carries a KvPodException with {@code code}, and returns it. */
-  private KvPodException refused(ErrorCode code, String method, TBase<?, ?> args, TBase<?, ?> result)
+  KvPodException refused(ErrorCode code, String method, TBase<?, ?> args, TBase<?, ?> result)
       throws Exception {
     call(method, args, result);
     return assertRefusal(code, result);
   }
 
-  private static KvPodException assertRefusal(ErrorCode code, TBase<?, ?> result) {
+  static KvPodException assertRefusal(ErrorCode code, TBase<?, ?> result) {
     @SuppressWarnings({"unchecked", "rawtypes"})
     KvPodException e = (KvPodException) ((TBase) result).getFieldValue(((TBase) result).fieldForId(1));
     assertNotNull(e, "refused with a KvPodException, not answered: " + result);
@@ -435,7 +468,7 @@ class AbuseMatrixTest {
   }
 
   /** Sends raw bytes; the pod must end the connection without answering. */
-  private void closedAfter(byte[] raw) throws Exception {
+  void closedAfter(byte[] raw) throws Exception {
     try (Socket s = connect()) {
       s.getOutputStream().write(raw);
       s.getOutputStream().flush();
@@ -443,14 +476,14 @@ class AbuseMatrixTest {
     }
   }
 
-  private static void assertEnded(Socket s) throws IOException {
+  static void assertEnded(Socket s) throws IOException {
     try {
       int b;
       while ((b = s.getInputStream().read()) != -1) {
         assertTrue(b >= 0);
       }
-    } catch (SocketException reset) {
-      // a reset ends it too
+    } catch (SocketException | javax.net.ssl.SSLException reset) {
+      // a reset ends it too (or, over TLS, a record cut short)
     }
   }
 
@@ -458,7 +491,7 @@ class AbuseMatrixTest {
     void write(TProtocol p) throws TException;
   }
 
-  private static byte[] message(String method, byte type, TBase<?, ?> args) throws TException {
+  static byte[] message(String method, byte type, TBase<?, ?> args) throws TException {
     TMemoryBuffer buf = new TMemoryBuffer(1 << 16);
     TProtocol p = new TBinaryProtocol(buf);
     p.writeMessageBegin(new TMessage(method, type, 1));
@@ -496,14 +529,14 @@ class AbuseMatrixTest {
     return java.util.Arrays.copyOf(buf.getArray(), buf.length());
   }
 
-  private static void writeFrame(DataOutputStream out, byte[] message) throws IOException {
+  static void writeFrame(DataOutputStream out, byte[] message) throws IOException {
     out.writeInt(message.length);
     out.write(message);
     out.flush();
   }
 
   /** The next frame's bytes, or null if the pod ended the connection (or reset it) first. */
-  private static byte[] readFrame(DataInputStream in) throws IOException {
+  static byte[] readFrame(DataInputStream in) throws IOException {
     try {
       int n = in.readInt();
       byte[] b = new byte[n];

@@ -253,6 +253,32 @@ class ContractProcessorTest {
     assertEquals(TApplicationException.UNKNOWN_METHOD, applicationError(process(buf), "drop").getType());
   }
 
+  @Test
+  void aRefusedCallIsAnsweredAsTheMethodsKvPodExceptionWithoutRunning() throws Exception {
+    KvPodException why = new KvPodException(ErrorCode.UNAUTHENTICATED, "no client certificate");
+    byte[] get = refuse("get", new KvPod.get_args("user:1"), why);
+    KvPod.get_result r = new KvPod.get_result();
+    reply(get, r);
+    assertEquals(ErrorCode.UNAUTHENTICATED, r.getE().getCode());
+    assertEquals("no client certificate", r.getE().getMessage());
+    // ping declares no KvPodException: the refusal comes as a TApplicationException, as libthrift answers
+    TApplicationException ping = applicationError(refuse("ping", new KvPod.ping_args(), why), "ping");
+    assertEquals("no client certificate", ping.getMessage());
+    assertEquals(0, served.get(), "neither call ran");
+  }
+
+  private byte[] refuse(String method, TBase<?, ?> args, KvPodException why) throws TException {
+    TMemoryBuffer buf = new TMemoryBuffer(256);
+    TProtocol p = new TBinaryProtocol(buf);
+    p.writeMessageBegin(new TMessage(method, TMessageType.CALL, 7));
+    args.write(p);
+    p.writeMessageEnd();
+    TProtocol in = strict(new TMemoryInputTransport(java.util.Arrays.copyOf(buf.getArray(), buf.length())));
+    TMemoryBuffer out = new TMemoryBuffer(256);
+    processor.refuseCall(in.readMessageBegin(), in, new TBinaryProtocol(out), why);
+    return java.util.Arrays.copyOf(out.getArray(), out.length());
+  }
+
   /** One framed request: its 4-byte length, then the message. */
   private static byte[] frame(String method, int seqid, TBase<?, ?> args) throws TException {
     TMemoryBuffer wire = new TMemoryBuffer(1 << 20);

@@ -55,6 +55,22 @@ class PodConfigTest {
   }
 
   @Test
+  void tlsNeedsBothStoresAndTheNettyServerAndClientCertificatesNeedTls() {
+    Map<String, String> m = base();
+    m.put(PodConfig.TLS_ENABLED, "true");
+    m.put(PodConfig.TLS_TRUSTSTORE, "/etc/kvpod/trust.p12");
+    assertTrue(failure(m).contains("kvpod.tls.keystore is required with kvpod.tls.enabled=true"), failure(m));
+    m.put(PodConfig.TLS_KEYSTORE, "/etc/kvpod/pod.p12");
+    m.put(PodConfig.SERVER_TRANSPORT, "selector");
+    assertTrue(failure(m).contains("selector cannot serve TLS"), failure(m));
+    m.put(PodConfig.SERVER_TRANSPORT, "auto");
+    assertEquals("auto", PodConfig.of(m).values().getString(PodConfig.SERVER_TRANSPORT));
+    m = base();
+    m.put(PodConfig.TLS_CLIENT_AUTH, "require");
+    assertTrue(failure(m).contains("kvpod.tls.client.auth=require needs kvpod.tls.enabled=true"), failure(m));
+  }
+
+  @Test
   void waitingWritesDefaultToThreeQuartersOfTheWorkersAndMustStayBelowThem() {
     Map<String, String> m = base();
     m.put(PodConfig.WORKER_THREADS, "8");

@@ -149,4 +149,47 @@ class PythonClientTest {
       pod.stop();
     }
   }
+
+  /**
+   * The same client over TLS, with the PEM files of {@code kvpod tls init}, against a pod that
+   * requires client certificates: with its certificate it reads; without one it is told
+   * UNAUTHENTICATED (code 4).
+   */
+  @Test
+  void pythonClientReadsOverTlsWithItsCertificate() throws Exception {
+    requireTools();
+    File repo = new File(System.getProperty("user.dir")).getParentFile();
+    File script = new File(repo, "thrift-idl/examples/python/kvpod_get.py");
+    File gen = new File(tmp, "gen-py");
+    generate(gen);
+    java.nio.file.Path tls = tmp.toPath().resolve("tls");
+    io.kvpod.cli.TlsInit.create(tls, List.of("127.0.0.1"), "python-tls", 2);
+    String root = TestLayers.rootWithOneRecord(tmp, "pytls");
+    int port = PodProcess.freePort();
+    Map<String, String> cfg = PodProcess.baseConfig("127.0.0.1:" + port, 0, root, "pytls", "python-test-secret");
+    cfg.putAll(Map.of(PodConfig.TLS_ENABLED, "true", PodConfig.TLS_KEYSTORE, tls.resolve("pod.p12").toString(),
+        PodConfig.TLS_KEYSTORE_PASSWORD, "python-tls", PodConfig.TLS_TRUSTSTORE, tls.resolve("trust.p12").toString(),
+        PodConfig.TLS_TRUSTSTORE_PASSWORD, "python-tls", PodConfig.TLS_CLIENT_AUTH, "require"));
+    PodProcess pod = PodProcess.start(0, cfg, new File("target/pod-logs/PythonClientTest"));
+    try {
+      List<String> tlsArgs = List.of(PYTHON, script.getPath(), "--pod", "127.0.0.1:" + port,
+          "--ca", tls.resolve("ca.pem").toString());
+      StringBuilder out = new StringBuilder();
+      List<String> cmd = new ArrayList<>(tlsArgs);
+      cmd.addAll(List.of("--cert", tls.resolve("client-cert.pem").toString(), "--key",
+          tls.resolve("client-key.pem").toString(), "user:1"));
+      int rc = run(cmd, Map.of("PYTHONPATH", gen.getPath()), out);
+      assertEquals(0, rc, out.toString());
+      assertTrue(out.toString().contains("user:1\t{'name': 'choke'}"), out.toString());
+
+      out.setLength(0);
+      cmd = new ArrayList<>(tlsArgs);
+      cmd.add("user:1");
+      rc = run(cmd, Map.of("PYTHONPATH", gen.getPath()), out);
+      assertEquals(2, rc, out.toString());
+      assertTrue(out.toString().contains("error: this pod requires a client certificate"), out.toString());
+    } finally {
+      pod.stop();
+    }
+  }
 }
