@@ -168,7 +168,8 @@ public final class TlsInit {
     keytool(dir, "-importcert", "-alias", name, "-file", name + ".crt", "-keystore", store, "-storepass", password);
   }
 
-  private static void keytool(Path dir, String... args) throws IOException, InterruptedException {
+  /** Runs the JDK's keytool in {@code dir} with {@code args}; fails with its output if it fails. */
+  public static void keytool(Path dir, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
     cmd.addAll(List.of(args));

@@ -21,6 +21,7 @@ import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.Closeable;
 import java.io.IOException;
@@ -31,6 +32,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import org.apache.thrift.TException;
 import org.apache.thrift.protocol.TBinaryProtocol;
@@ -92,6 +94,9 @@ final class NettyServer implements Closeable {
   private final boolean requireClientCertificate;
   private final AtomicLong buffered = new AtomicLong();
   private final LogThrottle endedLog = new LogThrottle(1, TimeUnit.SECONDS);
+  /** Failed handshakes (wrong certificates, plaintext, old TLS) have a throttle of their own: an operator looks for them. */
+  private final LogThrottle handshakeLog = new LogThrottle(1, TimeUnit.SECONDS);
+  private final AtomicLong handshakeFailures = new AtomicLong();
   private final EventLoopGroup acceptor = new NioEventLoopGroup(1, new DefaultThreadFactory("netty-accept", true));
   private final EventLoopGroup io;
   private Channel listening;
@@ -150,6 +155,11 @@ final class NettyServer implements Closeable {
   /** Open connections. */
   int connections() {
     return settings.limits().open();
+  }
+
+  /** TLS handshakes that failed since start (wrong or missing certificates, plaintext, old TLS). */
+  long handshakeFailures() {
+    return handshakeFailures.get();
   }
 
   /** Blocks until {@link #close} has closed the listening socket. */
@@ -348,6 +358,21 @@ final class NettyServer implements Closeable {
       return authenticated;
     }
 
+    /** Logs a failed TLS handshake (SslHandler ends the connection itself). */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof SslHandshakeCompletionEvent done && !done.isSuccess()
+          && !(done.cause() instanceof java.nio.channels.ClosedChannelException)) { // closed before a handshake began
+        handshakeFailures.incrementAndGet();
+        long n = handshakeLog.count();
+        if (n > 0) {
+          LOG.warn("TLS handshake with {} failed ({} failures so far): {}", ctx.channel().remoteAddress(), n,
+              done.cause().toString());
+        }
+      }
+      ctx.fireUserEventTriggered(evt);
+    }
+
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
       waiting.forEach(ByteBuf::release);
@@ -361,8 +386,13 @@ final class NettyServer implements Closeable {
      */
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      String why = cause instanceof DecoderException && cause.getCause() != null
-          ? cause.getCause().toString() : cause.toString();
+      Throwable root = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+      String why = root.toString();
+      SslHandler tls = ctx.pipeline().get(SslHandler.class);
+      if (root instanceof SSLException && tls != null && !tls.handshakeFuture().isSuccess()) {
+        ctx.close(); // a failed handshake: userEventTriggered logs it
+        return;
+      }
       if (running || !waiting.isEmpty()) {
         endAfter = why;
         ctx.channel().config().setAutoRead(false);

@@ -222,6 +222,10 @@ public final class PodServer implements Closeable {
         () -> blockCache.getStats().getHitRatio());
     metrics.gauge("kvpod.connections", "open Thrift connections",
         () -> netty != null ? netty.connections() : frameWatch.connections());
+    if (netty != null) {
+      metrics.counter("kvpod.tls.handshake.failures", "TLS handshakes that failed since start (wrong or missing "
+          + "certificates, plaintext on the TLS port)", netty, NettyServer::handshakeFailures);
+    }
     metrics.gauge("kvpod.writes.waiting", "writes waiting on other pods now", () -> waitSlots.waiting());
     metrics.counter("kvpod.writes.busy", "writes refused as BUSY since start", waitSlots, WaitSlots::refused);
   }
