@@ -1,6 +1,7 @@
 package io.kvpod.cli;
 
 import io.kvpod.client.KvPodClient;
+import io.kvpod.client.TlsConfig;
 import io.kvpod.config.Durations;
 import io.kvpod.loader.Cli;
 import io.kvpod.loader.RecordGenerator;
@@ -35,7 +36,8 @@ public final class BenchGet {
         .addOption(Cli.flag("no-ping", null, "skip the ping phase"))
         .addOption(Cli.flag("attackers", "N", "after the get phase, run it again while N connections send "
             + "slow frames (the largest frame announced, then a byte a second) to the pods (or to --pod), and "
-            + "report the ratio (default: 0)"))
+            + "report the ratio (default: 0); with --tls the attackers finish a TLS handshake first, showing no "
+            + "certificate"))
         .addOption(Cli.flag("attack-from", "ADDR", "the attackers' source address (default: 127.0.0.2, so that on "
             + "loopback they do not share the client's per-address connection quota)")));
   }
@@ -93,7 +95,8 @@ public final class BenchGet {
             .map(a -> new java.net.InetSocketAddress(a.getHostString(), a.getPort())).toList(); // resolved
         phases.add(underAttack(settings, attackers,
             fixedPod >= 0 ? List.of(targets.get(fixedPod)) : targets,
-            java.net.InetAddress.getByName(cl.getOptionValue("attack-from", "127.0.0.2")), getOp, getRate));
+            java.net.InetAddress.getByName(cl.getOptionValue("attack-from", "127.0.0.2")), attackerTls(cl), getOp,
+            getRate));
       }
       if (pingRate > 0) {
         out.printf("bench get: get throughput is %.0f%% of ping (%.0f vs %.0f calls/s)%n",
@@ -120,14 +123,23 @@ public final class BenchGet {
   }
 
   /**
+   * With {@code --tls}, the attackers speak TLS too, as outsiders: they trust the pods but show
+   * no certificate (their frames are never finished, so they are never told UNAUTHENTICATED).
+   */
+  private static TlsConfig attackerTls(CommandLine cl) throws java.io.IOException {
+    TlsConfig client = KvPodCli.tls(cl);
+    return client == null ? null : client.withoutCertificate();
+  }
+
+  /**
    * The get phase again, while {@code attackers} connections from {@code from} send slow frames
    * to {@code targets} ({@link SlowFrameAttack}); prints the rate as a share of {@code normalRate}
    * (run a warm-up first: the first get phase after a pod starts is slow).
    */
   private static BenchPhase.Result underAttack(BenchPhase.Settings settings, int attackers,
-      List<java.net.InetSocketAddress> targets, java.net.InetAddress from, BenchPhase.Op getOp, double normalRate)
-      throws InterruptedException {
-    try (SlowFrameAttack attack = new SlowFrameAttack(targets, attackers, from)) {
+      List<java.net.InetSocketAddress> targets, java.net.InetAddress from, TlsConfig tls, BenchPhase.Op getOp,
+      double normalRate) throws InterruptedException {
+    try (SlowFrameAttack attack = new SlowFrameAttack(targets, attackers, from, tls)) {
       attack.start();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (attack.opened() < attackers && System.nanoTime() < deadline) {

@@ -4,6 +4,7 @@ import io.kvpod.contract.Limits;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import io.kvpod.client.TlsConfig;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
@@ -24,13 +25,16 @@ final class SlowFrameAttack implements AutoCloseable {
   private final List<InetSocketAddress> targets;
   private final int connections;
   private final InetAddress from;
+  /** Null: plain TCP; else the attackers complete a TLS handshake (with no client certificate) first. */
+  private final TlsConfig tls;
   private final Thread thread;
   private final AtomicLong opened = new AtomicLong();
   private final AtomicLong endedByPod = new AtomicLong();
   private volatile boolean stop;
 
-  SlowFrameAttack(List<InetSocketAddress> targets, int connections, InetAddress from) {
+  SlowFrameAttack(List<InetSocketAddress> targets, int connections, InetAddress from, TlsConfig tls) {
     this.targets = targets;
+    this.tls = tls;
     this.connections = connections;
     this.from = from;
     this.thread = new Thread(this::run, "slow-frame-attack");
@@ -80,10 +84,14 @@ final class SlowFrameAttack implements AutoCloseable {
       endedByPod.incrementAndGet();
       closeQuietly(s);
     }
-    Socket fresh = new Socket();
+    Socket fresh = tls == null ? new Socket() : null;
     try {
-      fresh.bind(new InetSocketAddress(from, 0));
-      fresh.connect(target, 2000);
+      if (fresh != null) {
+        fresh.bind(new InetSocketAddress(from, 0));
+        fresh.connect(target, 2000);
+      } else {
+        fresh = tls.connect(target, from, 2000, 2000);
+      }
       OutputStream out = fresh.getOutputStream();
       out.write(ByteBuffer.allocate(4).putInt(Limits.MAX_FRAME_BYTES - 4).array());
       out.flush();

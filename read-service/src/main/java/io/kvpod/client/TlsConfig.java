@@ -2,6 +2,7 @@ package io.kvpod.client;
 
 import java.io.IOException;
 import java.io.Reader;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -102,6 +103,11 @@ public final class TlsConfig {
     return tls;
   }
 
+  /** The same trust, showing no certificate. */
+  public TlsConfig withoutCertificate() throws IOException {
+    return new TlsConfig(null, null, truststore, truststorePassword);
+  }
+
   /** Whether this side shows a certificate (clients need one when pods require them). */
   public boolean hasCertificate() {
     return keystore != null;
@@ -141,10 +147,19 @@ public final class TlsConfig {
    * side trusts and that names {@code addr}'s host. Reads time out after {@code readTimeoutMs}.
    */
   public Socket connect(InetSocketAddress addr, int connectTimeoutMs, int readTimeoutMs) throws IOException {
+    return connect(addr, null, connectTimeoutMs, readTimeoutMs);
+  }
+
+  /** {@link #connect(InetSocketAddress, int, int)} from the local address {@code from} (null: any). */
+  public Socket connect(InetSocketAddress addr, InetAddress from, int connectTimeoutMs, int readTimeoutMs)
+      throws IOException {
     InetSocketAddress to = addr.isUnresolved() ? new InetSocketAddress(addr.getHostString(), addr.getPort()) : addr;
     Socket plain = new Socket();
     SSLSocket s = null;
     try {
+      if (from != null) {
+        plain.bind(new InetSocketAddress(from, 0));
+      }
       plain.setTcpNoDelay(true);
       plain.connect(to, connectTimeoutMs);
       plain.setSoTimeout(readTimeoutMs > 0 ? readTimeoutMs : connectTimeoutMs);
