@@ -331,19 +331,26 @@ final class NettyServer implements Closeable {
         buffered.addAndGet(-frameBytes);
       }
       TMemoryBuffer answer = out;
-      ctx.executor().execute(() -> {
-        running = false;
-        if (answer == null) {
-          ctx.close();
-          return;
-        }
-        ChannelFuture written = ctx.writeAndFlush(Unpooled.wrappedBuffer(answer.getArray(), 0, answer.length()));
-        if (endAfter != null && waiting.isEmpty()) {
-          written.addListener(f -> end(ctx, endAfter)); // the answer goes out first
-        } else {
-          runNext(ctx);
-        }
-      });
+      try {
+        ctx.executor().execute(() -> written(ctx, answer));
+      } catch (RejectedExecutionException stopping) {
+        LOG.debug("the server stopped before a {} call's answer could be written", msg.name);
+      }
+    }
+
+    /** On the event loop: writes a call's answer (null: end the connection), then takes the next call. */
+    private void written(ChannelHandlerContext ctx, TMemoryBuffer answer) {
+      running = false;
+      if (answer == null) {
+        ctx.close();
+        return;
+      }
+      ChannelFuture written = ctx.writeAndFlush(Unpooled.wrappedBuffer(answer.getArray(), 0, answer.length()));
+      if (endAfter != null && waiting.isEmpty()) {
+        written.addListener(f -> end(ctx, endAfter)); // the answer goes out first
+      } else {
+        runNext(ctx);
+      }
     }
 
     private boolean authenticated(ChannelHandlerContext ctx) {

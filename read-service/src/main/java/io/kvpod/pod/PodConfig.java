@@ -79,6 +79,7 @@ public final class PodConfig {
   public static final String TLS_TRUSTSTORE = io.kvpod.client.TlsConfig.TRUSTSTORE;
   public static final String TLS_TRUSTSTORE_PASSWORD = io.kvpod.client.TlsConfig.TRUSTSTORE_PASSWORD;
   public static final String TLS_CLIENT_AUTH = "kvpod.tls.client.auth";
+  public static final String TLS_PROVIDER = "kvpod.tls.provider";
 
   public static final ConfigDef DEF = new ConfigDef()
       .define(PODS, Type.STRING, null,
@@ -151,6 +152,9 @@ public final class PodConfig {
       .define(TLS_CLIENT_AUTH, Type.STRING, "none", Validator.oneOf("none", "require"),
           "require: every call on a connection whose client showed no certificate gets UNAUTHENTICATED (a "
               + "certificate that is shown but not trusted fails the handshake); none: any TLS client may call")
+      .define(TLS_PROVIDER, Type.STRING, "auto", Validator.oneOf("auto", "openssl", "jdk"),
+          "the pod's TLS implementation: openssl (BoringSSL, bundled for Linux x86-64; cheaper per call), jdk "
+              + "(the JDK's), or auto (openssl where it loads, else jdk; the log says which). Clients use the JDK's")
       .define(BLOCK_CACHE_BYTES, Type.LONG, "268435456", Validator.atLeast(0),
           "on-heap HFile block cache shared by all layers, in bytes")
       .define(LAYERS_POLL, Type.DURATION_MS, "5s", Validator.atLeast(100),

@@ -30,6 +30,7 @@ import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
 import org.apache.hadoop.hbase.io.hfile.CacheConfig;
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -322,10 +323,17 @@ public final class PodServer implements Closeable {
     if (tls == null) {
       return null;
     }
+    String wanted = config.values().getString(PodConfig.TLS_PROVIDER);
+    if (wanted.equals("openssl") && !OpenSsl.isAvailable()) {
+      throw new IOException(PodConfig.TLS_PROVIDER + "=openssl, but BoringSSL does not load here: "
+          + OpenSsl.unavailabilityCause());
+    }
+    SslProvider provider = !wanted.equals("jdk") && OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+    LOG.info("pod {}: TLS by {}", config.podId(), provider == SslProvider.OPENSSL ? OpenSsl.versionString() : "the JDK");
     try {
       return SslContextBuilder.forServer(tls.keyManagers()).trustManager(tls.trustManagers())
           .clientAuth(ClientAuth.OPTIONAL) // kvpod.tls.client.auth=require answers UNAUTHENTICATED itself
-          .protocols(TlsConfig.PROTOCOLS).sslProvider(SslProvider.JDK).build();
+          .protocols(TlsConfig.PROTOCOLS).sslProvider(provider).build();
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot set up TLS from " + tls + ": " + e.getMessage(), e);
     }

@@ -161,6 +161,43 @@ final class StrictBinaryProtocol extends TBinaryProtocol {
     structs--;
   }
 
+  /*
+   * libthrift checks a container's announced size against the bytes left of the frame before
+   * it checks it against the container limit, and reports the first as a transport failure,
+   * which ends the connection. These answer both as the call's refusal instead: a size over
+   * MAX_BATCH is TOO_LARGE, a size the frame cannot hold is malformed.
+   */
+
+  @Override
+  public void checkReadBytesAvailable(TMap map) throws TException {
+    fits("a map", map.size, getMinSerializedSize(map.keyType) + getMinSerializedSize(map.valueType));
+    super.checkReadBytesAvailable(map);
+  }
+
+  @Override
+  public void checkReadBytesAvailable(TList list) throws TException {
+    fits("a list", list.size, getMinSerializedSize(list.elemType));
+    super.checkReadBytesAvailable(list);
+  }
+
+  @Override
+  public void checkReadBytesAvailable(TSet set) throws TException {
+    fits("a set", set.size, getMinSerializedSize(set.elemType));
+    super.checkReadBytesAvailable(set);
+  }
+
+  /** Refuses a container over MAX_BATCH, or one whose elements cannot fit in the rest of the frame. */
+  private void fits(String what, int size, int minBytesEach) throws TProtocolException {
+    if (size > Limits.MAX_BATCH) {
+      throw new TProtocolException(TProtocolException.SIZE_LIMIT, what + " of " + size + " elements");
+    }
+    int left = getTransport().getBytesRemainingInBuffer(); // the whole frame is in memory; -1 if not
+    if (left >= 0 && (long) size * minBytesEach > left) {
+      throw new TProtocolException(TProtocolException.INVALID_DATA, what + " of " + size
+          + " elements announces more than the " + left + " bytes left of its frame");
+    }
+  }
+
   @Override
   public TMap readMapBegin() throws TException {
     TMap m = super.readMapBegin(); // size checked against MAX_BATCH and the bytes left

@@ -212,12 +212,16 @@ class AbuseMatrixTest {
       p.writeFieldBegin(new TField("records", TType.MAP, (short) 1));
       p.writeMapBegin(new TMap(TType.STRING, TType.MAP, -1));
     }, new KvPod.batchPut_result(), ErrorCode.INVALID_ARGUMENT)));
-    c.add(Named.of("a container announcing 2^31 - 1 entries in a few bytes", t -> t.endsOrRefuses(
-        messageRaw("multiGet", TMessageType.CALL, p -> {
-          p.writeFieldBegin(new TField("keys", TType.LIST, (short) 1));
-          p.writeListBegin(new TList(TType.STRING, Integer.MAX_VALUE));
-          p.writeString("only-one");
-        }))));
+    c.add(Named.of("a container announcing 2^31 - 1 entries in a few bytes", t -> t.refusedRaw("multiGet", p -> {
+      p.writeFieldBegin(new TField("keys", TType.LIST, (short) 1));
+      p.writeListBegin(new TList(TType.STRING, Integer.MAX_VALUE));
+      p.writeString("only-one");
+    }, new KvPod.multiGet_result(), ErrorCode.TOO_LARGE)));
+    c.add(Named.of("a container announcing more entries than its frame holds", t -> t.refusedRaw("multiGet", p -> {
+      p.writeFieldBegin(new TField("keys", TType.LIST, (short) 1));
+      p.writeListBegin(new TList(TType.STRING, 50_000));
+      p.writeString("only-one");
+    }, new KvPod.multiGet_result(), ErrorCode.INVALID_ARGUMENT)));
     c.add(Named.of("a string announcing 1 GiB in a few bytes", t -> t.endsOrRefuses(messageRaw("get",
         TMessageType.CALL, p -> {
           p.writeFieldBegin(new TField("key", TType.STRING, (short) 1));

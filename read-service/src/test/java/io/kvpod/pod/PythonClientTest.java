@@ -65,6 +65,12 @@ class PythonClientTest {
     }
   }
 
+  /** thrift-idl/examples/python/kvpod_get.py. */
+  private static File exampleScript() {
+    File repo = new File(System.getProperty("user.dir")).getParentFile();
+    return new File(repo, "thrift-idl/examples/python/kvpod_get.py");
+  }
+
   /** Generates Python bindings of both IDLs into {@code gen}. */
   private static void generate(File gen) throws Exception {
     File repo = new File(System.getProperty("user.dir")).getParentFile();
@@ -107,8 +113,7 @@ class PythonClientTest {
   @Test
   void pythonClientGeneratedFromTheIdlReadsFromAPod() throws Exception {
     requireTools();
-    File repo = new File(System.getProperty("user.dir")).getParentFile();
-    File script = new File(repo, "thrift-idl/examples/python/kvpod_get.py");
+    File script = exampleScript();
     File gen = new File(tmp, "gen-py");
     generate(gen);
     StringBuilder out = new StringBuilder();
@@ -153,13 +158,12 @@ class PythonClientTest {
   /**
    * The same client over TLS, with the PEM files of {@code kvpod tls init}, against a pod that
    * requires client certificates: with its certificate it reads; without one it is told
-   * UNAUTHENTICATED (code 4).
+   * UNAUTHENTICATED (the message of the pod's refusal).
    */
   @Test
   void pythonClientReadsOverTlsWithItsCertificate() throws Exception {
     requireTools();
-    File repo = new File(System.getProperty("user.dir")).getParentFile();
-    File script = new File(repo, "thrift-idl/examples/python/kvpod_get.py");
+    File script = exampleScript();
     File gen = new File(tmp, "gen-py");
     generate(gen);
     java.nio.file.Path tls = tmp.toPath().resolve("tls");
