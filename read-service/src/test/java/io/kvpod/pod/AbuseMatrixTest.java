@@ -95,7 +95,7 @@ class AbuseMatrixTest {
       Map<String, String> cfg = PodProcess.baseConfig(podList, id, root, "abuse", SECRET);
       cfg.put(PodConfig.FRAME_TIMEOUT, frameTimeoutMillis() + "ms");
       cfg.put(PodConfig.TABLE_BUCKETS, "4");
-      cfg.putAll(extraConfig());
+      cfg.putAll(extraConfig(id));
       pods.add(PodProcess.start(id, cfg, new File("target/pod-logs/" + getClass().getSimpleName())));
     }
     pod = pods.get(0);
@@ -112,8 +112,8 @@ class AbuseMatrixTest {
     return 1;
   }
 
-  /** Settings beyond the base ones, for every pod. */
-  Map<String, String> extraConfig() {
+  /** Settings beyond the base ones, for pod {@code id}. */
+  Map<String, String> extraConfig(int id) {
     return Map.of();
   }
 

@@ -33,7 +33,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The abuse matrix against two pods that serve TLS and require client certificates
- * ({@code kvpod.tls.client.auth=require}), through {@link NettyServer}: every case of
+ * ({@code kvpod.tls.client.auth=require}), through {@link NettyServer}, pod 0 with BoringSSL
+ * (where it loads) and pod 1 with the JDK's TLS: every case of
  * {@link AbuseMatrixTest} again, its raw frames sent inside TLS with a trusted client
  * certificate, and then the cases of TLS itself ({@link #tlsCases}): plaintext against the
  * TLS port, no client certificate, a certificate or a trust store of another authority, a
@@ -73,11 +74,13 @@ class TlsAbuseMatrixTest extends AbuseMatrixTest {
     return 2;
   }
 
+  /** Pod 0 (which the raw cases talk to) serves TLS with BoringSSL where it loads, pod 1 with the JDK's. */
   @Override
-  Map<String, String> extraConfig() {
+  Map<String, String> extraConfig(int id) {
     return Map.of(PodConfig.TLS_ENABLED, "true", PodConfig.TLS_KEYSTORE, ours.resolve("pod.p12").toString(),
         PodConfig.TLS_KEYSTORE_PASSWORD, PASSWORD, PodConfig.TLS_TRUSTSTORE, ours.resolve("trust.p12").toString(),
-        PodConfig.TLS_TRUSTSTORE_PASSWORD, PASSWORD, PodConfig.TLS_CLIENT_AUTH, "require");
+        PodConfig.TLS_TRUSTSTORE_PASSWORD, PASSWORD, PodConfig.TLS_CLIENT_AUTH, "require",
+        PodConfig.TLS_PROVIDER, id == 0 ? "auto" : "jdk");
   }
 
   @Override
@@ -177,7 +180,8 @@ class TlsAbuseMatrixTest extends AbuseMatrixTest {
             "ended by the timeout, not at once");
       }
     }));
-    c.add(Named.of("a key the other pod holds is written and read through pod 0, pod to pod over mutual TLS", t -> {
+    c.add(Named.of("a key the other pod holds is written and read through pod 0, pod to pod over mutual TLS "
+        + "(to the JDK's TLS)", t -> {
       int buckets = 4;
       String key = null;
       for (int i = 0; key == null; i++) {
