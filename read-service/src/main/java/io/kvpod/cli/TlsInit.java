@@ -115,7 +115,8 @@ public final class TlsInit {
     Files.writeString(dir.resolve("pod-tls.properties"), "# kvpod pods: TLS with client certificates required\n"
         + common + TlsConfig.KEYSTORE + "=" + dir.toAbsolutePath().resolve("pod.p12") + "\n"
         + "kvpod.tls.client.auth=require\n", StandardCharsets.UTF_8);
-    Files.writeString(dir.resolve("client-tls.properties"), "# kvpod clients: bin/kvpod get KEY --tls THIS-FILE (or KVPOD_TLS_CONFIG=THIS-FILE)\n"
+    Files.writeString(dir.resolve("client-tls.properties"),
+        "# kvpod clients: bin/kvpod get KEY --tls THIS-FILE (or KVPOD_TLS_CONFIG=THIS-FILE)\n"
         + common + TlsConfig.KEYSTORE + "=" + dir.toAbsolutePath().resolve("client.p12") + "\n",
         StandardCharsets.UTF_8);
     writePem(dir, password);

@@ -94,7 +94,7 @@ final class NettyServer implements Closeable {
   private final boolean requireClientCertificate;
   private final AtomicLong buffered = new AtomicLong();
   private final LogThrottle endedLog = new LogThrottle(1, TimeUnit.SECONDS);
-  /** Failed handshakes (wrong certificates, plaintext, old TLS) have a throttle of their own: an operator looks for them. */
+  /** Failed handshakes (wrong certificates, plaintext, old TLS) have a throttle of their own: operators look for them. */
   private final LogThrottle handshakeLog = new LogThrottle(1, TimeUnit.SECONDS);
   private final AtomicLong handshakeFailures = new AtomicLong();
   private final EventLoopGroup acceptor = new NioEventLoopGroup(1, new DefaultThreadFactory("netty-accept", true));
@@ -269,7 +269,7 @@ final class NettyServer implements Closeable {
     private boolean running;
     /** Null until the first call: whether the client showed a trusted certificate. */
     private Boolean authenticated;
-    /** Set when the stream went bad (a bad frame header, a TLS failure): why to end once the calls in hand are answered. */
+    /** Set when the stream went bad (a bad frame header): why to end once the calls in hand are answered. */
     private String endAfter;
 
     @Override

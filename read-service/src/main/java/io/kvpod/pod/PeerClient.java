@@ -45,10 +45,10 @@ final class PeerClient implements Closeable {
     this.liveness = liveness;
     // one attempt each, and no holder learning: a pod routes by its own view of the records; over TLS
     // (with this pod's certificate) when the pods serve TLS
-    this.pingCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(pingTimeoutMillis).callTimeoutMs(pingTimeoutMillis)
-        .maxAttempts(1).backoff(new Backoff(0, 0)).maxIdlePerPod(2).silentAfterMs(0).build();
-    this.readCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(readTimeoutMillis).callTimeoutMs(readTimeoutMillis)
-        .maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
+    this.pingCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(pingTimeoutMillis)
+        .callTimeoutMs(pingTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).maxIdlePerPod(2).silentAfterMs(0).build();
+    this.readCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(readTimeoutMillis)
+        .callTimeoutMs(readTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
     this.writeCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(Math.min(writeTimeoutMillis, 1000))
         .callTimeoutMs(writeTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
     this.readHealth = new PodHealth(pods.size(), new Backoff(downWindowMillis, downWindowMillis));
