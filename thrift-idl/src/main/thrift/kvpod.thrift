@@ -119,7 +119,7 @@ struct CallLatency {
 struct PodEvent {
   /** When, by the pod's wall clock (ms since the epoch). */
   1: required i64 atMillis,
-  /** TAKEOVER, DROPPED or ERROR. */
+  /** TAKEOVER, DROPPED, ERROR or MEMBERS (a newer membership: a pod joined, is leaving, left or moved). */
   2: required string kind,
   3: required string text
 }
@@ -145,7 +145,7 @@ struct PodStatus {
   15: optional i64 compactions,
   /** holders[b] is the pod that holds the keys of bucket b (murmur3(key) mod B) in this
       pod's view, with one entry per bucket: B = holders.size(), the table's bucket count.
-      The holder is b's home pod (b mod pods) unless another pod took the bucket over. */
+      With no holder record, the holder is b mod S, S being the pods the table started with. */
   16: optional list<i32> holders,
   /** holderEpochs[b] is the epoch of that holding, as recorded on HDFS; higher is newer. */
   17: optional list<i64> holderEpochs,
@@ -165,7 +165,14 @@ struct PodStatus {
   /** Server-side latency of the calls this pod answered, by method (get, put, ...). */
   25: optional map<string, CallLatency> latencies,
   /** The most recent takeovers, buckets given up and failed calls, newest last (at most 50). */
-  26: optional list<PodEvent> events
+  26: optional list<PodEvent> events,
+  /** The table's pods by id, as host:port, with "" where no pod is (it left): `pods` entries.
+      Clients follow it, so pods that join or leave need no client restart. */
+  27: optional list<string> members,
+  /** The version of that membership (0: the pods the table started with); higher is newer. */
+  28: optional i64 membersVersion,
+  /** Each pod's state, by id as in members: "active", "joining", "leaving", or "" where no pod is. */
+  29: optional list<string> memberStates
 }
 
 service KvPod {

@@ -74,8 +74,9 @@ public final class BenchGet {
       java.io.PrintStream out = settings.out();
       double pingRate = 0;
       if (!cl.hasOption("no-ping")) {
+        java.util.List<Integer> ids = client.podIds();
         BenchPhase.Result ping = settings.phase("ping").run(r ->
-            client.ping(fixedPod >= 0 ? fixedPod : r.nextInt(client.pods())));
+            client.ping(fixedPod >= 0 ? fixedPod : ids.get(r.nextInt(ids.size()))));
         phases.add(ping);
         pingRate = ping.callsPerSecond();
       }

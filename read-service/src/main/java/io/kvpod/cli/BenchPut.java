@@ -67,12 +67,13 @@ public final class BenchPut {
     }
     try (settings; KvPodClient c = KvPodClient.builder(pods).tls(KvPodCli.tls(cl))
         .maxIdlePerPod(threads * 2).build()) {
+      java.util.List<Integer> ids = c.podIds();
       BenchPhase.Result phase = settings.phase(batch == 1 ? "put" : "batchPut x" + batch).run(r -> {
         long first = next.getAndAdd(batch);
         if (batch == 1) {
           String k = "bench-" + run + "-" + first;
           if (randomPod) {
-            c.putVia(r.nextInt(c.pods()), k, value);
+            c.putVia(ids.get(r.nextInt(ids.size())), k, value);
           } else {
             c.put(k, value);
           }
@@ -83,7 +84,7 @@ public final class BenchPut {
           records.put("bench-" + run + "-" + (first + i), value);
         }
         if (randomPod) {
-          c.batchPutVia(r.nextInt(c.pods()), records);
+          c.batchPutVia(ids.get(r.nextInt(ids.size())), records);
         } else {
           c.batchPut(records);
         }

@@ -189,10 +189,10 @@ public final class KvPodCli {
   }
 
   private static int perPod(String cmd, KvPodClient client, CommandLine cl) throws Exception {
-    int from = cl.hasOption("pod") ? Integer.parseInt(cl.getOptionValue("pod")) : 0;
-    int to = cl.hasOption("pod") ? from + 1 : client.pods();
+    List<Integer> pods = cl.hasOption("pod") ? List.of(Integer.parseInt(cl.getOptionValue("pod")))
+        : client.podIds();
     int worst = OK;
-    for (int p = from; p < to; p++) {
+    for (int p : pods) {
       try {
         switch (cmd) {
           case "status" -> {
@@ -255,7 +255,7 @@ public final class KvPodCli {
       sends.put(i, block ? new FaultRequest().setBlock(List.of(j)) : new FaultRequest().setUnblock(List.of(j)));
       sends.put(j, block ? new FaultRequest().setBlock(List.of(i)) : new FaultRequest().setUnblock(List.of(i)));
     } else if (rest.length == 1 && "clear".equals(rest[0])) {
-      for (int p = 0; p < client.pods(); p++) {
+      for (int p : client.podIds()) {
         sends.put(p, new FaultRequest().setClear(true));
       }
     } else {
@@ -275,11 +275,12 @@ public final class KvPodCli {
     long records = Long.parseLong(cl.getOptionValue("records", "100000"));
     RecordGenerator gen = new RecordGenerator(Long.parseLong(cl.getOptionValue("seed", "1")), 4, 100);
     Random rnd = new Random();
+    List<Integer> pods = client.podIds();
     int wrong = 0;
     for (int i = 0; i < count; i++) {
       long idx = Math.floorMod(rnd.nextLong(), records);
       String key = gen.key(idx);
-      int pod = rnd.nextInt(client.pods());
+      int pod = pods.get(rnd.nextInt(pods.size()));
       long t0 = System.nanoTime();
       Map<String, String> v = client.getVia(pod, key);
       double ms = (System.nanoTime() - t0) / 1e6;

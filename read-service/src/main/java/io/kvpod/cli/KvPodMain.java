@@ -19,6 +19,7 @@ public final class KvPodMain {
       case "pod" -> PodMain.main(rest);
       case "bench-get" -> System.exit(BenchGet.run(rest));
       case "tls-init" -> System.exit(TlsInit.run(rest));
+      case "members" -> System.exit(io.kvpod.pod.MembersCommand.run(rest, System.out));
       case "bench-put" -> System.exit(BenchPut.run(rest));
       case "hdfs-status" -> System.exit(hdfsStatus(rest));
       case "suite" -> System.exit(io.kvpod.local.SuiteMain.run(rest));

@@ -1,11 +1,13 @@
 package io.kvpod.client;
 
+import io.kvpod.contract.Membership;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.apache.thrift.transport.TTransportException;
 
 /**
@@ -16,7 +18,10 @@ import org.apache.thrift.transport.TTransportException;
  * Thread-safe.
  */
 final class ConnectionPool implements AutoCloseable {
-  private final List<InetSocketAddress> pods;
+  /** By pod id; null where there is no pod. Ids are below {@link Membership#MAX_PODS}. */
+  private final AtomicReferenceArray<InetSocketAddress> pods = new AtomicReferenceArray<>(Membership.MAX_PODS);
+  /** One more than the highest id with an address. */
+  private volatile int size;
   private final ConcurrentLinkedDeque<PodConnection>[] idle;
   private final AtomicInteger[] idleCount;
   private final Set<PodConnection>[] busy;
@@ -29,39 +34,64 @@ final class ConnectionPool implements AutoCloseable {
 
   @SuppressWarnings("unchecked")
   ConnectionPool(List<InetSocketAddress> pods, int maxIdle, int connectTimeoutMs, int callTimeoutMs, TlsConfig tls) {
-    this.pods = List.copyOf(pods);
     this.tls = tls;
     this.maxIdle = maxIdle;
     this.connectTimeoutMs = connectTimeoutMs;
     this.callTimeoutMs = callTimeoutMs;
-    this.idle = new ConcurrentLinkedDeque[pods.size()];
-    this.idleCount = new AtomicInteger[pods.size()];
-    this.busy = new Set[pods.size()];
-    for (int i = 0; i < idle.length; i++) {
-      idle[i] = new ConcurrentLinkedDeque<>();
-      idleCount[i] = new AtomicInteger();
-      busy[i] = ConcurrentHashMap.newKeySet();
+    this.idle = new ConcurrentLinkedDeque[Membership.MAX_PODS];
+    this.idleCount = new AtomicInteger[Membership.MAX_PODS];
+    this.busy = new Set[Membership.MAX_PODS];
+    addresses(pods);
+  }
+
+  /**
+   * The pods are now {@code byId} (null where there is none). Connections to a pod whose
+   * address changed, or that is gone, are closed.
+   */
+  synchronized void addresses(List<InetSocketAddress> byId) {
+    if (byId.size() > Membership.MAX_PODS) {
+      throw new IllegalArgumentException(byId.size() + " pod ids; at most " + Membership.MAX_PODS);
     }
+    for (int i = 0; i < Math.max(byId.size(), size); i++) {
+      InetSocketAddress next = i < byId.size() ? byId.get(i) : null;
+      InetSocketAddress before = pods.getAndSet(i, next);
+      if (next != null && idle[i] == null) {
+        idle[i] = new ConcurrentLinkedDeque<>();
+        idleCount[i] = new AtomicInteger();
+        busy[i] = ConcurrentHashMap.newKeySet();
+      }
+      if (before != null && !before.equals(next)) {
+        abort(i);
+      }
+    }
+    size = byId.size();
   }
 
+  /** One more than the highest pod id. */
   int size() {
-    return pods.size();
+    return size;
   }
 
+  /** The address of pod {@code pod}, or null if there is no such pod. */
   InetSocketAddress address(int pod) {
-    return pods.get(pod);
+    return pod >= 0 && pod < Membership.MAX_PODS ? pods.get(pod) : null;
   }
 
   PodConnection borrow(int pod) throws TTransportException {
     if (closed) {
       throw new TTransportException(TTransportException.NOT_OPEN, "client is closed");
     }
+    InetSocketAddress at = address(pod);
+    if (at == null) {
+      throw new TTransportException(TTransportException.NOT_OPEN, "there is no pod " + pod + " (pods: 0.."
+          + (size - 1) + ", some may have left)");
+    }
     PodConnection c = idle[pod].pollFirst();
     if (c != null) {
       idleCount[pod].decrementAndGet();
       c.reused = true;
     } else {
-      c = new PodConnection(pod, pods.get(pod), connectTimeoutMs, callTimeoutMs, tls);
+      c = new PodConnection(pod, at, connectTimeoutMs, callTimeoutMs, tls);
     }
     busy[pod].add(c);
     return c;
@@ -91,6 +121,9 @@ final class ConnectionPool implements AutoCloseable {
    * once (their callers see {@link PodConnection#aborted}). New calls open new connections.
    */
   void abort(int pod) {
+    if (busy[pod] == null) {
+      return;
+    }
     evict(pod);
     for (PodConnection c : busy[pod]) {
       c.aborted = true;
@@ -100,6 +133,9 @@ final class ConnectionPool implements AutoCloseable {
 
   /** Drops the pod's idle connections, e.g. after it failed (they are likely dead too). */
   void evict(int pod) {
+    if (idle[pod] == null) {
+      return;
+    }
     PodConnection c;
     while ((c = idle[pod].pollFirst()) != null) {
       idleCount[pod].decrementAndGet();

@@ -4,9 +4,12 @@ import io.kvpod.contract.BucketHomes;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.IntSupplier;
 
 /**
  * A client's view of which pod holds each bucket of the table, learned from the pods'
@@ -30,8 +33,12 @@ final class HolderTable {
 
   private static final long RELEARN_EVERY_MILLIS = 500;
 
-  private final int pods;
+  /** One more than the highest pod id the client knows (it grows as pods join). */
+  private final IntSupplier pods;
   private final StatusSource source;
+  /** Told of each newer membership a status carries: the pods' addresses by id ("" for none). */
+  private final Consumer<List<String>> onMembers;
+  private long membersVersion = -1;
   private final Executor background;
   /**
    * Per bucket: the holding's epoch in the high 32 bits, the holder in the low 32; null until
@@ -43,19 +50,21 @@ final class HolderTable {
   private final AtomicLong lastLearnedMillis = new AtomicLong();
 
   /**
-   * @param pods       the pods the client knows, ids 0 .. pods - 1
+   * @param pods       one more than the highest pod id the client knows now
    * @param background runs the relearning after failures
+   * @param onMembers  told of each newer membership learned, before the holders it routes to
    */
-  HolderTable(int pods, StatusSource source, Executor background) {
+  HolderTable(IntSupplier pods, StatusSource source, Executor background, Consumer<List<String>> onMembers) {
     this.pods = pods;
     this.source = source;
     this.background = background;
+    this.onMembers = onMembers;
   }
 
   /** The pod that holds {@code key}'s bucket, as far as this table knows (its home pod, if it knows none). */
   int ownerOf(byte[] key) {
     long[] h = holdings();
-    return h == null ? KeyPartitioner.bucket(key, pods) : (int) h[KeyPartitioner.bucket(key, h.length)];
+    return h == null ? KeyPartitioner.bucket(key, pods.getAsInt()) : (int) h[KeyPartitioner.bucket(key, h.length)];
   }
 
   /** The table's bucket count, asking the pods now if none has said yet; 0 if none answers. */
@@ -91,7 +100,7 @@ final class HolderTable {
 
   /** Asks the pods in turn for their status until one answers, and learns the holders from it. */
   private void askPods() {
-    for (int pod = 0; pod < pods && holdings == null; pod++) {
+    for (int pod = 0; pod < pods.getAsInt() && holdings == null; pod++) {
       try {
         learn(source.status(pod));
       } catch (KvPodException e) {
@@ -108,9 +117,10 @@ final class HolderTable {
       return;
     }
     background.execute(() -> {
-      for (int i = 1; i <= pods; i++) {
+      int n = pods.getAsInt();
+      for (int i = 1; i <= n; i++) {
         try {
-          learn(source.status((failedPod + i) % pods));
+          learn(source.status((failedPod + i) % n));
           return;
         } catch (KvPodException e) {
           // try the next pod
@@ -121,9 +131,10 @@ final class HolderTable {
 
   /**
    * Learns the holders from {@code status}, keeping per bucket the holding with the higher
-   * epoch. A status with another bucket count than the one known replaces it (the client was
-   * pointed at another table, which has no business happening, but the newest answer is the
-   * best guess). A status without holders changes nothing.
+   * epoch, and the pods, if it carries a newer membership than any before. A status with
+   * another bucket count than the one known replaces it (the client was pointed at another
+   * table, which has no business happening, but the newest answer is the best guess). A
+   * status without holders changes nothing.
    */
   void learn(PodStatus status) {
     if (!status.isSetHolders() || !status.isSetHolderEpochs() || status.getHolders().isEmpty()
@@ -132,16 +143,20 @@ final class HolderTable {
     }
     int buckets = status.getHolders().size();
     synchronized (this) {
+      if (status.isSetMembers() && status.isSetMembersVersion() && status.getMembersVersion() > membersVersion) {
+        membersVersion = status.getMembersVersion();
+        onMembers.accept(status.getMembers());
+      }
+      int n = pods.getAsInt();
       boolean fresh = holdings == null || holdings.length != buckets;
       long[] next = fresh ? new long[buckets] : holdings.clone();
-      for (int b = 0; fresh && b < buckets; b++) {
-        next[b] = BucketHomes.home(b, pods); // epoch 0, the home pod; replaced below
-      }
       for (int b = 0; b < next.length; b++) {
         long epoch = status.getHolderEpochs().get(b);
         int holder = status.getHolders().get(b);
-        if (holder >= 0 && holder < pods && epoch > (next[b] >>> 32)) {
-          next[b] = (epoch << 32) | holder;
+        if (holder >= 0 && holder < n && (fresh || epoch > (next[b] >>> 32))) {
+          next[b] = (epoch << 32) | holder; // a fresh table takes epoch 0 (no record) from the pod too
+        } else if (fresh) {
+          next[b] = BucketHomes.home(b, n); // unknown here: a guess until a pod says
         }
       }
       holdings = next;

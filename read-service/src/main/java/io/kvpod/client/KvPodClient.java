@@ -2,6 +2,7 @@ package io.kvpod.client;
 
 import io.kvpod.contract.ContractViolation;
 import io.kvpod.contract.Limits;
+import io.kvpod.contract.Membership;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPod;
@@ -97,10 +98,10 @@ public final class KvPodClient implements Closeable {
     this.backoff = b.backoff;
     this.hedgeAfterMs = b.hedgeAfterMs;
     this.maxClockSkewMs = b.maxClockSkewMs;
-    this.health = new PodHealth(b.pods.size(), b.backoff);
-    this.silent = new SilentPods(b.pods.size());
-    this.holders = new HolderTable(b.pods.size(),
-        pod -> attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)), fanOut);
+    this.health = new PodHealth(Membership.MAX_PODS, b.backoff);
+    this.silent = new SilentPods(Membership.MAX_PODS);
+    this.holders = new HolderTable(pool::size,
+        pod -> attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)), fanOut, this::members);
     this.watchdog = b.silentAfterMs > 0 ? startWatchdog(b.silentAfterMs) : null;
     this.hedgePool = b.hedgeAfterMs > 0 ? Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "kvpod-client-hedge");
@@ -117,12 +118,7 @@ public final class KvPodClient implements Closeable {
   public static Builder builder(String pods) {
     List<InetSocketAddress> list = new ArrayList<>();
     for (String s : pods.split(",")) {
-      String t = s.trim();
-      int c = t.lastIndexOf(':');
-      if (c <= 0) {
-        throw new IllegalArgumentException("bad pod address '" + t + "': expected host:port");
-      }
-      list.add(InetSocketAddress.createUnresolved(t.substring(0, c), Integer.parseInt(t.substring(c + 1))));
+      list.add(address(s.trim()));
     }
     return new Builder(list);
   }
@@ -232,8 +228,49 @@ public final class KvPodClient implements Closeable {
     T call(KvPod.Client c) throws TException;
   }
 
+  /** One more than the highest pod id this client knows; some ids may have no pod ({@link #podIds}). */
   public int pods() {
     return pool.size();
+  }
+
+  /**
+   * The ids of the pods, in increasing order: as the pods last said (asking them now if none
+   * has said yet), so it follows pods joining and leaving.
+   */
+  public List<Integer> podIds() {
+    holders.buckets();
+    List<Integer> ids = new ArrayList<>();
+    for (int p = 0; p < pool.size(); p++) {
+      if (pool.address(p) != null) {
+        ids.add(p);
+      }
+    }
+    return ids;
+  }
+
+  /** The table's pods changed: {@code byId} gives each id's {@code host:port}, "" where there is none. */
+  private void members(List<String> byId) {
+    List<InetSocketAddress> next = new ArrayList<>();
+    for (String a : byId) {
+      next.add(a.isEmpty() ? null : address(a));
+    }
+    pool.addresses(next);
+  }
+
+  /**
+   * The pods are now {@code byId} (null where there is none). For pods, which read the
+   * membership on HDFS; a client learns it from the pods' status.
+   */
+  public void addresses(List<InetSocketAddress> byId) {
+    pool.addresses(byId);
+  }
+
+  private static InetSocketAddress address(String hostPort) {
+    int c = hostPort.lastIndexOf(':');
+    if (c <= 0) {
+      throw new IllegalArgumentException("bad pod address '" + hostPort + "': expected host:port");
+    }
+    return InetSocketAddress.createUnresolved(hostPort.substring(0, c), Integer.parseInt(hostPort.substring(c + 1)));
   }
 
   /** How many gets were hedged so far. */
@@ -602,8 +639,8 @@ public final class KvPodClient implements Closeable {
   }
 
   private void checkPod(int pod) throws KvPodException {
-    if (pod < 0 || pod >= pool.size()) {
-      throw error(ErrorCode.INVALID_ARGUMENT, "no pod " + pod + " (cluster has " + pool.size() + ")", false);
+    if (pool.address(pod) == null) {
+      throw error(ErrorCode.INVALID_ARGUMENT, "no pod " + pod + " (pods: " + podIds() + ")", false);
     }
   }
 
@@ -728,11 +765,11 @@ public final class KvPodClient implements Closeable {
     int n = pool.size();
     int next = firstPod;
     int rounds = 0;
-    boolean[] tried = new boolean[n];
+    boolean[] tried = untried(n);
     for (int i = 0; i < maxAttempts; i++) {
       int pod = health.pick(next, tried);
       if (tried[pod]) {
-        java.util.Arrays.fill(tried, false);
+        tried = untried(n);
         if (!sleep(backoff.delayMillis(rounds++), deadline)) {
           break;
         }
@@ -761,6 +798,15 @@ public final class KvPodClient implements Closeable {
     throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (within its deadline, at most "
         + maxAttempts + " attempts)" + outcome + "; last error: " + (last == null ? "deadline passed"
         : last.getMessage()), true);
+  }
+
+  /** None of the {@code n} ids tried yet, except those with no pod (it left), which count as tried. */
+  private boolean[] untried(int n) {
+    boolean[] tried = new boolean[n];
+    for (int p = 0; p < n; p++) {
+      tried[p] = pool.address(p) == null;
+    }
+    return tried;
   }
 
   /** One attempt of a write, given the deadline of this attempt's copy. */

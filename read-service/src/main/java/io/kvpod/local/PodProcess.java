@@ -147,6 +147,11 @@ public final class PodProcess {
     return this;
   }
 
+  /** Waits up to {@code millis} for the process to end by itself; its exit code, or null if it still runs. */
+  public Integer awaitExit(long millis) throws InterruptedException {
+    return process.waitFor(millis, TimeUnit.MILLISECONDS) ? process.exitValue() : null;
+  }
+
   public boolean alive() {
     return process != null && process.isAlive();
   }

@@ -43,7 +43,8 @@ import java.util.List;
  */
 final class OwnerRouter implements Closeable {
   private final int self;
-  private final int pods;
+  /** One more than the highest pod id now (the membership's slots). */
+  private final java.util.function.IntSupplier slots;
   private final int buckets;
   private final ShardSet shards;
   private final PeerClient peers;
@@ -65,15 +66,15 @@ final class OwnerRouter implements Closeable {
    * {@code silentAfterMillis}: a pod silent this long to this pod's detector is not called
    * directly, nor used as a relay (its calls would only wait out their timeout).
    */
-  OwnerRouter(int self, int pods, int buckets, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
+  OwnerRouter(int self, java.util.function.IntSupplier slots, int buckets, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
               PeerLiveness liveness, TakeoverPolicy policy, WaitSlots waitSlots, long writeDeadlineMillis,
               long silentAfterMillis, long peerTimeoutMillis, long clockSkewMillis) {
     this.self = self;
-    this.pods = pods;
+    this.slots = slots;
     this.buckets = buckets;
     this.shards = shards;
     this.peers = peers;
-    this.reads = new RoutedReads(self, pods, buckets, shards, peers, peerWals, liveness, silentAfterMillis, scatter);
+    this.reads = new RoutedReads(self, slots, buckets, shards, peers, peerWals, liveness, silentAfterMillis, scatter);
     this.liveness = liveness;
     this.policy = policy;
     this.waitSlots = waitSlots;
@@ -149,6 +150,7 @@ final class OwnerRouter implements Closeable {
    * them. The others (held here, or alone at their holder) go one bucket at a time.
    */
   private List<List<Integer>> groupByHolder(List<List<Integer>> byBucket) throws IOException {
+    int pods = slots.getAsInt();
     List<List<Integer>> groups = new ArrayList<>(pods);
     for (int p = 0; p < pods; p++) {
       groups.add(new ArrayList<>());
@@ -402,7 +404,7 @@ final class OwnerRouter implements Closeable {
       }
     }
     PeerRequest relayed = null;
-    for (int via = 0; via < pods; via++) {
+    for (int via = 0, pods = slots.getAsInt(); via < pods; via++) {
       if (via == self || via == owner || liveness.silentMillis(via) >= silentAfterMillis
           || liveness.reportedSilentMillis(via, owner, silentAfterMillis / 2) >= silentAfterMillis) {
         continue;

@@ -1,13 +1,17 @@
 package io.kvpod.pod;
 
-import io.kvpod.contract.BucketHomes;
+import io.kvpod.contract.Membership;
 import io.kvpod.contract.TableLayout;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
@@ -19,10 +23,12 @@ import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.ipc.RemoteException;
 
 /**
- * Who holds each bucket, as recorded on HDFS. Bucket {@code b} is the keys with
- * {@code murmur3(key) mod buckets == b}; its home pod ({@link BucketHomes#home}) holds it
- * unless a takeover recorded another pod. The NameNode is the one arbiter: no coordination
- * service is needed.
+ * Who holds each bucket, and which pods the table has, as recorded on HDFS. Bucket {@code b}
+ * is the keys with {@code murmur3(key) mod buckets == b}; its first holder
+ * ({@link Membership#firstHolder}) holds it unless a takeover recorded another pod. The
+ * NameNode is the one arbiter: no coordination service is needed. The membership
+ * ({@link Membership}) lives in the same directory, as {@code members-} files, so one listing
+ * reads both.
  *
  * <p>Record grammar, one file per claim, in {@link TableLayout#ownersDir()}:
  * <pre>
@@ -43,19 +49,29 @@ final class Ownership {
   /** Who holds a bucket, from which epoch on. */
   record Holding(int holder, long epoch) {}
 
-  /** The holdings of every bucket, as of {@code confirmedNanos} ({@link System#nanoTime()}). */
-  record View(Holding[] holdings, long confirmedNanos) {
+  /**
+   * The holdings of every bucket, as of {@code confirmedNanos} ({@link System#nanoTime()}),
+   * and the membership in force then (null in views made by hand: the seed pods).
+   */
+  record View(Holding[] holdings, long confirmedNanos, Membership members) {
+    View(Holding[] holdings, long confirmedNanos) {
+      this(holdings, confirmedNanos, null);
+    }
+
     Holding of(int bucket) {
       return holdings[bucket];
     }
   }
 
   private static final Pattern NAME = Pattern.compile("pod-(\\d+)\\.epoch-(\\d{12})");
+  private static final Pattern MEMBERS = Pattern.compile("members-(\\d{12})");
 
   private final FileSystem fs;
   private final Path dir;
   private final int buckets;
-  private final int pods;
+  /** The newest membership read (or the seed); see {@link Membership}. */
+  private volatile Membership members;
+  private volatile Consumer<Membership> onMembers = m -> { };
   /** Record contents never change once written, so each is read once. */
   private final Map<String, Integer> holders = new ConcurrentHashMap<>();
   private volatile View view;
@@ -63,12 +79,37 @@ final class Ownership {
   /** Unreadable records are logged at most once a second. */
   private final LogThrottle unreadable = new LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS);
 
+  /** Records of a table that started with {@code pods} pods and has had no other membership yet. */
   Ownership(FileSystem fs, TableLayout layout, int buckets, int pods) {
+    this(fs, layout, seed(pods, buckets));
+  }
+
+  /** Records of a table whose newest known membership is {@code members}. */
+  Ownership(FileSystem fs, TableLayout layout, Membership members) {
     this.fs = fs;
     this.dir = layout.ownersDir();
-    this.buckets = buckets;
-    this.pods = pods;
-    this.view = new View(homes(), System.nanoTime() - 86_400_000_000_000L); // never confirmed
+    this.buckets = members.buckets();
+    this.members = members;
+    this.view = new View(homes(), System.nanoTime() - 86_400_000_000_000L, members); // never confirmed
+  }
+
+  /** A seed membership of {@code pods} pods whose addresses do not matter here. */
+  private static Membership seed(int pods, int buckets) {
+    List<String> addresses = new ArrayList<>();
+    for (int p = 0; p < pods; p++) {
+      addresses.add("pod" + p + ":0");
+    }
+    return Membership.seed(addresses, buckets);
+  }
+
+  /** Tells {@code listener} of each newer membership found by {@link #refresh}, on the refreshing thread. */
+  void onMembers(Consumer<Membership> listener) {
+    this.onMembers = listener;
+  }
+
+  /** The newest membership read. */
+  Membership members() {
+    return members;
   }
 
   /**
@@ -77,10 +118,15 @@ final class Ownership {
    * three retries in growing windows of 3 s. A record can be unreadable for a moment while it
    * is being written, and the default retries held every refresh of the records, and so every
    * takeover decision, for about 37 s; now such a record counts as naming no holder until the
-   * next poll. Other filesystems are used as they are. The client is closed with the others
+   * next poll. The local filesystem is used without its checksum files (a record read while it
+   * is being written is partial, which its grammar tells, where the checksum layer logged a
+   * stack trace). Other filesystems are used as they are. The client is closed with the others
    * when the process exits.
    */
   static FileSystem recordFileSystem(FileSystem fs) throws IOException {
+    if (fs instanceof org.apache.hadoop.fs.LocalFileSystem local) {
+      return local.getRaw();
+    }
     if (!"hdfs".equals(fs.getUri().getScheme())) {
       return fs;
     }
@@ -90,11 +136,11 @@ final class Ownership {
     return FileSystem.newInstance(fs.getUri(), c);
   }
 
-  /** Epoch 0 of every bucket: its home pod. */
+  /** Epoch 0 of every bucket: its first holder ({@link Membership#firstHolder}). */
   private Holding[] homes() {
     Holding[] h = new Holding[buckets];
     for (int b = 0; b < buckets; b++) {
-      h[b] = new Holding(home(b), 0);
+      h[b] = new Holding(members.firstHolder(b), 0);
     }
     return h;
   }
@@ -103,9 +149,9 @@ final class Ownership {
     return buckets;
   }
 
-  /** The pod that holds {@code bucket} in epoch 0, before any takeover. */
+  /** Where {@code bucket} belongs now ({@link Membership#home}). */
   int home(int bucket) {
-    return BucketHomes.home(bucket, pods);
+    return members.home(bucket);
   }
 
   static Path recordPath(Path dir, int bucket, long epoch) {
@@ -131,7 +177,15 @@ final class Ownership {
     // pruning them right now (a record deleted between open and read leaves the HDFS client
     // retrying a missing block for tens of seconds, and this pod's view ageing meanwhile).
     Path[] newest = new Path[buckets];
+    Path newestMembers = null;
+    long membersVersion = members.version();
     for (FileStatus st : listed) {
+      Matcher mm = MEMBERS.matcher(st.getPath().getName());
+      if (mm.matches() && Long.parseLong(mm.group(1)) > membersVersion) {
+        membersVersion = Long.parseLong(mm.group(1));
+        newestMembers = st.getPath();
+        continue;
+      }
       Matcher m = NAME.matcher(st.getPath().getName());
       if (!m.matches()) {
         continue;
@@ -149,13 +203,101 @@ final class Ownership {
         h[b] = new Holding(holderIn(newest[b]), h[b].epoch());
       }
     }
+    if (newestMembers != null) {
+      adopt(newestMembers);
+    }
     synchronized (this) {
-      View next = new View(h, started);
+      View next = new View(h, started, members);
       if (started - view.confirmedNanos() > 0) {
         view = next;
       }
       return next;
     }
+  }
+
+  /**
+   * Reads the membership file {@code p} and, if it is complete, well formed and newer than
+   * the one in force, puts it in force and tells the listener. A file still being written is
+   * left for the next refresh; a malformed one is logged and ignored.
+   */
+  private void adopt(Path p) throws IOException {
+    Membership next;
+    try {
+      next = readMembers(fs, p);
+    } catch (IllegalArgumentException e) {
+      if (unreadable.count() > 0) {
+        LOG.error("ignoring membership file {}: {}", p, e.getMessage());
+      }
+      return;
+    }
+    if (next == null || next.version() <= members.version()) {
+      return;
+    }
+    if (next.buckets() != buckets || next.seed() != members.seed()) {
+      LOG.error("ignoring membership file {}: it gives {} buckets and {} first pods, but the table has {} and {}", p,
+          next.buckets(), next.seed(), buckets, members.seed());
+      return;
+    }
+    LOG.info("membership version {} is in force: {}", next.version(), next.members());
+    members = next;
+    onMembers.accept(next);
+  }
+
+  /** The membership in file {@code p}; null if it is not complete, or gone. */
+  private static Membership readMembers(FileSystem fs, Path p) throws IOException {
+    try (InputStream in = fs.open(p)) {
+      return Membership.parse(in.readAllBytes());
+    } catch (FileNotFoundException e) {
+      return null;
+    }
+  }
+
+  /**
+   * The newest complete membership recorded for the table under {@code layout}, or null if
+   * none is. Malformed files throw IllegalArgumentException.
+   */
+  static Membership newestMembers(FileSystem fs, TableLayout layout) throws IOException {
+    FileStatus[] listed;
+    try {
+      listed = fs.listStatus(layout.ownersDir());
+    } catch (FileNotFoundException e) {
+      return null;
+    }
+    List<Path> files = new ArrayList<>();
+    for (FileStatus st : listed) {
+      if (MEMBERS.matcher(st.getPath().getName()).matches()) {
+        files.add(st.getPath());
+      }
+    }
+    files.sort(Comparator.comparing(Path::getName).reversed()); // zero-padded: by name is by version
+    for (Path p : files) {
+      Membership m = readMembers(fs, p);
+      if (m != null) {
+        return m;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Records {@code next} as the table's membership, version {@code next.version()}. Returns
+   * false if that version exists already (another writer won): re-read, and decide again.
+   */
+  static boolean publishMembers(FileSystem fs, TableLayout layout, Membership next) throws IOException {
+    Path p = new Path(layout.ownersDir(), String.format("members-%012d", next.version()));
+    fs.mkdirs(layout.ownersDir());
+    try (FSDataOutputStream out = fs.create(p, false)) {
+      out.write(next.format());
+    } catch (FileAlreadyExistsException e) {
+      return false;
+    } catch (RemoteException e) {
+      if (e.getClassName().endsWith(".AlreadyBeingCreatedException")
+          || e.getClassName().endsWith(".FileAlreadyExistsException")) {
+        return false;
+      }
+      throw e;
+    }
+    return true;
   }
 
   private int holderIn(Path record) throws IOException {

@@ -51,7 +51,14 @@ final class PeerClient implements Closeable {
         .callTimeoutMs(readTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
     this.writeCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(Math.min(writeTimeoutMillis, 1000))
         .callTimeoutMs(writeTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
-    this.readHealth = new PodHealth(pods.size(), new Backoff(downWindowMillis, downWindowMillis));
+    this.readHealth = new PodHealth(io.kvpod.contract.Membership.MAX_PODS, new Backoff(downWindowMillis, downWindowMillis));
+  }
+
+  /** The pods are now {@code byId} (null where there is none): calls to a new pod, or a new address, connect anew. */
+  void addresses(List<InetSocketAddress> byId) {
+    pingCalls.addresses(byId);
+    readCalls.addresses(byId);
+    writeCalls.addresses(byId);
   }
 
   /** True while reads should not try {@code pod} directly. */

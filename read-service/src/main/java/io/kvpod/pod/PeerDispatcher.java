@@ -43,7 +43,8 @@ final class PeerDispatcher {
   private static final Logger LOG = LoggerFactory.getLogger(PeerDispatcher.class);
   private final PeerSigner signer;
   private final int podId;
-  private final int pods;
+  /** One more than the highest pod id now (the membership's slots). */
+  private final java.util.function.IntSupplier slots;
   private final ShardSet shards;
   private final LayerWatcher layers;
   private final String table;
@@ -66,7 +67,7 @@ final class PeerDispatcher {
       });
 
   /** {@code defaultDeadline}: the deadline of a forwarded write that carries none (an older sender). */
-  PeerDispatcher(PeerSigner signer, int podId, int pods, String table, ShardSet shards, LayerWatcher layers,
+  PeerDispatcher(PeerSigner signer, int podId, java.util.function.IntSupplier slots, String table, ShardSet shards, LayerWatcher layers,
                  LongSupplier uptime, PeerFaults faults, PeerClient relay, PeerLiveness liveness,
                  LongSupplier defaultDeadline, long clockSkewMillis, WriteGate gate, WaitSlots waitSlots) {
     this.clockSkewMillis = clockSkewMillis;
@@ -78,7 +79,7 @@ final class PeerDispatcher {
     this.defaultDeadline = defaultDeadline;
     this.signer = signer;
     this.podId = podId;
-    this.pods = pods;
+    this.slots = slots;
     this.table = table;
     this.shards = shards;
     this.layers = layers;
@@ -168,7 +169,7 @@ final class PeerDispatcher {
    */
   private PeerResponse relay(int target, PeerRequest inner)
       throws IOException, KvPodException, InterruptedException {
-    if (inner.isSetRelay() || target == podId || target < 0 || target >= pods) {
+    if (inner.isSetRelay() || target == podId || target < 0 || target >= slots.getAsInt()) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "cannot relay to pod " + target
           + (inner.isSetRelay() ? ": a relay may not carry another relay" : ""));
     }

@@ -3,9 +3,14 @@ package io.kvpod.pod;
 import io.kvpod.thrift.KvPodException;
 import java.io.Closeable;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -51,31 +56,76 @@ final class PeerLiveness implements AutoCloseable, Closeable {
   private record Report(long[] silentMillis, long atNanos) {}
 
   private final int self;
-  private final int pods;
+  /** Ids are below this: the arrays' size ({@code kvpod.pods.max}). */
+  private final int capacity;
+  /** The pods now, by id (the table's membership); this pod pings the others. */
+  private volatile int[] members;
   private final LongSupplier nanoClock;
   private final long startedNanos;
   private final AtomicLongArray lastHeardNanos;
   private final AtomicReferenceArray<Report> reports;
   /** 1 while the current silence of a pod has been announced (to abort calls to it once). */
   private final AtomicIntegerArray announced;
-  private ScheduledExecutorService pinger;
+  private ScheduledThreadPoolExecutor pinger;
+  private final Map<Integer, ScheduledFuture<?>> pinging = new HashMap<>();
+  private Pinger ping;
+  private long intervalMillis;
+  private long suspectAfterMillis;
+  private IntConsumer onSilent;
 
-  PeerLiveness(int self, int pods) {
-    this(self, pods, System::nanoTime);
+  /** A detector for pods {@code 0 .. pods - 1}, which may grow to {@code capacity} pods ({@link #members}). */
+  PeerLiveness(int self, int pods, int capacity) {
+    this(self, pods, capacity, System::nanoTime);
   }
 
   /** {@code nanoClock}: a monotonic clock in nanoseconds (tests step their own). */
-  PeerLiveness(int self, int pods, LongSupplier nanoClock) {
+  PeerLiveness(int self, int pods, int capacity, LongSupplier nanoClock) {
+    if (pods > capacity) {
+      throw new IllegalArgumentException(pods + " pods is more than the capacity, " + capacity);
+    }
     this.self = self;
-    this.pods = pods;
+    this.capacity = capacity;
+    this.members = java.util.stream.IntStream.range(0, pods).toArray();
     this.nanoClock = nanoClock;
     this.startedNanos = nanoClock.getAsLong();
-    this.lastHeardNanos = new AtomicLongArray(pods);
-    this.reports = new AtomicReferenceArray<>(pods);
-    this.announced = new AtomicIntegerArray(pods);
-    for (int p = 0; p < pods; p++) {
+    this.lastHeardNanos = new AtomicLongArray(capacity);
+    this.reports = new AtomicReferenceArray<>(capacity);
+    this.announced = new AtomicIntegerArray(capacity);
+    for (int p = 0; p < capacity; p++) {
       lastHeardNanos.set(p, NEVER);
     }
+  }
+
+  /** A detector for pods {@code 0 .. pods - 1} that never grows. */
+  PeerLiveness(int self, int pods, LongSupplier nanoClock) {
+    this(self, pods, pods, nanoClock);
+  }
+
+  /**
+   * The pods are now {@code ids} (each below the capacity): pings start for new ones and stop
+   * for those gone. A new pod never heard from counts as silent since this detector started,
+   * as any pod does; it holds nothing until it has been heard (see {@link #everHeard}).
+   */
+  synchronized void members(int[] ids) {
+    for (int id : ids) {
+      if (id < 0 || id >= capacity) {
+        throw new IllegalArgumentException("pod id " + id + " is not below kvpod.pods.max (" + capacity + ")");
+      }
+    }
+    Set<Integer> now = new HashSet<>();
+    for (int id : ids) {
+      now.add(id);
+    }
+    for (int id : members) {
+      if (!now.contains(id)) {
+        var f = pinging.remove(id);
+        if (f != null) {
+          f.cancel(false);
+        }
+      }
+    }
+    members = ids.clone();
+    schedulePings();
   }
 
   /**
@@ -84,21 +134,34 @@ final class PeerLiveness implements AutoCloseable, Closeable {
    * calls in flight to it can then be given up instead of waiting out their timeouts.
    */
   synchronized void start(Pinger ping, long intervalMillis, long suspectAfterMillis, IntConsumer onSilent) {
-    if (pods < 2 || pinger != null) {
+    if (pinger != null) {
       return;
     }
-    pinger = Executors.newScheduledThreadPool(pods - 1, r -> {
+    this.ping = ping;
+    this.intervalMillis = intervalMillis;
+    this.suspectAfterMillis = suspectAfterMillis;
+    this.onSilent = onSilent;
+    pinger = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "peer-liveness");
       t.setDaemon(true);
       return t;
     });
-    for (int p = 0; p < pods; p++) {
-      if (p == self) {
+    schedulePings();
+  }
+
+  /** Starts pinging each other pod not pinged yet (once started). */
+  private synchronized void schedulePings() {
+    if (pinger == null) {
+      return;
+    }
+    pinger.setCorePoolSize(Math.max(1, members.length - 1)); // a thread per peer: a silent one delays no other
+    for (int p : members) {
+      if (p == self || pinging.containsKey(p)) {
         continue;
       }
       int pod = p;
-      pinger.scheduleWithFixedDelay(() -> pingOnce(ping, pod, suspectAfterMillis, onSilent), 0, intervalMillis,
-          TimeUnit.MILLISECONDS);
+      pinging.put(p, pinger.scheduleWithFixedDelay(() -> pingOnce(ping, pod, suspectAfterMillis, onSilent), 0,
+          intervalMillis, TimeUnit.MILLISECONDS));
     }
   }
 
@@ -121,9 +184,9 @@ final class PeerLiveness implements AutoCloseable, Closeable {
 
   /** Records a ping's answer from {@code pod}, with its view ({@link #view()}; null if it sent none). */
   void reported(int pod, List<Long> view) {
-    if (view != null && view.size() == pods) {
-      long[] v = new long[pods];
-      for (int i = 0; i < pods; i++) {
+    if (view != null && view.size() <= capacity) {
+      long[] v = new long[view.size()];
+      for (int i = 0; i < v.length; i++) {
         v[i] = view.get(i);
       }
       reports.set(pod, new Report(v, nanoClock.getAsLong()));
@@ -148,10 +211,15 @@ final class PeerLiveness implements AutoCloseable, Closeable {
     return TimeUnit.NANOSECONDS.toMillis(nanoClock.getAsLong() - (heard == NEVER ? startedNanos : heard));
   }
 
-  /** This pod's view, as a ping answer carries it: silent milliseconds per pod, -1 for never heard. */
+  /**
+   * This pod's view, as a ping answer carries it: silent milliseconds per pod id up to the
+   * highest member, -1 for never heard (or not a pod).
+   */
   List<Long> view() {
-    List<Long> v = new ArrayList<>(pods);
-    for (int p = 0; p < pods; p++) {
+    int[] ids = members;
+    int slots = ids.length == 0 ? 0 : Arrays.stream(ids).max().getAsInt() + 1;
+    List<Long> v = new ArrayList<>(slots);
+    for (int p = 0; p < slots; p++) {
       v.add(p != self && lastHeardNanos.get(p) == NEVER ? -1L : silentMillis(p));
     }
     return v;
@@ -169,7 +237,8 @@ final class PeerLiveness implements AutoCloseable, Closeable {
       return false;
     }
     boolean heardAnother = false;
-    for (int x = 0; x < pods; x++) {
+    int[] ids = members;
+    for (int x : ids) {
       if (x == self || x == pod || silentMillis(x) >= afterMillis) {
         continue;
       }
@@ -178,7 +247,7 @@ final class PeerLiveness implements AutoCloseable, Closeable {
         return false; // x still hears from it (or may): only this pod's link is cut
       }
     }
-    return heardAnother || pods < 3;
+    return heardAnother || ids.length < 3;
   }
 
   /** Whether any pod (this one, or one that reported) has ever heard from {@code pod}. */
@@ -186,9 +255,9 @@ final class PeerLiveness implements AutoCloseable, Closeable {
     if (pod == self || lastHeardNanos.get(pod) != NEVER) {
       return true;
     }
-    for (int x = 0; x < pods; x++) {
+    for (int x = 0; x < capacity; x++) {
       Report r = reports.get(x);
-      if (r != null && r.silentMillis()[pod] >= 0) {
+      if (r != null && pod < r.silentMillis().length && r.silentMillis()[pod] >= 0) {
         return true;
       }
     }
@@ -197,7 +266,8 @@ final class PeerLiveness implements AutoCloseable, Closeable {
 
   /**
    * How long {@code reporter} had not heard from {@code pod}, as of now: its last report,
-   * aged by the time since it came; {@code Long.MAX_VALUE} if it never heard from it. 0 (as
+   * aged by the time since it came; {@code Long.MAX_VALUE} if it never heard from it (or its
+   * report does not reach as far as {@code pod}: a pod newer than the report). 0 (as
    * if it still hears from it) without a report younger than {@code freshMillis}.
    */
   long reportedSilentMillis(int reporter, int pod, long freshMillis) {
@@ -208,6 +278,9 @@ final class PeerLiveness implements AutoCloseable, Closeable {
     long age = TimeUnit.NANOSECONDS.toMillis(nanoClock.getAsLong() - r.atNanos());
     if (age > freshMillis) {
       return 0;
+    }
+    if (pod >= r.silentMillis().length) {
+      return Long.MAX_VALUE;
     }
     long s = r.silentMillis()[pod];
     return s < 0 ? Long.MAX_VALUE : s + age;

@@ -61,6 +61,11 @@ public final class PodMain {
       System.out.println("READY " + config.self().getHostString() + ":" + config.self().getPort());
       System.out.flush();
       server.awaitStop();
+      if (server.left()) {
+        server.close(); // waits for the close the decommission started
+        System.out.println("LEFT: pod " + config.podId() + " was decommissioned and handed all its buckets over");
+        System.exit(0);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (Exception e) {

@@ -3,6 +3,7 @@ package io.kvpod.pod;
 import io.kvpod.client.TlsConfig;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.PeerSigner;
+import io.kvpod.contract.Membership;
 import io.kvpod.contract.TableLayout;
 import io.kvpod.contract.ThriftJson;
 import io.kvpod.loader.HFileOptions;
@@ -77,6 +78,10 @@ public final class PodServer implements Closeable {
   private final WriteGate gate = new WriteGate();
   private WaitSlots waitSlots;
   private OwnerRouter router;
+  private Ownership ownership;
+  private volatile boolean left;
+  private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+  private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
   /** The server, one of the two: libthrift's model without TLS, or Netty (see {@link #listen}). */
   private TServer server;
   private NettyServer netty;
@@ -117,10 +122,12 @@ public final class PodServer implements Closeable {
   public void start() throws IOException, TTransportException {
     var v = config.values();
     int podId = config.podId();
-    int pods = config.pods().size();
     TableLayout layout = new TableLayout(v.getString(PodConfig.ROOT), v.getString(PodConfig.TABLE));
     FileSystem fs = layout.tableDir().getFileSystem(hadoop);
-    int buckets = bucketCount(fs, layout, pods);
+    int buckets = bucketCount(fs, layout, config.pods().size());
+    FileSystem recordFs = Ownership.recordFileSystem(fs);
+    Membership members = TableMembers.atStart(recordFs, layout, config.pods(), podId, buckets);
+    int pods = members.slots();
     hadoop.setLong("hfile.block.cache.memory.size", v.getLong(PodConfig.BLOCK_CACHE_BYTES));
     blockCache = BlockCacheFactory.createBlockCache(hadoop);
     CacheConfig cache = new CacheConfig(hadoop, blockCache);
@@ -131,11 +138,13 @@ public final class PodServer implements Closeable {
     metrics = PodMetrics.exported(podId, v.getMillis(PodConfig.SLOW_CALL), events);
     PeerSigner signer = new PeerSigner(v.getString(PodConfig.SECRET), podId,
         v.getMillis(PodConfig.AUTH_MAX_SKEW), System::currentTimeMillis);
-    PeerFaults faults = new PeerFaults(pods);
-    liveness = new PeerLiveness(podId, pods);
+    PeerFaults faults = new PeerFaults(Membership.MAX_PODS);
+    liveness = new PeerLiveness(podId, 0, Membership.MAX_PODS);
+    liveness.members(TableMembers.ids(members));
     peerClient = new PeerClient(config.pods(), signer, (int) v.getMillis(PodConfig.PEER_READ_TIMEOUT),
         (int) v.getMillis(PodConfig.PEER_TIMEOUT), (int) v.getMillis(PodConfig.HEARTBEAT_TIMEOUT),
         v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults, liveness, metrics, tls);
+    peerClient.addresses(TableMembers.addresses(members));
 
     FileSystem walFs = WriteAheadLog.walFileSystem(fs);
     HFileOptions flushFormat = new HFileOptions(v.getString(PodConfig.FLUSH_COMPRESSION), 64 * 1024);
@@ -148,8 +157,10 @@ public final class PodServer implements Closeable {
             v.getLong(PodConfig.WAL_GROUP_BYTES), v.getLong(PodConfig.MEMTABLE_MAX_BYTES),
             v.getInt(PodConfig.FLUSH_PARTITIONS), v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE),
             v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK)),
-        sink, () -> tellPeers(pods, podId), new MemoryBudget(v.getLong(PodConfig.POD_FLUSH_BYTES)), metrics);
-    shards = new ShardSet(podId, new Ownership(Ownership.recordFileSystem(fs), layout, buckets, pods),
+        sink, () -> tellPeers(podId), new MemoryBudget(v.getLong(PodConfig.POD_FLUSH_BYTES)), metrics);
+    ownership = new Ownership(recordFs, layout, members);
+    ownership.onMembers(this::membersChanged);
+    shards = new ShardSet(podId, ownership,
         v.getMillis(PodConfig.OWNERSHIP_LEASE),
         (bucket, epoch, claim) -> {
           if (starting) {
@@ -162,7 +173,7 @@ public final class PodServer implements Closeable {
     TakeoverPolicy policy = new TakeoverPolicy(podId, pods, buckets, liveness, takeoverAfter,
         v.getMillis(PodConfig.HAND_BACK_AFTER), System::nanoTime);
     waitSlots = new WaitSlots(config.waitingWrites());
-    router = new OwnerRouter(podId, pods, buckets, shards, peerClient,
+    router = new OwnerRouter(podId, () -> ownership.members().slots(), buckets, shards, peerClient,
         new PeerWalReader(walFs, layout, layers, buckets),
         liveness, policy, waitSlots, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter,
         v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.CLOCK_MAX_SKEW));
@@ -172,11 +183,11 @@ public final class PodServer implements Closeable {
             v.getLong(PodConfig.COMPACTION_MAX_RECORDS))
         : null;
     if (compactor != null) {
-      compactor.start(v.getMillis(PodConfig.FLUSH_CHECK), () -> tellPeers(pods, podId), metrics.compactions());
+      compactor.start(v.getMillis(PodConfig.FLUSH_CHECK), () -> tellPeers(podId), metrics.compactions());
     }
 
     PodService[] service = new PodService[1];
-    PeerDispatcher peers = new PeerDispatcher(signer, podId, pods, layout.table(), shards, layers,
+    PeerDispatcher peers = new PeerDispatcher(signer, podId, () -> ownership.members().slots(), layout.table(), shards, layers,
         () -> service[0].uptimeMillis(), faults, peerClient, liveness, router::defaultDeadline,
         v.getMillis(PodConfig.CLOCK_MAX_SKEW), gate, waitSlots);
     service[0] = new PodService(podId, pods, layout.table(), layers, router, peers, this::describeWrites,
@@ -202,6 +213,7 @@ public final class PodServer implements Closeable {
       throw new IOException("interrupted while taking this pod's buckets", e);
     }
     starting = false;
+    startLeaveWatch();
     LOG.info("pod {} of {} serving table {} ({} buckets) on {} ({} layers; holding buckets {})", podId, pods,
         layout.table(), buckets, bind, layers.liveLayerCount(), shards.held().keySet());
   }
@@ -378,6 +390,18 @@ public final class PodServer implements Closeable {
     }
     st.setHolders(holders);
     st.setHolderEpochs(epochs);
+    Membership m = v.members() != null ? v.members() : ownership.members();
+    List<String> members = new ArrayList<>();
+    List<String> states = new ArrayList<>();
+    for (int p = 0; p < m.slots(); p++) {
+      Membership.Member x = m.member(p);
+      members.add(x == null ? "" : x.address());
+      states.add(x == null ? "" : x.state().name().toLowerCase(Locale.ROOT));
+    }
+    st.setPods(m.slots());
+    st.setMembers(members);
+    st.setMemberStates(states);
+    st.setMembersVersion(m.version());
     st.setRecovering(new ArrayList<>(shards.recovering()));
     st.setExpiredWrites(expired);
     st.setWaitingWrites(waitSlots.waiting());
@@ -407,9 +431,47 @@ public final class PodServer implements Closeable {
     }
   }
 
+  /** A newer membership was read: call and ping the pods it names. */
+  private void membersChanged(Membership m) {
+    peerClient.addresses(TableMembers.addresses(m));
+    liveness.members(TableMembers.ids(m));
+    events.add(RecentEvents.MEMBERS, "membership version " + m.version() + ": " + m.members());
+  }
+
+  /**
+   * Once this pod is leaving (being decommissioned) and holds no bucket any more, stops it:
+   * {@link #awaitStop} returns, and the pod process exits.
+   */
+  private void startLeaveWatch() {
+    Thread t = new Thread(() -> {
+      try {
+        while (true) {
+          Thread.sleep(500);
+          Membership.Member me = ownership.members().member(config.podId());
+          boolean leaving = me == null || me.state() == Membership.State.LEAVING;
+          if (leaving && shards.held().isEmpty() && shards.recovering().isEmpty()) {
+            LOG.info("pod {} is decommissioned and holds no bucket any more; stopping", config.podId());
+            left = true;
+            close();
+            return;
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "leave-watch");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /** Whether this pod stopped because it was decommissioned (then its process exits 0). */
+  public boolean left() {
+    return left;
+  }
+
   /** Asks the other pods to look at the layers now (best effort; they also poll). */
-  private void tellPeers(int pods, int self) {
-    for (int p = 0; p < pods; p++) {
+  private void tellPeers(int self) {
+    for (int p : TableMembers.ids(ownership.members())) {
       if (p != self && !peerClient.readsSkip(p)) {
         try {
           peerClient.read(p, PeerRequest.refresh(new RefreshRequest()));
@@ -437,6 +499,22 @@ public final class PodServer implements Closeable {
    */
   @Override
   public void close() {
+    if (!closing.compareAndSet(false, true)) {
+      try {
+        closed.await(); // another thread is closing: return once it is done
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return;
+    }
+    try {
+      closeParts();
+    } finally {
+      closed.countDown();
+    }
+  }
+
+  private void closeParts() {
     try {
       var v = config.values();
       gate.closeAndDrain(v.getMillis(PodConfig.WRITE_DEADLINE) + v.getMillis(PodConfig.CLOCK_MAX_SKEW));

@@ -30,7 +30,8 @@ final class RoutedReads {
   private static final int FORWARD_BATCH_KEYS = 1000;
 
   private final int self;
-  private final int pods;
+  /** One more than the highest pod id now (the membership's slots). */
+  private final java.util.function.IntSupplier slots;
   private final int buckets;
   private final ShardSet shards;
   private final PeerClient peers;
@@ -41,14 +42,14 @@ final class RoutedReads {
   private final KeyShares shares;
 
   /** {@code silentAfterMillis}: a holder silent this long to this pod's detector is not asked. */
-  RoutedReads(int self, int pods, int buckets, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
+  RoutedReads(int self, java.util.function.IntSupplier slots, int buckets, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
               PeerLiveness liveness, long silentAfterMillis, KeyShares shares) {
     this.self = self;
-    this.pods = pods;
+    this.slots = slots;
     this.buckets = buckets;
     this.shards = shards;
     this.peers = peers;
-    this.forwards = new ReadCoalescer(pods, FORWARD_BATCH_KEYS, this::forwardRead);
+    this.forwards = new ReadCoalescer(io.kvpod.contract.Membership.MAX_PODS, FORWARD_BATCH_KEYS, this::forwardRead);
     this.peerWals = peerWals;
     this.liveness = liveness;
     this.silentAfterMillis = silentAfterMillis;
@@ -64,6 +65,7 @@ final class RoutedReads {
     if (keys.length == 1) { // the common get: no grouping, no fan-out
       return read(KeyPartitioner.bucket(keys[0], buckets), keys);
     }
+    int pods = slots.getAsInt();
     List<List<Integer>> byHolder = new ArrayList<>(pods + 1); // index pods: holder not known yet
     for (int i = 0; i <= pods; i++) {
       byHolder.add(new ArrayList<>());

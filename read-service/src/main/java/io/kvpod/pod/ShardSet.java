@@ -2,6 +2,7 @@ package io.kvpod.pod;
 
 import io.kvpod.client.Backoff;
 import io.kvpod.contract.CorruptionException;
+import io.kvpod.contract.Membership;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.wal.SupersededException;
 import io.kvpod.wal.WriteAheadLog;
@@ -132,14 +133,17 @@ final class ShardSet implements Closeable {
 
   /**
    * The buckets this pod takes at start: its home buckets, and every bucket still recorded
-   * to it. Marks them recovering, so that once the pod listens, calls for them wait for
+   * to it. A joining pod takes only the latter: its home buckets come to it one at a time,
+   * through hand-back, so that writes to them pause one bucket at a time. Marks them recovering, so that once the pod listens, calls for them wait for
    * {@link #start} instead of finding no holder. Call before the pod listens.
    */
   List<Integer> plan() throws IOException {
     Ownership.View v = ownership.refresh();
+    Membership.Member me = ownership.members().member(self);
+    boolean reclaim = me != null && me.state() == Membership.State.ACTIVE;
     List<Integer> planned = new ArrayList<>();
     for (int b = 0; b < v.holdings().length; b++) {
-      if (ownership.home(b) == self || v.of(b).holder() == self) {
+      if ((reclaim && ownership.home(b) == self) || v.of(b).holder() == self) {
         planned.add(b);
         recovering.add(b);
       }

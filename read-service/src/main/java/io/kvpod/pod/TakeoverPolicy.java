@@ -1,6 +1,6 @@
 package io.kvpod.pod;
 
-import io.kvpod.contract.BucketHomes;
+import io.kvpod.contract.Membership;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -56,7 +56,8 @@ final class TakeoverPolicy {
    */
   static final int ABANDONED_WINDOWS = 5;
   private final int self;
-  private final int pods;
+  /** The membership of views that carry none (made by hand, in tests): {@code pods} pods, seeded. */
+  private final Membership seedMembers;
   private final int buckets;
   private final PeerLiveness liveness;
   private final long afterMillis;
@@ -85,7 +86,11 @@ final class TakeoverPolicy {
   TakeoverPolicy(int self, int pods, int buckets, PeerLiveness liveness, long afterMillis, long handBackMillis,
                  LongSupplier nanoClock) {
     this.self = self;
-    this.pods = pods;
+    List<String> addresses = new ArrayList<>();
+    for (int p = 0; p < pods; p++) {
+      addresses.add("pod" + p + ":0");
+    }
+    this.seedMembers = Membership.seed(addresses, buckets);
     this.buckets = buckets;
     this.liveness = liveness;
     this.afterMillis = afterMillis;
@@ -115,11 +120,15 @@ final class TakeoverPolicy {
     if (!enabled()) {
       return out;
     }
+    Membership m = members(v);
+    if (!m.takesBuckets(self)) {
+      return out; // leaving (or no longer a pod): take nothing more
+    }
     long now = nanoClock.getAsLong();
     for (int b = 0; b < v.holdings().length; b++) {
       boolean freshClaim = noteSeen(b, v.of(b), now);
       int h = v.of(b).holder();
-      if (h < 0 && !held.contains(b) && abandoned(b, v.of(b).epoch(), now) && reclaimerOf(b) == self) {
+      if (h < 0 && !held.contains(b) && abandoned(b, v.of(b).epoch(), now) && reclaimerOf(b, v) == self) {
         out.add(b); // claim a later epoch over the abandoned one, as over a dead holder
         continue;
       }
@@ -136,7 +145,7 @@ final class TakeoverPolicy {
 
   /**
    * The home bucket of this pod to take back now, or -1: the lowest-numbered bucket whose home
-   * ({@link BucketHomes#home}) is this pod, that this pod does not hold, whose record has not
+   * ({@link Membership#home}) is this pod, that this pod does not hold, whose record has not
    * changed for {@code handBackMillis}, and whose holder and this pod hear each other: this pod
    * heard from it within the takeover window, and its last report says it heard from this pod
    * within the window too. A pod cut off from the others hears nobody, so it never takes a
@@ -150,10 +159,11 @@ final class TakeoverPolicy {
       return -1;
     }
     long now = nanoClock.getAsLong();
+    Membership m = members(v);
     for (int b = 0; b < v.holdings().length; b++) {
       noteSeen(b, v.of(b), now);
       int h = v.of(b).holder();
-      if (BucketHomes.home(b, pods) != self || h == self || h < 0 || held.contains(b)) {
+      if (m.home(b) != self || h == self || h < 0 || held.contains(b)) {
         continue;
       }
       boolean settled = now - seenSinceNanos[b] >= TimeUnit.MILLISECONDS.toNanos(handBackMillis);
@@ -196,12 +206,22 @@ final class TakeoverPolicy {
     return now - unknownSinceNanos[bucket] >= TimeUnit.MILLISECONDS.toNanos(ABANDONED_WINDOWS * afterMillis);
   }
 
-  /** Who claims a bucket whose claim was abandoned: its home pod, or the first pod after it not down for everyone. */
-  int reclaimerOf(int bucket) {
-    int home = BucketHomes.home(bucket, pods);
-    for (int i = 0; i < pods; i++) {
-      int p = (home + i) % pods;
-      if (p == self || !liveness.downForEveryone(p, afterMillis)) {
+  /** The membership {@code v} was read with, or the seed if it carries none. */
+  private Membership members(Ownership.View v) {
+    return v.members() != null ? v.members() : seedMembers;
+  }
+
+  /**
+   * Who claims a bucket whose claim was abandoned: its home pod, or the first pod after it
+   * (by id, wrapping) that takes buckets and is not down for everyone.
+   */
+  int reclaimerOf(int bucket, Ownership.View v) {
+    Membership m = members(v);
+    int home = m.home(bucket);
+    int slots = m.slots();
+    for (int i = 0; i < slots; i++) {
+      int p = (home + i) % slots;
+      if (m.takesBuckets(p) && (p == self || !liveness.downForEveryone(p, afterMillis))) {
         return p;
       }
     }
@@ -240,19 +260,21 @@ final class TakeoverPolicy {
    * is not in the deal.
    */
   int designated(int bucket, int holder, Ownership.View v) {
+    Membership m = members(v);
+    int pods = Math.max(m.slots(), holder + 1);
     int[] load = new int[pods];
     for (int b = 0; b < v.holdings().length; b++) {
       int h = v.of(b).holder();
-      if (h >= 0 && h < pods && BucketHomes.home(b, pods) != holder) {
+      if (h >= 0 && h < pods && m.home(b) != holder) {
         load[h]++;
       }
     }
     boolean[] candidate = new boolean[pods];
     for (int p = 0; p < pods; p++) {
-      candidate[p] = p != holder && !liveness.downForEveryone(p, afterMillis);
+      candidate[p] = p != holder && m.takesBuckets(p) && !liveness.downForEveryone(p, afterMillis);
     }
     for (int b = 0; b < v.holdings().length; b++) {
-      if (BucketHomes.home(b, pods) != holder && v.of(b).holder() != holder) {
+      if (m.home(b) != holder && v.of(b).holder() != holder) {
         continue;
       }
       int best = -1;

@@ -18,6 +18,9 @@ class HolderTableTest {
   private static final int BUCKETS = 8;
 
   private final List<Integer> asked = new ArrayList<>();
+  private final List<List<String>> learnedMembers = new ArrayList<>();
+  /** The pods the client knows: {@link #PODS}, or as many as the last membership passed on named. */
+  private int knownPods = PODS;
 
   private static PodStatus status(int[] holders, long[] epochs) {
     PodStatus st = new PodStatus(0, PODS, "t", 0, List.of());
@@ -42,14 +45,17 @@ class HolderTableTest {
   }
 
   private HolderTable table(IntFunction<PodStatus> answers) {
-    return new HolderTable(PODS, pod -> {
+    return new HolderTable(() -> knownPods, pod -> {
       asked.add(pod);
       PodStatus st = answers.apply(pod);
       if (st == null) {
         throw new KvPodException(ErrorCode.UNAVAILABLE, "pod " + pod + " is down");
       }
       return st;
-    }, Runnable::run);
+    }, Runnable::run, members -> {
+      learnedMembers.add(members);
+      knownPods = members.size();
+    });
   }
 
   /** A key of bucket {@code b} (of {@link #BUCKETS}). */
@@ -117,5 +123,34 @@ class HolderTableTest {
     t.relearn(0);
 
     assertEquals(List.of(0), asked, "one relearning, from the pod after the failed one");
+  }
+
+  @Test
+  void aFreshTableTakesEvenTheHoldersWithoutARecordFromThePod() {
+    HolderTable t = table(pod -> null);
+    int[] firstHolders = new int[BUCKETS];
+    for (int b = 0; b < BUCKETS; b++) {
+      firstHolders[b] = b % 2; // a table that started with 2 pods; this client was given 3
+    }
+
+    t.learn(status(firstHolders, new long[BUCKETS]));
+
+    assertEquals(1, t.ownerOf(keyOf(5)), "epoch 0 (no record) means the pod's own first holder, not 5 mod 3");
+    assertEquals(0, t.ownerOf(keyOf(2)));
+  }
+
+  @Test
+  void aNewerMembershipIsPassedOnBeforeItsHoldersAndAnOlderOneIsIgnored() {
+    HolderTable t = table(pod -> null);
+    int[] h = {0, 1, 2, 3, 1, 2, 3, 3}; // bucket 3, 6 and 7 at pod 3, which joined
+    List<String> four = List.of("h:1", "h:2", "h:3", "h:4");
+    t.learn(status(h, new long[] {0, 0, 0, 2, 0, 0, 2, 2}).setMembers(four).setMembersVersion(1));
+
+    assertEquals(List.of(four), learnedMembers);
+    assertEquals(3, t.ownerOf(keyOf(7)), "pod 3 is known by the time its buckets are routed to it");
+
+    t.learn(homes(0).setMembers(List.of("h:1", "h:2", "h:3")).setMembersVersion(0));
+    assertEquals(List.of(four), learnedMembers, "version 0 is older than version 1: not passed on");
+    assertEquals(3, t.ownerOf(keyOf(7)));
   }
 }

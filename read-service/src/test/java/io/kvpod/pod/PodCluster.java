@@ -77,6 +77,19 @@ final class PodCluster implements AutoCloseable {
     pods.get(id).launch(config(id, more));
   }
 
+  /**
+   * Starts a new pod {@code id} (the next id), configured with {@code podList}: the cluster's
+   * pods and then this one. Waits until it serves.
+   */
+  PodProcess launchNew(int id, String podList) throws IOException, InterruptedException {
+    Map<String, String> c = config(id, Map.of());
+    c.put(PodConfig.PODS, podList);
+    PodProcess p = PodProcess.prepare(id, logDir);
+    pods.add(p);
+    p.launch(c);
+    return p;
+  }
+
   /** A key of bucket {@code bucket} (of one per pod): the first of {@code prefix-n-0, prefix-n-1, ...} in it. */
   String keyOf(int bucket, String prefix, int n) {
     for (int i = 0; ; i++) {

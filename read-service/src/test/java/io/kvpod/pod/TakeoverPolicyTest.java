@@ -322,7 +322,7 @@ class TakeoverPolicyTest {
     advance(WINDOW + 500); // pod 1 falls silent for everyone
     report(2, 0, WINDOW + 500, 0);
     assertTrue(liveness.downForEveryone(1, WINDOW));
-    assertEquals(2, policy.reclaimerOf(1), "after pod 1 comes pod 2, which is up");
+    assertEquals(2, policy.reclaimerOf(1, half), "after pod 1 comes pod 2, which is up");
     assertEquals(List.of(0), policy.toTakeOver(half, Set.of()), "so pod 0 leaves bucket 1 to pod 2");
   }
 }
