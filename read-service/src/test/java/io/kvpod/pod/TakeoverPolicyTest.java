@@ -325,4 +325,38 @@ class TakeoverPolicyTest {
     assertEquals(2, policy.reclaimerOf(1, half), "after pod 1 comes pod 2, which is up");
     assertEquals(List.of(0), policy.toTakeOver(half, Set.of()), "so pod 0 leaves bucket 1 to pod 2");
   }
+
+  /** Three pods and three buckets, each at its first holder (epoch 0), under membership {@code m}. */
+  private static Ownership.View firstHolders(io.kvpod.contract.Membership m) {
+    Ownership.Holding[] h = new Ownership.Holding[3];
+    for (int b = 0; b < 3; b++) {
+      h[b] = new Ownership.Holding(b, 0);
+    }
+    return new Ownership.View(h, 0, m);
+  }
+
+  @Test
+  void aBucketWhoseHomeMovedIsTakenByItsNewHomeAtOnceWhileBothHearEachOther() {
+    io.kvpod.contract.Membership three = io.kvpod.contract.Membership.seed(List.of("a:1", "b:1", "c:1"), 3);
+    io.kvpod.contract.Membership pod2Leaves = three.leave(2); // bucket 2's home is now pod 0
+    assertEquals(0, pod2Leaves.home(2));
+    TakeoverPolicy p = new TakeoverPolicy(0, 3, 3, liveness, WINDOW, 30_000, () -> nanos);
+    everyoneUp();
+    assertEquals(2, p.toHandBack(firstHolders(pod2Leaves), Set.of(0)),
+        "a record unchanged since before: no wait for the hand-back time");
+    report(2, 60_000, 0, 0); // but pod 2 no longer hears pod 0
+    assertEquals(-1, p.toHandBack(firstHolders(pod2Leaves), Set.of(0)), "mutual hearing, as for any hand-back");
+  }
+
+  @Test
+  void aLeavingPodTakesNothingOverAndIsDealtNothing() {
+    io.kvpod.contract.Membership pod0Leaves =
+        io.kvpod.contract.Membership.seed(List.of("a:1", "b:1", "c:1"), 3).leave(0);
+    everyoneUp();
+    advance(2500);
+    report(1, 0, 0, 2500); // pod 2 falls silent for everyone
+    assertTrue(liveness.downForEveryone(2, WINDOW));
+    assertEquals(List.of(), policy.toTakeOver(firstHolders(pod0Leaves), Set.of(0)), "pod 0 is leaving");
+    assertEquals(1, policy.designated(2, 2, firstHolders(pod0Leaves)), "pod 2's bucket goes to pod 1, not pod 0");
+  }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.contract.BucketHomes;
 import io.kvpod.contract.KeyPartitioner;
+import io.kvpod.contract.Membership;
 import io.kvpod.contract.RecordCodec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -13,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -108,5 +110,16 @@ class FormatsDocTest {
     file.writeBytes(WalFormat.entry(7, 1763889600123L, body));
     assertEquals(HexFormat.of().formatHex(file.toByteArray()),
         HexFormat.of().formatHex(hexBlockAfter("Worked example: pod 0 holds bucket 0 in epoch 3")));
+  }
+
+  @Test
+  void membershipExampleMatchesMembership() {
+    String intro = "Worked example: 2 pods, 4 buckets, then a third joins";
+    int at = doc.indexOf(intro);
+    assertTrue(at >= 0, "docs/formats.md has no \"" + intro + "\"");
+    int open = doc.indexOf("```\n", at) + 4;
+    String block = doc.substring(open, doc.indexOf("```", open));
+    Membership m = Membership.seed(List.of("h0:7000", "h1:7000"), 4).join("h2:7000");
+    assertEquals(new String(m.format(), StandardCharsets.UTF_8), block);
   }
 }

@@ -4,9 +4,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Which pod is the <em>home</em> of each bucket of a table: the pod that holds the bucket
- * unless a takeover recorded another. The pods, the Java client and the tools share this
- * one function, so they agree on a fresh table's layout without talking:
+ * Which pod holds each bucket of a table that started with {@code pods} pods, before any
+ * holder record exists (its <em>first holder</em>), and which pod each bucket belongs to
+ * until pods join or leave ({@link Membership} keeps the homes after that). The pods, the
+ * Java client and the tools share this one function, so they agree on a fresh table's layout
+ * without talking:
  *
  * <pre>
  *   home(bucket, pods) = bucket mod pods
