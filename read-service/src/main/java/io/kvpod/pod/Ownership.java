@@ -284,10 +284,18 @@ final class Ownership {
    * false if that version exists already (another writer won): re-read, and decide again.
    */
   static boolean publishMembers(FileSystem fs, TableLayout layout, Membership next) throws IOException {
-    Path p = new Path(layout.ownersDir(), String.format("members-%012d", next.version()));
-    fs.mkdirs(layout.ownersDir());
+    return createExclusive(fs, new Path(layout.ownersDir(), String.format("members-%012d", next.version())),
+        next.format());
+  }
+
+  /**
+   * Creates {@code p} holding {@code content} unless it exists; false if it does, or another
+   * writer is creating it (HDFS: {@code AlreadyBeingCreatedException}).
+   */
+  private static boolean createExclusive(FileSystem fs, Path p, byte[] content) throws IOException {
+    fs.mkdirs(p.getParent());
     try (FSDataOutputStream out = fs.create(p, false)) {
-      out.write(next.format());
+      out.write(content);
     } catch (FileAlreadyExistsException e) {
       return false;
     } catch (RemoteException e) {
@@ -343,17 +351,8 @@ final class Ownership {
    */
   boolean claim(int bucket, long epoch, int holder) throws IOException {
     Path p = recordPath(dir, bucket, epoch);
-    fs.mkdirs(dir);
-    try (FSDataOutputStream out = fs.create(p, false)) {
-      out.write(("holder=" + holder + "\n").getBytes(StandardCharsets.UTF_8));
-    } catch (FileAlreadyExistsException e) {
+    if (!createExclusive(fs, p, ("holder=" + holder + "\n").getBytes(StandardCharsets.UTF_8))) {
       return false;
-    } catch (RemoteException e) {
-      if (e.getClassName().endsWith(".AlreadyBeingCreatedException")
-          || e.getClassName().endsWith(".FileAlreadyExistsException")) {
-        return false; // HDFS: another pod is creating, or has created, the same record
-      }
-      throw e;
     }
     holders.put(p.getName(), holder);
     return true;
