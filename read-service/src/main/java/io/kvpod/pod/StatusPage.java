@@ -30,6 +30,16 @@ final class StatusPage {
     row(h, "state", s.getState());
     row(h, "up", String.format("%.0f s", s.getUptimeMillis() / 1000.0));
     row(h, "buckets", s.getHoldersSize() + " (" + count(s.getHolders(), s.getPodId()) + " held here)");
+    if (s.isSetMembers() && s.isSetMemberStates()) {
+      StringBuilder pods = new StringBuilder();
+      for (int p = 0; p < s.getMembersSize(); p++) {
+        if (!s.getMembers().get(p).isEmpty()) {
+          pods.append(pods.length() == 0 ? "" : ", ").append(p).append(" at ").append(s.getMembers().get(p)).append(" (")
+              .append(s.getMemberStates().get(p)).append(')');
+        }
+      }
+      row(h, "pods", pods + " (membership version " + s.getMembersVersion() + ")");
+    }
     row(h, "layers", s.getLayersSize() + " (" + s.getLayerRecords() + " records)");
     row(h, "gets, puts", s.getGets() + ", " + s.getPuts());
     row(h, "block cache", String.format("%.1f MB, hit ratio %.1f%%", s.getBlockCacheBytes() / 1e6,

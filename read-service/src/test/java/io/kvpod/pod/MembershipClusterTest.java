@@ -152,6 +152,8 @@ class MembershipClusterTest {
     }
     assertTrue(joiner.logText().contains("asking pod"), "the joiner took its buckets by hand-back");
     assertTrue(cluster.client.podIds().contains(JOINER), "the client learned of the new pod from the pods");
+    PodCluster.await("pod 0's status page shows the new pod active", 30_000,
+        () -> StatusPage.render(cluster.client.status(0)).contains(JOINER + " at " + address + " (active)"));
     awaitMoreWrites("after the join", 300);
     report("join", pauses);
   }
