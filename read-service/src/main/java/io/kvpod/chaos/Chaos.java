@@ -178,7 +178,7 @@ public final class Chaos {
     File historyFile = new File(cluster.work(), "history.txt");
     try (History history = new History(new java.io.FileWriter(historyFile, java.nio.charset.StandardCharsets.UTF_8));
          KvPodClient client = KvPodClient.builder(cluster.podList()).build()) {
-      Workload workload = new Workload(client, cluster.size(), writers, keysPerWriter, history, seed);
+      Workload workload = new Workload(client, writers, keysPerWriter, history, seed);
       workload.start();
       int buckets = client.buckets();
       out.printf("[chaos] the table has %d buckets; the probe writes to %d of them%n", buckets,

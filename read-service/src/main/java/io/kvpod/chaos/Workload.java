@@ -29,7 +29,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class Workload {
   private final KvPodClient client;
-  private final int pods;
   private final int writers;
   private final int keysPerWriter;
   private final History history;
@@ -38,9 +37,8 @@ final class Workload {
   private final List<Thread> threads = new ArrayList<>();
   private final ConcurrentLinkedQueue<String> unexpected = new ConcurrentLinkedQueue<>();
 
-  Workload(KvPodClient client, int pods, int writers, int keysPerWriter, History history, long seed) {
+  Workload(KvPodClient client, int writers, int keysPerWriter, History history, long seed) {
     this.client = client;
-    this.pods = pods;
     this.writers = writers;
     this.keysPerWriter = keysPerWriter;
     this.history = history;
@@ -118,7 +116,7 @@ final class Workload {
       return; // nothing written yet
     }
     String key = key(writer, k);
-    int pod = r.nextInt(pods);
+    int pod = anyPod(r);
     long invoked = history.now();
     try {
       long n = numberOf(client.getVia(pod, key));
@@ -141,7 +139,7 @@ final class Workload {
       }
     }
     boolean routed = r.nextBoolean();
-    int pod = r.nextInt(pods);
+    int pod = anyPod(r);
     String via = routed ? "client" : "pod " + pod;
     long deadline = client.writeDeadline();
     long invoked = history.now();
@@ -180,6 +178,12 @@ final class Workload {
     for (Map.Entry<String, Long> e : numbers.entrySet()) {
       history.write(e.getKey(), new History.Write(e.getValue(), invoked, completed, outcome, via, error));
     }
+  }
+
+  /** A random pod of the table, as the client knows them now (they may join and leave). */
+  private int anyPod(SplittableRandom r) {
+    List<Integer> ids = client.podIds();
+    return ids.get(r.nextInt(ids.size()));
   }
 
   private static boolean refusedUnapplied(KvPodException e) {

@@ -3,6 +3,7 @@ package io.kvpod.pod;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.kvpod.chaos.CheckedWrites;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.local.PodProcess;
@@ -33,9 +34,11 @@ import org.junit.jupiter.api.io.TempDir;
  * Pods that join and leave a running table, on a real HDFS with pod processes, while writes
  * run: a pod added with {@code kvpod members join} / {@code settle} takes its share of the
  * buckets one at a time through hand-back; a pod decommissioned with {@code kvpod members
- * leave} hands its buckets to the others and exits by itself. Every write is a new key, and
- * every acknowledged one is read back through every remaining pod and through a client that
- * was given the old pod list.
+ * leave} hands its buckets to the others and exits by itself. Two kinds of writers run
+ * meanwhile: writers of new keys, each acknowledged one read back through every remaining pod
+ * and through a client that was given the old pod list; and the chaos run's ordered writers
+ * ({@link CheckedWrites}: overwrites, reads through random pods), whose whole history the
+ * chaos checker checks for stale, phantom, lost and diverged values.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -54,6 +57,7 @@ class MembershipClusterTest {
   private final AtomicBoolean writing = new AtomicBoolean();
   private final AtomicInteger failures = new AtomicInteger();
   private final List<Thread> writers = new ArrayList<>();
+  private CheckedWrites checked;
 
   @BeforeAll
   void start() throws Exception {
@@ -92,8 +96,10 @@ class MembershipClusterTest {
   }
 
   private void startWriters() {
+    checked = new CheckedWrites(cluster.client, 3, 40, 13);
+    checked.start();
     writing.set(true);
-    for (int w = 0; w < 3; w++) {
+    for (int w = 0; w < 2; w++) {
       int writer = w;
       Thread t = new Thread(() -> {
         for (int i = 0; writing.get(); i++) {
@@ -180,6 +186,9 @@ class MembershipClusterTest {
   @Order(3)
   void everyAcknowledgedWriteIsReadBackThroughEveryPodAndThroughAClientGivenTheOldList() throws Exception {
     stopWriters();
+    long ordered = checked.acknowledged();
+    assertEquals(List.of(), checked.stopAndCheck(List.of(0, 2, JOINER)), "the chaos checker's violations");
+    System.out.printf("[membership] ordered writers: %d writes acknowledged, 0 violations%n", ordered);
     System.out.printf("[membership] %d writes acknowledged, %d failed (not checked)%n", acked.size(), failures.get());
     for (int pod : List.of(0, 2, JOINER)) {
       assertAllAckedReadableThrough(cluster.client, pod);
