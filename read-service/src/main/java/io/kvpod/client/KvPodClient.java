@@ -45,6 +45,10 @@ import org.apache.thrift.transport.TTransportException;
  *       the next pods in order (any pod forwards to the holder), and the client re-learns
  *       the holders, keeping for each bucket the holding of the highest epoch.
  *       {@code batchPut} splits the batch by holder and sends the shares in parallel.</li>
+ *   <li><b>Pods that join and leave.</b> The pod list given to the builder is where to start;
+ *       each {@code status()} also carries the table's membership (its pods' addresses, with
+ *       a version), and the client adopts a newer one before it routes to the pods it names.
+ *       So pods added or decommissioned online need no client restart ({@link #podIds}).</li>
  *   <li><b>Retries</b> are decided by the failure: a transport failure (refused, reset,
  *       timed out) or a {@code KvPodException} marked retriable is retried on the next pod;
  *       any other {@code KvPodException} is thrown at once. Retries wait

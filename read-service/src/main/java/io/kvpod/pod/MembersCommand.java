@@ -7,8 +7,10 @@ import io.kvpod.loader.UsageException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.time.format.DateTimeParseException;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Properties;
 import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.Options;
@@ -42,7 +44,7 @@ public final class MembersCommand {
   private MembersCommand() {}
 
   private static Options options() {
-    return new Options()
+    return Cli.withHelp(new Options())
         .addOption(Cli.flag("root", "URI", "the tables' root (hdfs://... or file://...)"))
         .addOption(Cli.flag("table", "T", "the table (default: default)"))
         .addOption(Cli.flag("address", "HOST:PORT", "join: where the new pod will listen"))
@@ -55,7 +57,7 @@ public final class MembersCommand {
 
   /** Runs {@code args} (the subcommand first); returns the exit code. */
   public static int run(String[] args, PrintStream out) throws IOException, InterruptedException {
-    Cli.Command usage = new Cli.Command("kvpod members show|join|settle|leave --root URI [--table T] ...",
+    Cli.Command usage = new Cli.Command("kvpod members [show|join|settle|leave] --root URI [--table T] [options]",
         "Show or change the pods of a table: join a pod, wait for it to take its buckets, or decommission one.",
         null, "Exit codes: 0 done; 1 the buckets did not move within --timeout (run again to keep waiting); "
             + "2 usage error or a refused change (nothing changed).");
@@ -77,7 +79,14 @@ public final class MembersCommand {
     d.stringPropertyNames().forEach(k -> conf.set(k, d.getProperty(k)));
     TableLayout layout = new TableLayout(cl.getOptionValue("root"), cl.getOptionValue("table", "default"));
     FileSystem fs = Ownership.recordFileSystem(layout.tableDir().getFileSystem(conf));
-    long timeoutMillis = Duration.parse("PT" + cl.getOptionValue("timeout", "10m").toUpperCase()).toMillis();
+    long timeoutMillis;
+    try {
+      timeoutMillis = Duration.parse("PT" + cl.getOptionValue("timeout", "10m").toUpperCase(Locale.ROOT)).toMillis();
+    } catch (DateTimeParseException e) {
+      System.err.println("kvpod members: --timeout takes a duration such as 90s, 10m or 1h, not '"
+          + cl.getOptionValue("timeout") + "'");
+      return USAGE_ERROR;
+    }
     try {
       return switch (cl.getArgList().get(0)) {
         case "show" -> show(fs, layout, out);
@@ -132,7 +141,7 @@ public final class MembersCommand {
         m.buckets(), m.seed());
     for (Membership.Member p : m.members()) {
       out.printf("pod %d  %-22s %-8s home to %3d buckets, holds %3d%n", p.id(), p.address(),
-          p.state().name().toLowerCase(java.util.Locale.ROOT), m.homesOf(p.id()).size(), held(v, p.id()));
+          p.state().name().toLowerCase(Locale.ROOT), m.homesOf(p.id()).size(), held(v, p.id()));
     }
     return OK;
   }

@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntSupplier;
 
 /**
  * Sends each key's reads and writes to the pod that holds its bucket ({@code murmur3(key)
@@ -44,7 +45,7 @@ import java.util.List;
 final class OwnerRouter implements Closeable {
   private final int self;
   /** One more than the highest pod id now (the membership's slots). */
-  private final java.util.function.IntSupplier slots;
+  private final IntSupplier slots;
   private final int buckets;
   private final ShardSet shards;
   private final PeerClient peers;
@@ -66,7 +67,7 @@ final class OwnerRouter implements Closeable {
    * {@code silentAfterMillis}: a pod silent this long to this pod's detector is not called
    * directly, nor used as a relay (its calls would only wait out their timeout).
    */
-  OwnerRouter(int self, java.util.function.IntSupplier slots, int buckets, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
+  OwnerRouter(int self, IntSupplier slots, int buckets, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
               PeerLiveness liveness, TakeoverPolicy policy, WaitSlots waitSlots, long writeDeadlineMillis,
               long silentAfterMillis, long peerTimeoutMillis, long clockSkewMillis) {
     this.self = self;

@@ -4,6 +4,7 @@ import io.kvpod.client.Backoff;
 import io.kvpod.client.KvPodClient;
 import io.kvpod.client.PodHealth;
 import io.kvpod.contract.ContractViolation;
+import io.kvpod.contract.Membership;
 import io.kvpod.contract.PeerSigner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
@@ -51,7 +52,7 @@ final class PeerClient implements Closeable {
         .callTimeoutMs(readTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
     this.writeCalls = KvPodClient.builder(pods).tls(tls).connectTimeoutMs(Math.min(writeTimeoutMillis, 1000))
         .callTimeoutMs(writeTimeoutMillis).maxAttempts(1).backoff(new Backoff(0, 0)).silentAfterMs(0).build();
-    this.readHealth = new PodHealth(io.kvpod.contract.Membership.MAX_PODS, new Backoff(downWindowMillis, downWindowMillis));
+    this.readHealth = new PodHealth(Membership.MAX_PODS, new Backoff(downWindowMillis, downWindowMillis));
   }
 
   /** The pods are now {@code byId} (null where there is none): calls to a new pod, or a new address, connect anew. */

@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,7 +45,7 @@ final class PeerDispatcher {
   private final PeerSigner signer;
   private final int podId;
   /** One more than the highest pod id now (the membership's slots). */
-  private final java.util.function.IntSupplier slots;
+  private final IntSupplier slots;
   private final ShardSet shards;
   private final LayerWatcher layers;
   private final String table;
@@ -67,7 +68,7 @@ final class PeerDispatcher {
       });
 
   /** {@code defaultDeadline}: the deadline of a forwarded write that carries none (an older sender). */
-  PeerDispatcher(PeerSigner signer, int podId, java.util.function.IntSupplier slots, String table, ShardSet shards, LayerWatcher layers,
+  PeerDispatcher(PeerSigner signer, int podId, IntSupplier slots, String table, ShardSet shards, LayerWatcher layers,
                  LongSupplier uptime, PeerFaults faults, PeerClient relay, PeerLiveness liveness,
                  LongSupplier defaultDeadline, long clockSkewMillis, WriteGate gate, WaitSlots waitSlots) {
     this.clockSkewMillis = clockSkewMillis;

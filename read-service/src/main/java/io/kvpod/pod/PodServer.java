@@ -2,8 +2,8 @@ package io.kvpod.pod;
 
 import io.kvpod.client.TlsConfig;
 import io.kvpod.contract.Limits;
-import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.Membership;
+import io.kvpod.contract.PeerSigner;
 import io.kvpod.contract.TableLayout;
 import io.kvpod.contract.ThriftJson;
 import io.kvpod.loader.HFileOptions;
@@ -13,32 +13,34 @@ import io.kvpod.thrift.internal.FlushRequest;
 import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.thrift.internal.RefreshRequest;
 import io.kvpod.wal.WriteAheadLog;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.security.GeneralSecurityException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
 import org.apache.hadoop.hbase.io.hfile.CacheConfig;
-import io.netty.handler.ssl.ClientAuth;
-import io.netty.handler.ssl.OpenSsl;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslProvider;
-import java.security.GeneralSecurityException;
 import org.apache.thrift.protocol.TProtocolFactory;
-import org.apache.thrift.server.TServer;
 import org.apache.thrift.server.TNonblockingServer;
+import org.apache.thrift.server.TServer;
 import org.apache.thrift.transport.TNonblockingServerSocket;
 import org.apache.thrift.transport.TTransportException;
 import org.slf4j.Logger;
@@ -80,8 +82,8 @@ public final class PodServer implements Closeable {
   private OwnerRouter router;
   private Ownership ownership;
   private volatile boolean left;
-  private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
-  private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+  private final AtomicBoolean closing = new AtomicBoolean();
+  private final CountDownLatch closed = new CountDownLatch(1);
   /** The server, one of the two: libthrift's model without TLS, or Netty (see {@link #listen}). */
   private TServer server;
   private NettyServer netty;
@@ -187,7 +189,8 @@ public final class PodServer implements Closeable {
     }
 
     PodService[] service = new PodService[1];
-    PeerDispatcher peers = new PeerDispatcher(signer, podId, () -> ownership.members().slots(), layout.table(), shards, layers,
+    PeerDispatcher peers = new PeerDispatcher(signer, podId, () -> ownership.members().slots(), layout.table(),
+        shards, layers,
         () -> service[0].uptimeMillis(), faults, peerClient, liveness, router::defaultDeadline,
         v.getMillis(PodConfig.CLOCK_MAX_SKEW), gate, waitSlots);
     service[0] = new PodService(podId, pods, layout.table(), layers, router, peers, this::describeWrites,

@@ -1,6 +1,7 @@
 package io.kvpod.pod;
 
 import io.kvpod.contract.KeyPartitioner;
+import io.kvpod.contract.Membership;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.internal.FoundRecord;
@@ -11,6 +12,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntSupplier;
 
 /**
  * Reads of keys wherever their buckets are held ({@link OwnerRouter} routes writes). A bucket
@@ -31,7 +33,7 @@ final class RoutedReads {
 
   private final int self;
   /** One more than the highest pod id now (the membership's slots). */
-  private final java.util.function.IntSupplier slots;
+  private final IntSupplier slots;
   private final int buckets;
   private final ShardSet shards;
   private final PeerClient peers;
@@ -42,14 +44,14 @@ final class RoutedReads {
   private final KeyShares shares;
 
   /** {@code silentAfterMillis}: a holder silent this long to this pod's detector is not asked. */
-  RoutedReads(int self, java.util.function.IntSupplier slots, int buckets, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
+  RoutedReads(int self, IntSupplier slots, int buckets, ShardSet shards, PeerClient peers, PeerWalReader peerWals,
               PeerLiveness liveness, long silentAfterMillis, KeyShares shares) {
     this.self = self;
     this.slots = slots;
     this.buckets = buckets;
     this.shards = shards;
     this.peers = peers;
-    this.forwards = new ReadCoalescer(io.kvpod.contract.Membership.MAX_PODS, FORWARD_BATCH_KEYS, this::forwardRead);
+    this.forwards = new ReadCoalescer(Membership.MAX_PODS, FORWARD_BATCH_KEYS, this::forwardRead);
     this.peerWals = peerWals;
     this.liveness = liveness;
     this.silentAfterMillis = silentAfterMillis;

@@ -134,7 +134,8 @@ final class ShardSet implements Closeable {
   /**
    * The buckets this pod takes at start: its home buckets, and every bucket still recorded
    * to it. A joining pod takes only the latter: its home buckets come to it one at a time,
-   * through hand-back, so that writes to them pause one bucket at a time. Marks them recovering, so that once the pod listens, calls for them wait for
+   * through hand-back, so that writes to them pause one bucket at a time. Marks them
+   * recovering, so that once the pod listens, calls for them wait for
    * {@link #start} instead of finding no holder. Call before the pod listens.
    */
   List<Integer> plan() throws IOException {

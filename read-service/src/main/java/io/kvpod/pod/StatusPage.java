@@ -34,8 +34,8 @@ final class StatusPage {
       StringBuilder pods = new StringBuilder();
       for (int p = 0; p < s.getMembersSize(); p++) {
         if (!s.getMembers().get(p).isEmpty()) {
-          pods.append(pods.length() == 0 ? "" : ", ").append(p).append(" at ").append(s.getMembers().get(p)).append(" (")
-              .append(s.getMemberStates().get(p)).append(')');
+          pods.append(pods.length() == 0 ? "" : ", ").append(p).append(" at ").append(s.getMembers().get(p))
+              .append(" (").append(s.getMemberStates().get(p)).append(')');
         }
       }
       row(h, "pods", pods + " (membership version " + s.getMembersVersion() + ")");

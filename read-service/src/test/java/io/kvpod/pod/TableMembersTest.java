@@ -67,4 +67,19 @@ class TableMembersTest {
     assertEquals(1, m.version());
     assertEquals(List.of("h:1", "h:9"), TableMembers.newest(fs, layout).addresses());
   }
+
+  @Test
+  void theMembersCommandHelpsAndRefusesAWrongCommandLine() throws Exception {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    assertEquals(MembersCommand.OK, MembersCommand.run(new String[] {"--help"}, new java.io.PrintStream(out)));
+    assertEquals(MembersCommand.USAGE_ERROR, MembersCommand.run(new String[] {"show"}, System.out), "no --root");
+    String root = new Path(tmp.toURI().toString()).toString();
+    assertEquals(MembersCommand.USAGE_ERROR, MembersCommand.run(new String[] {"show", "--root", root, "--table", "none"},
+        System.out), "a table no pod has started: said so, exit 2");
+    TableMembers.atStart(fs, layout, pods(1, 2), 0, 8);
+    assertEquals(MembersCommand.USAGE_ERROR, MembersCommand.run(new String[] {"leave", "--id", "7", "--root", root,
+        "--table", "t"}, System.out), "no pod 7");
+    assertEquals(MembersCommand.OK, MembersCommand.run(new String[] {"show", "--root", root, "--table", "t"},
+        System.out));
+  }
 }
