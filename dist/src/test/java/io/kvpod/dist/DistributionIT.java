@@ -93,6 +93,7 @@ class DistributionIT {
   /** Starts one pod on a new table under {@code root}, writes, reads and asks its status, then stops it. */
   private void runAPod(Path home, Map<String, String> env, String root) throws Exception {
     int port = freePort();
+    Ran stopped;
     try {
       Ran started = kvpod(home, env, "cluster", "start", "--root", root, "--table",
           "dist", "--pods", "1", "--base-port", Integer.toString(port));
@@ -110,9 +111,9 @@ class DistributionIT {
       assertEquals(0, status.exit(), status.output());
       assertTrue(status.output().contains("\"httpPort\":"), status.output());
     } finally {
-      Ran stopped = kvpod(home, env, "cluster", "stop");
-      assertTrue(stopped.output().contains("pod 0 stopped"), stopped.output());
+      stopped = kvpod(home, env, "cluster", "stop"); // checked below, so that it never hides a failure above
     }
+    assertTrue(stopped.output().contains("pod 0 stopped"), stopped.output());
   }
 
   /** Whether the DataNodes' block counts are equal and not zero. */
