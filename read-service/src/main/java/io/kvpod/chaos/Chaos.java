@@ -13,7 +13,6 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -223,19 +222,8 @@ public final class Chaos {
 
   /** Every key's value number through every pod (-1: absent). */
   private Map<String, long[]> readBack(KvPodClient client, List<String> keys) throws KvPodException {
-    Map<String, long[]> finals = new LinkedHashMap<>();
-    for (String k : keys) {
-      finals.put(k, new long[cluster.size()]);
-    }
-    for (int pod = 0; pod < cluster.size(); pod++) {
-      for (int from = 0; from < keys.size(); from += 500) {
-        List<String> chunk = new ArrayList<>(keys.subList(from, Math.min(keys.size(), from + 500)));
-        Map<String, Map<String, String>> got = client.multiGetVia(pod, chunk);
-        for (String k : chunk) {
-          finals.get(k)[pod] = Workload.numberOf(got.get(k));
-        }
-      }
-    }
+    Map<String, long[]> finals = CheckedWrites.readBack(client, keys,
+        java.util.stream.IntStream.range(0, cluster.size()).boxed().toList());
     out.printf("[chaos] read back %d keys through each of %d pods%n", keys.size(), cluster.size());
     return finals;
   }

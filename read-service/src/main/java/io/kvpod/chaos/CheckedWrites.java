@@ -39,7 +39,23 @@ public final class CheckedWrites {
    */
   public List<String> stopAndCheck(List<Integer> pods) throws InterruptedException, KvPodException {
     workload.stop();
-    List<String> keys = workload.keys();
+    Map<String, long[]> finals = readBack(client, workload.keys(), pods);
+    List<String> out = new ArrayList<>();
+    for (Checker.Violation v : Checker.check(history, finals)) {
+      out.add(v.kind() + " " + v.key() + ": " + v.detail() + " (pods read back: " + pods + ")");
+    }
+    for (String e : workload.unexpectedErrors()) {
+      out.add("unexpected error: " + e);
+    }
+    return out;
+  }
+
+  /**
+   * Each key's value number ({@link Workload#numberOf}; -1: absent) as read through each of
+   * {@code pods}: {@code result.get(key)[i]} through {@code pods.get(i)}.
+   */
+  static Map<String, long[]> readBack(KvPodClient client, List<String> keys, List<Integer> pods)
+      throws KvPodException {
     Map<String, long[]> finals = new LinkedHashMap<>();
     for (String k : keys) {
       finals.put(k, new long[pods.size()]);
@@ -53,13 +69,6 @@ public final class CheckedWrites {
         }
       }
     }
-    List<String> out = new ArrayList<>();
-    for (Checker.Violation v : Checker.check(history, finals)) {
-      out.add(v.kind() + " " + v.key() + ": " + v.detail() + " (pods read back: " + pods + ")");
-    }
-    for (String e : workload.unexpectedErrors()) {
-      out.add("unexpected error: " + e);
-    }
-    return out;
+    return finals;
   }
 }

@@ -1,13 +1,12 @@
 package io.kvpod.pod;
 
+import io.kvpod.config.Durations;
 import io.kvpod.contract.Membership;
 import io.kvpod.contract.TableLayout;
 import io.kvpod.loader.Cli;
 import io.kvpod.loader.UsageException;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.time.Duration;
-import java.time.format.DateTimeParseException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -81,10 +80,9 @@ public final class MembersCommand {
     FileSystem fs = Ownership.recordFileSystem(layout.tableDir().getFileSystem(conf));
     long timeoutMillis;
     try {
-      timeoutMillis = Duration.parse("PT" + cl.getOptionValue("timeout", "10m").toUpperCase(Locale.ROOT)).toMillis();
-    } catch (DateTimeParseException e) {
-      System.err.println("kvpod members: --timeout takes a duration such as 90s, 10m or 1h, not '"
-          + cl.getOptionValue("timeout") + "'");
+      timeoutMillis = Durations.parseMillis(cl.getOptionValue("timeout", "10m"));
+    } catch (IllegalArgumentException e) {
+      System.err.println("kvpod members: --timeout: " + e.getMessage());
       return USAGE_ERROR;
     }
     try {
