@@ -130,6 +130,18 @@ final class HolderTable {
   }
 
   /**
+   * Asks a pod for the holders in the background if nothing was learned for
+   * {@code everyMillis}: pods forward calls sent to a bucket's old holder, so a client whose
+   * calls never fail would otherwise not notice that buckets moved or pods joined.
+   */
+  void refreshIfOlderThan(long everyMillis) {
+    if (System.currentTimeMillis() - lastLearnedMillis.get() >= everyMillis) {
+      int n = pods.getAsInt();
+      relearn(n == 0 ? 0 : (int) (System.nanoTime() % n)); // any pod; the ones after it if it fails
+    }
+  }
+
+  /**
    * Learns the holders from {@code status}, keeping per bucket the holding with the higher
    * epoch, and the pods, if it carries a newer membership than any before. A status with
    * another bucket count than the one known replaces it (the client was pointed at another

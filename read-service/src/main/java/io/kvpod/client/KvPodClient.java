@@ -301,7 +301,14 @@ public final class KvPodClient implements Closeable {
     return n;
   }
 
-  /** Every quarter second: re-learns the holders while some pod is silent (see {@link SilentPods}). */
+  /** How often the watchdog asks for the holders and pods when nothing else made the client ask. */
+  static final long REFRESH_MILLIS = 10_000;
+
+  /**
+   * Every quarter second: re-learns the holders while some pod is silent (see
+   * {@link SilentPods}), and every {@link #REFRESH_MILLIS} anyway, so that buckets that moved
+   * and pods that joined or left are followed even when no call fails.
+   */
   private java.util.concurrent.ScheduledExecutorService startWatchdog(long silentAfterMs) {
     java.util.concurrent.ScheduledExecutorService s = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "kvpod-client-watchdog");
@@ -316,6 +323,7 @@ public final class KvPodClient implements Closeable {
           return;
         }
       }
+      holders.refreshIfOlderThan(REFRESH_MILLIS);
     }, every, every, TimeUnit.MILLISECONDS);
     return s;
   }

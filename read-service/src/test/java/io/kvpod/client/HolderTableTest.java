@@ -153,4 +153,18 @@ class HolderTableTest {
     assertEquals(List.of(four), learnedMembers, "version 0 is older than version 1: not passed on");
     assertEquals(3, t.ownerOf(keyOf(7)));
   }
+
+  @Test
+  void aTableNotRefreshedForTheIntervalAsksAgainAndOnlyThen() {
+    HolderTable t = table(pod -> homes(1));
+    t.learn(homes(1));
+    asked.clear();
+
+    t.refreshIfOlderThan(10_000); // nothing learned by asking yet: ask
+    int first = asked.size();
+    t.refreshIfOlderThan(10_000); // just asked: not again
+
+    assertEquals(1, first, "one pod asked (it answered)");
+    assertEquals(1, asked.size(), "no second ask within the interval");
+  }
 }
