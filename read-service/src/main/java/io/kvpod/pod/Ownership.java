@@ -93,8 +93,8 @@ final class Ownership {
     this.view = new View(homes(), System.nanoTime() - 86_400_000_000_000L, members); // never confirmed
   }
 
-  /** A seed membership of {@code pods} pods whose addresses do not matter here. */
-  private static Membership seed(int pods, int buckets) {
+  /** A seed membership of {@code pods} pods, for uses where addresses do not matter. */
+  static Membership seed(int pods, int buckets) {
     List<String> addresses = new ArrayList<>();
     for (int p = 0; p < pods; p++) {
       addresses.add("pod" + p + ":0");

@@ -86,11 +86,7 @@ final class TakeoverPolicy {
   TakeoverPolicy(int self, int pods, int buckets, PeerLiveness liveness, long afterMillis, long handBackMillis,
                  LongSupplier nanoClock) {
     this.self = self;
-    List<String> addresses = new ArrayList<>();
-    for (int p = 0; p < pods; p++) {
-      addresses.add("pod" + p + ":0");
-    }
-    this.seedMembers = Membership.seed(addresses, buckets);
+    this.seedMembers = Ownership.seed(pods, buckets);
     this.buckets = buckets;
     this.liveness = liveness;
     this.afterMillis = afterMillis;
