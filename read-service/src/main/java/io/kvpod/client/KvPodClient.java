@@ -45,6 +45,13 @@ import org.apache.thrift.transport.TTransportException;
  *       the next pods in order (any pod forwards to the holder), and the client re-learns
  *       the holders, keeping for each bucket the holding of the highest epoch.
  *       {@code batchPut} splits the batch by holder and sends the shares in parallel.</li>
+ *   <li><b>Finding the pods.</b> Either a pod list ({@code builder("host:port,...")}), from
+ *       which the client learns the rest from the pods, or a ZooKeeper registry
+ *       ({@code builder().zookeeper("zk1:2181,zk2:2181/kvpod").table("users")}), which the pods
+ *       keep up to date with {@code kvpod.coordination=zookeeper}: the client then watches
+ *       the table's holders and pods ({@link ZkDiscovery}), re-routes as soon as a watch
+ *       fires, never calls a pod whose registration is gone, and keeps routing with what it
+ *       last heard while ZooKeeper is unreachable.</li>
  *   <li><b>Pods that join and leave.</b> The pod list given to the builder is where to start;
  *       each {@code status()} also carries the table's membership (its pods' addresses, with
  *       a version), and the client adopts a newer one before it routes to the pods it names.
@@ -86,6 +93,8 @@ public final class KvPodClient implements Closeable {
   private final PodHealth health;
   /** Which pod holds each bucket. */
   private final HolderTable holders;
+  /** Null unless the client found the pods through ZooKeeper. */
+  private final ZkDiscovery discovery;
   private final SilentPods silent;
   private final java.util.concurrent.ScheduledExecutorService watchdog;
   private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
@@ -106,6 +115,7 @@ public final class KvPodClient implements Closeable {
     this.silent = new SilentPods(Membership.MAX_PODS);
     this.holders = new HolderTable(pool::size,
         pod -> attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)), fanOut, this::members);
+    this.discovery = b.zookeeper == null ? null : discover(b);
     this.watchdog = b.silentAfterMs > 0 ? startWatchdog(b.silentAfterMs) : null;
     this.hedgePool = b.hedgeAfterMs > 0 ? Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "kvpod-client-hedge");
@@ -114,8 +124,32 @@ public final class KvPodClient implements Closeable {
     }) : null;
   }
 
+  /** Watches the table in ZooKeeper, and waits for the first view of it. */
+  private ZkDiscovery discover(Builder b) {
+    ZkDiscovery d = new ZkDiscovery(b.zookeeper, b.table, (int) b.zookeeperTimeoutMs,
+        (int) Math.min(b.zookeeperTimeoutMs, Integer.MAX_VALUE), holders::learn);
+    try {
+      d.awaitFirstView(b.zookeeperTimeoutMs);
+      return d;
+    } catch (InterruptedException e) {
+      d.close();
+      close();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while reading table '" + b.table + "' from ZooKeeper", e);
+    } catch (IllegalStateException e) {
+      d.close();
+      close();
+      throw e;
+    }
+  }
+
   public static Builder builder(List<InetSocketAddress> pods) {
     return new Builder(pods);
+  }
+
+  /** A builder to be given the pods' ZooKeeper registry ({@link Builder#zookeeper}) and the table. */
+  public static Builder builder() {
+    return new Builder(List.of());
   }
 
   /** {@code host:port,host:port,...} in pod-id order. */
@@ -140,12 +174,36 @@ public final class KvPodClient implements Closeable {
     private int maxIdlePerPod = 16;
     private long silentAfterMs = 1000;
     private TlsConfig tls;
+    private io.kvpod.zk.ZkAddress zookeeper;
+    private String table;
+    private long zookeeperTimeoutMs = 10_000;
 
     private Builder(List<InetSocketAddress> pods) {
-      if (pods.isEmpty()) {
-        throw new IllegalArgumentException("no pods given");
-      }
       this.pods = List.copyOf(pods);
+    }
+
+    /**
+     * Find the pods in this ZooKeeper registry, {@code host:port[,host:port...][/root]} (root
+     * default {@code /kvpod}), instead of a pod list; give the {@link #table} too.
+     */
+    public Builder zookeeper(String address) {
+      this.zookeeper = io.kvpod.zk.ZkAddress.parse(address);
+      return this;
+    }
+
+    /** The table to find in ZooKeeper (with {@link #zookeeper}). */
+    public Builder table(String table) {
+      this.table = table;
+      return this;
+    }
+
+    /**
+     * With {@link #zookeeper}: the ZooKeeper session timeout, and how long {@link #build}
+     * waits for the first view of the table (default 10000 ms).
+     */
+    public Builder zookeeperTimeoutMs(long ms) {
+      this.zookeeperTimeoutMs = ms;
+      return this;
     }
 
     /** Time to open a connection (default 1000 ms). */
@@ -218,7 +276,19 @@ public final class KvPodClient implements Closeable {
       return this;
     }
 
+    /**
+     * @throws IllegalArgumentException if neither pods nor a ZooKeeper registry and table were
+     *     given, or the settings contradict each other
+     * @throws IllegalStateException if ZooKeeper does not answer in time, or has no such table
+     */
     public KvPodClient build() {
+      if (pods.isEmpty() == (zookeeper == null)) {
+        throw new IllegalArgumentException(pods.isEmpty() ? "no pods given: give their addresses, or a ZooKeeper "
+            + "registry with zookeeper(...)" : "give pods or a ZooKeeper registry, not both");
+      }
+      if (zookeeper != null && (table == null || table.isBlank())) {
+        throw new IllegalArgumentException("with zookeeper(...), say which table: table(name)");
+      }
       if (maxClockSkewMs < 0 || deadlineMs <= 2 * maxClockSkewMs) {
         throw new IllegalArgumentException("the deadline (" + deadlineMs + " ms) must exceed twice the clock skew ("
             + maxClockSkewMs + " ms): a write's deadline is the call's less the skew");
@@ -691,6 +761,10 @@ public final class KvPodClient implements Closeable {
   }
 
   private <T> T attempt(int pod, PodCall<T> op, int timeoutMs, Delivery delivery) throws KvPodException {
+    if (discovery != null && !discovery.registered(pod)) {
+      throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " is not registered in ZooKeeper (it stopped, or its session "
+          + "ended): not called", true);
+    }
     for (int round = 0; ; round++) {
       PodConnection c;
       try {
@@ -785,6 +859,11 @@ public final class KvPodClient implements Closeable {
         if (!sleep(backoff.delayMillis(rounds++), deadline)) {
           break;
         }
+        pod = health.pick(next, tried);
+        if (tried[pod]) { // no pod can be called now (none registered): wait, within the deadline
+          last = error(ErrorCode.UNAVAILABLE, "no pod of the table is registered in ZooKeeper", true);
+          continue;
+        }
       }
       long now = System.currentTimeMillis();
       if (deadline <= now) {
@@ -812,11 +891,14 @@ public final class KvPodClient implements Closeable {
         : last.getMessage()), true);
   }
 
-  /** None of the {@code n} ids tried yet, except those with no pod (it left), which count as tried. */
+  /**
+   * None of the {@code n} ids tried yet, except those with no pod (it left), and, with
+   * ZooKeeper, those with no registration (dead or stopped), which count as tried.
+   */
   private boolean[] untried(int n) {
     boolean[] tried = new boolean[n];
     for (int p = 0; p < n; p++) {
-      tried[p] = pool.address(p) == null;
+      tried[p] = pool.address(p) == null || (discovery != null && !discovery.registered(p));
     }
     return tried;
   }
@@ -933,6 +1015,9 @@ public final class KvPodClient implements Closeable {
 
   @Override
   public void close() {
+    if (discovery != null) {
+      discovery.close();
+    }
     if (watchdog != null) {
       watchdog.shutdownNow();
     }

@@ -73,6 +73,9 @@ public final class PodConfig {
   public static final String DEBUG_RECOVERY_DELAY = "kvpod.debug.recovery.delay";
   public static final String CLOCK_MAX_SKEW = "kvpod.clock.max.skew";
   public static final String SERVER_TRANSPORT = "kvpod.server.transport";
+  public static final String COORDINATION = "kvpod.coordination";
+  public static final String ZK_QUORUM = "kvpod.zookeeper.quorum";
+  public static final String ZK_SESSION_TIMEOUT = "kvpod.zookeeper.session.timeout";
   public static final String TLS_ENABLED = io.kvpod.client.TlsConfig.ENABLED;
   public static final String TLS_KEYSTORE = io.kvpod.client.TlsConfig.KEYSTORE;
   public static final String TLS_KEYSTORE_PASSWORD = io.kvpod.client.TlsConfig.KEYSTORE_PASSWORD;
@@ -222,6 +225,14 @@ public final class PodConfig {
       .define(CLOCK_MAX_SKEW, Type.DURATION_MS, "1s", Validator.atLeast(0),
           "the most two pods' wall clocks may differ: a pod waits this long past a forwarded write's deadline "
               + "before it sends that write again, or gives up on it")
+      .define(COORDINATION, Type.STRING, "hdfs", Validator.oneOf("hdfs", "zookeeper"),
+          "hdfs: pods and clients learn holders and pods from the records on HDFS (polling); zookeeper: the pods "
+              + "also register in ZooKeeper and mirror the records there, so clients that use it hear of changes "
+              + "at once. HDFS fences in both")
+      .define(ZK_QUORUM, Type.STRING, null,
+          "with kvpod.coordination=zookeeper: the registry, host:port[,host:port...][/root] (root default /kvpod)")
+      .define(ZK_SESSION_TIMEOUT, Type.DURATION_MS, "10s", Validator.atLeast(1000),
+          "ZooKeeper session timeout: how long after a pod stops its node stays, and clients keep calling it")
       .define(DEBUG_RECOVERY_DELAY, Type.DURATION_MS, "0", Validator.atLeast(0),
           "for fault tests only: wait this long in each bucket recovery the pod makes while it starts, after the "
               + "claim and before the log is fenced and replayed, as a slow machine or a large log would");
@@ -285,6 +296,12 @@ public final class PodConfig {
           + " must be at most " + MAX_DECODE_BYTES + "=" + c.typed.getLong(MAX_DECODE_BYTES)
           + ": a call that size could never be decoded");
     }
+    if (c.zookeeper() != null) {
+      c.zookeeper(); // parses it: a bad address fails at start, not at first use
+    } else if (c.typed.getString(COORDINATION).equalsIgnoreCase("zookeeper")) {
+      throw new IllegalArgumentException(COORDINATION + "=zookeeper needs " + ZK_QUORUM
+          + "=host:port[,host:port...][/root]");
+    }
     if (c.podId() >= c.pods().size()) {
       throw new IllegalArgumentException("kvpod.pod.id=" + c.podId() + " but kvpod.pods lists only "
           + c.pods().size() + " pods");
@@ -296,6 +313,15 @@ public final class PodConfig {
   public int waitingWrites() {
     int set = typed.getInt(WAITING_WRITES);
     return set > 0 ? set : Math.max(1, typed.getInt(WORKER_THREADS) * 3 / 4);
+  }
+
+  /** The ZooKeeper registry to register in, or null with {@code kvpod.coordination=hdfs}. */
+  public io.kvpod.zk.ZkAddress zookeeper() {
+    String q = values.get(ZK_QUORUM);
+    if (!typed.getString(COORDINATION).equalsIgnoreCase("zookeeper") || q == null || q.isBlank()) {
+      return null;
+    }
+    return io.kvpod.zk.ZkAddress.parse(q);
   }
 
   public ConfigDef.Values values() {

@@ -97,6 +97,8 @@ public final class PodServer implements Closeable {
   private PodMetrics metrics;
   private final RecentEvents events = new RecentEvents();
   private HttpEndpoint http;
+  /** Null unless {@code kvpod.coordination=zookeeper}. */
+  private ZkRegistration registration;
 
   public PodServer(PodConfig config) {
     this.config = config;
@@ -208,6 +210,7 @@ public final class PodServer implements Closeable {
           config.bindHost(), http.port());
     }
     liveness.start(peerClient::ping, v.getMillis(PodConfig.HEARTBEAT_INTERVAL), silentAfter, peerClient::abort);
+    register(podId, layout.table());
     LOG.info("pod {} of {} listening on {}; taking buckets {}", podId, pods, bind, planned);
     try {
       shards.start(planned, v.getMillis(PodConfig.OWNERSHIP_POLL), this::askToFlush, policy);
@@ -219,6 +222,24 @@ public final class PodServer implements Closeable {
     startLeaveWatch();
     LOG.info("pod {} of {} serving table {} ({} buckets) on {} ({} layers; holding buckets {})", podId, pods,
         layout.table(), buckets, bind, layers.liveLayerCount(), shards.held().keySet());
+  }
+
+  /**
+   * With {@code kvpod.coordination=zookeeper}: registers this pod and starts mirroring the
+   * holders and the membership into ZooKeeper ({@link ZkRegistration}). Serving does not wait
+   * for ZooKeeper: if it cannot be reached now, the pod registers once it can.
+   */
+  private void register(int podId, String table) {
+    io.kvpod.zk.ZkAddress zk = config.zookeeper();
+    if (zk == null) {
+      return;
+    }
+    int session = (int) config.values().getMillis(PodConfig.ZK_SESSION_TIMEOUT);
+    registration = new ZkRegistration(zk.connect(session, Math.min(session, 5000)), table, podId,
+        config.self().getHostString() + ":" + config.self().getPort(), shards::lastView, () -> shards.held().keySet(),
+        ownership::members);
+    registration.start();
+    LOG.info("pod {} registers in ZooKeeper at {}", podId, zk);
   }
 
   /** The gauges read from the pod's parts when the meters are exported (see {@link PodMetrics}). */
@@ -518,6 +539,9 @@ public final class PodServer implements Closeable {
   }
 
   private void closeParts() {
+    if (registration != null) {
+      registration.close(); // first: clients stop sending calls here
+    }
     try {
       var v = config.values();
       gate.closeAndDrain(v.getMillis(PodConfig.WRITE_DEADLINE) + v.getMillis(PodConfig.CLOCK_MAX_SKEW));

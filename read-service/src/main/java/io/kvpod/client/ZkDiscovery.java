@@ -1,0 +1,152 @@
+package io.kvpod.client;
+
+import io.kvpod.contract.Membership;
+import io.kvpod.thrift.PodStatus;
+import io.kvpod.zk.RegistryTree;
+import io.kvpod.zk.ZkAddress;
+import java.io.Closeable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.recipes.cache.ChildData;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
+
+/**
+ * A client's window on a table in the ZooKeeper registry ({@link RegistryTree}): a Curator
+ * cache of the table's nodes, watched, so the client hears of a takeover or a pod joining,
+ * leaving or dying as soon as ZooKeeper does, without asking a pod.
+ *
+ * <p>Each change is handed on as a {@link PodStatus} carrying only the routing fields
+ * (holders, their epochs, the membership), the same way a pod's {@code status()} answer is,
+ * so {@link HolderTable} merges both sources by epoch and version and neither can undo a
+ * newer fact from the other. While ZooKeeper is unreachable the cache keeps what it had,
+ * and the client goes on routing with it (and learning from the pods' answers).
+ *
+ * <p>{@link #registered} says which pods have a node: a pod whose node is gone (its session
+ * ended, or it stopped) is not called.
+ *
+ * <p>Thread-safe. Owns its Curator client; close it.
+ */
+final class ZkDiscovery implements Closeable {
+  private final ZkAddress address;
+  private final RegistryTree tree;
+  private final CuratorFramework zk;
+  private final CuratorCache cache;
+  private final Consumer<PodStatus> onRouting;
+  private final CountDownLatch initialized = new CountDownLatch(1);
+  /** Which pod ids have a node; replaced, never changed in place. */
+  private volatile boolean[] registered = new boolean[0];
+
+  /**
+   * Starts watching {@code table} under {@code address}; {@code onRouting} is told of every
+   * change once the first full read is done (on Curator's event thread, one at a time).
+   */
+  ZkDiscovery(ZkAddress address, String table, int sessionTimeoutMs, int connectTimeoutMs,
+      Consumer<PodStatus> onRouting) {
+    this.address = address;
+    this.tree = new RegistryTree(table);
+    this.onRouting = onRouting;
+    this.zk = address.connect(sessionTimeoutMs, connectTimeoutMs);
+    this.cache = CuratorCache.build(zk, tree.tablePath());
+    cache.listenable().addListener(CuratorCacheListener.builder()
+        .forAll((type, before, after) -> {
+          if (initialized.getCount() == 0) {
+            changed();
+          }
+        })
+        .forInitialized(() -> {
+          changed();
+          initialized.countDown();
+        })
+        .build());
+    cache.start();
+  }
+
+  /**
+   * Waits for the first full read of the table's nodes.
+   *
+   * @throws IllegalStateException if ZooKeeper did not answer in time, or the table has no
+   *     pods registered there
+   */
+  void awaitFirstView(long millis) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    if (!ZkAddress.awaitConnected(zk, millis)
+        || !initialized.await(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+      throw new IllegalStateException("ZooKeeper at " + address + " did not answer within " + millis + " ms");
+    }
+    if (cache.get(tree.membersPath()).isEmpty()) {
+      throw new IllegalStateException("table '" + tree.tablePath().substring("/tables/".length())
+          + "' has no pods registered in ZooKeeper at " + address
+          + ": are its pods running with kvpod.coordination=zookeeper and this kvpod.zookeeper.quorum?");
+    }
+  }
+
+  /** Whether pod {@code id} has a node in the registry now (as far as this client has heard). */
+  boolean registered(int id) {
+    boolean[] r = registered;
+    return id >= 0 && id < r.length && r[id];
+  }
+
+  /** Reads the cache and hands on the routing it shows. */
+  private synchronized void changed() {
+    Optional<ChildData> m = cache.get(tree.membersPath());
+    Membership members = m.map(d -> parseMembers(d.getData())).orElse(null);
+    boolean[] live = new boolean[members == null ? 0 : members.slots()];
+    cache.stream().forEach(d -> {
+      int id = tree.podOf(d.getPath());
+      if (id >= 0 && id < live.length && RegistryTree.PodNode.parse(d.getData()) != null) {
+        live[id] = true;
+      }
+    });
+    registered = live;
+    if (members == null) {
+      return;
+    }
+    List<Integer> holders = new ArrayList<>();
+    List<Long> epochs = new ArrayList<>();
+    for (int b = 0; b < members.buckets(); b++) {
+      holders.add(-1); // no node yet: the table keeps what it knows
+      epochs.add(-1L);
+    }
+    cache.stream().forEach(d -> {
+      int b = tree.bucketOf(d.getPath());
+      RegistryTree.HolderNode h = b >= 0 && b < holders.size() ? RegistryTree.HolderNode.parse(d.getData()) : null;
+      if (h != null) {
+        holders.set(b, h.holder());
+        epochs.set(b, h.epoch());
+      }
+    });
+    List<String> addresses = new ArrayList<>();
+    for (int p = 0; p < members.slots(); p++) {
+      Membership.Member x = members.member(p);
+      addresses.add(x == null ? "" : x.address());
+    }
+    PodStatus st = new PodStatus();
+    st.setHolders(holders);
+    st.setHolderEpochs(epochs);
+    st.setMembers(addresses);
+    st.setMembersVersion(members.version());
+    st.setPods(members.slots());
+    onRouting.accept(st);
+  }
+
+  /** The membership a {@code members} node holds; null if it is incomplete or malformed (a pod rewrites it). */
+  private static Membership parseMembers(byte[] data) {
+    try {
+      return Membership.parse(data);
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  @Override
+  public void close() {
+    cache.close();
+    zk.close();
+  }
+}
