@@ -90,13 +90,22 @@ class DistributionIT {
     assertFalse(Files.exists(home.resolve("target")), "the tarball runs as it is");
   }
 
-  /** Starts one pod on a new table under {@code root}, writes, reads and asks its status, then stops it. */
+  /**
+   * Starts the tarball's ZooKeeper and one pod registered in it on a new table under
+   * {@code root}; writes, reads and asks its status through the registry (the client commands
+   * find the pod there); then stops both.
+   */
   private void runAPod(Path home, Map<String, String> env, String root) throws Exception {
     int port = freePort();
+    String zkPort = Integer.toString(freePort());
+    Ran zk = kvpod(home, env, "zk", "start", "--port", zkPort);
+    assertEquals(0, zk.exit(), zk.output());
+    assertTrue(zk.output().contains("ZooKeeper serving at 127.0.0.1:" + zkPort), zk.output());
     Ran stopped;
+    Ran zkStopped;
     try {
       Ran started = kvpod(home, env, "cluster", "start", "--root", root, "--table",
-          "dist", "--pods", "1", "--base-port", Integer.toString(port));
+          "dist", "--pods", "1", "--base-port", Integer.toString(port), "--zk", "127.0.0.1:" + zkPort);
       assertEquals(0, started.exit(), started.output());
       assertTrue(started.output().contains("pod 0 serving"), started.output());
       assertFalse(started.output().contains("building"), "nothing was built: " + started.output());
@@ -110,10 +119,14 @@ class DistributionIT {
       Ran status = kvpod(home, env, "status", "--json");
       assertEquals(0, status.exit(), status.output());
       assertTrue(status.output().contains("\"httpPort\":"), status.output());
+      Ran direct = kvpod(home, env, "get", "--zk", "127.0.0.1:" + zkPort, "--table", "dist", "dist:key");
+      assertEquals(0, direct.exit(), direct.output());
     } finally {
       stopped = kvpod(home, env, "cluster", "stop"); // checked below, so that it never hides a failure above
+      zkStopped = kvpod(home, env, "zk", "stop");
     }
     assertTrue(stopped.output().contains("pod 0 stopped"), stopped.output());
+    assertTrue(zkStopped.output().contains("ZooKeeper stopped"), zkStopped.output());
   }
 
   /** Whether the DataNodes' block counts are equal and not zero. */

@@ -24,8 +24,7 @@ public final class BenchGet {
   private BenchGet() {}
 
   static Options options() {
-    return Cli.withHelp(BenchPhase.withCommonOptions(new Options())
-        .addOption(Cli.flag("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
+    return Cli.withHelp(ClientFlags.add(BenchPhase.withCommonOptions(new Options()))
         .addOption(KvPodCli.tlsOption())
         .addOption(Cli.flag("pod", "I", "send every call to this pod (default: each key's owner)"))
         .addOption(Cli.flag("threads", "T", "client threads (default: 16)"))
@@ -53,9 +52,11 @@ public final class BenchGet {
     if (cl == null) {
       return 0;
     }
-    String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));
-    if (pods == null) {
-      System.err.println("kvpod bench get: --pods is required (or a running local cluster)");
+    KvPodClient.Builder builder;
+    try {
+      builder = ClientFlags.builder(cl, "kvpod bench get");
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
       return 2;
     }
     int threads = Integer.parseInt(cl.getOptionValue("threads", "16"));
@@ -69,7 +70,7 @@ public final class BenchGet {
     if (settings == null) {
       return 2;
     }
-    try (settings; KvPodClient client = KvPodClient.builder(pods).tls(KvPodCli.tls(cl))
+    try (settings; KvPodClient client = builder.tls(KvPodCli.tls(cl))
         .maxIdlePerPod(threads * 2).build()) {
       java.io.PrintStream out = settings.out();
       double pingRate = 0;
@@ -92,10 +93,13 @@ public final class BenchGet {
       double getRate = get.callsPerSecond();
       int attackers = Integer.parseInt(cl.getOptionValue("attackers", "0"));
       if (attackers > 0) {
-        List<java.net.InetSocketAddress> targets = io.kvpod.pod.PodConfig.parsePods(pods).stream()
-            .map(a -> new java.net.InetSocketAddress(a.getHostString(), a.getPort())).toList(); // resolved
+        List<java.net.InetSocketAddress> targets = new ArrayList<>();
+        for (int p : fixedPod >= 0 ? List.of(fixedPod) : client.podIds()) {
+          java.net.InetSocketAddress a = client.address(p);
+          targets.add(new java.net.InetSocketAddress(a.getHostString(), a.getPort())); // resolved
+        }
         phases.add(underAttack(settings, attackers,
-            fixedPod >= 0 ? List.of(targets.get(fixedPod)) : targets,
+            targets,
             java.net.InetAddress.getByName(cl.getOptionValue("attack-from", "127.0.0.2")), attackerTls(cl), getOp,
             getRate));
       }

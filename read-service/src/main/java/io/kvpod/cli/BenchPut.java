@@ -23,8 +23,7 @@ public final class BenchPut {
   private BenchPut() {}
 
   static Options options() {
-    return Cli.withHelp(BenchPhase.withCommonOptions(new Options())
-        .addOption(Cli.flag("pods", "host:port,...", "pods (default: $KVPOD_PODS)"))
+    return Cli.withHelp(ClientFlags.add(BenchPhase.withCommonOptions(new Options()))
         .addOption(KvPodCli.tlsOption())
         .addOption(Cli.flag("threads", "T", "client threads (default: 8)"))
         .addOption(Cli.flag("duration", "D", "time to write, e.g. 30s (default: 20s)"))
@@ -44,9 +43,11 @@ public final class BenchPut {
     if (cl == null) {
       return 0;
     }
-    String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));
-    if (pods == null) {
-      System.err.println("kvpod bench put: --pods is required (or a running local cluster)");
+    KvPodClient.Builder builder;
+    try {
+      builder = ClientFlags.builder(cl, "kvpod bench put");
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
       return 2;
     }
     int threads = Integer.parseInt(cl.getOptionValue("threads", "8"));
@@ -65,7 +66,7 @@ public final class BenchPut {
     if (settings == null) {
       return 2;
     }
-    try (settings; KvPodClient c = KvPodClient.builder(pods).tls(KvPodCli.tls(cl))
+    try (settings; KvPodClient c = builder.tls(KvPodCli.tls(cl))
         .maxIdlePerPod(threads * 2).build()) {
       java.util.List<Integer> ids = c.podIds();
       BenchPhase.Result phase = settings.phase(batch == 1 ? "put" : "batchPut x" + batch).run(r -> {

@@ -37,8 +37,7 @@ public final class KvPodCli {
   private KvPodCli() {}
 
   static Options options() {
-    return Cli.withHelp(new Options()
-        .addOption(Cli.flag("pods", "host:port,...", "the cluster's pods in id order (default: $KVPOD_PODS)"))
+    return Cli.withHelp(ClientFlags.add(new Options())
         .addOption(Cli.flag("pod", "I", "status/ping/refresh: only this pod (default: all)"))
         .addOption(tlsOption())
         .addOption(Cli.flag("secret", "S", "cluster secret for refresh (default: $KVPOD_SECRET)"))
@@ -113,14 +112,23 @@ public final class KvPodCli {
       Cli.printHelp(usage, options(), System.err);
       return USAGE_ERROR;
     }
-    String pods = cl.getOptionValue("pods", System.getenv("KVPOD_PODS"));
-    if (pods == null || pods.isBlank()) {
-      System.err.println("kvpod: say which pods: --pods host:port,... (or start a local cluster: bin/kvpod cluster start)");
-      return USAGE_ERROR;
-    }
     String cmd = cl.getArgList().get(0);
     String[] rest = cl.getArgList().subList(1, cl.getArgList().size()).toArray(new String[0]);
-    try (KvPodClient client = KvPodClient.builder(pods).tls(tls(cl)).build()) {
+    KvPodClient.Builder builder;
+    try {
+      builder = ClientFlags.builder(cl, "kvpod " + cmd);
+    } catch (UsageException e) {
+      System.err.println(e.getMessage());
+      return USAGE_ERROR;
+    }
+    KvPodClient built;
+    try {
+      built = builder.tls(tls(cl)).build();
+    } catch (IllegalStateException e) { // ZooKeeper did not answer, or has no such table
+      System.err.println("kvpod " + cmd + ": " + e.getMessage());
+      return UNAVAILABLE;
+    }
+    try (KvPodClient client = built) {
       switch (cmd) {
         case "get" -> {
           if (rest.length != 1) {
@@ -212,7 +220,7 @@ public final class KvPodCli {
                 s.getWalSegments(), s.getFlushes(), s.getCompactions(), s.getWaitingWrites(), s.getWaitingWritesMax(),
                 s.getBusyWrites(), s.getExpiredWrites());
             if (s.isSetHttpPort()) {
-              String host = cl.getOptionValue("pods", System.getenv("KVPOD_PODS")).split(",")[p].trim();
+              String host = s.getMembers().get(p);
               System.out.printf("       status page: http://%s:%d/ (metrics: /metrics)%n",
                   host.substring(0, host.lastIndexOf(':')), s.getHttpPort());
             }

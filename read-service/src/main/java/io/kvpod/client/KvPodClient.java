@@ -322,6 +322,11 @@ public final class KvPodClient implements Closeable {
     return ids;
   }
 
+  /** Where pod {@code id} serves, as this client knows it now; null if there is no such pod. */
+  public InetSocketAddress address(int id) {
+    return id >= 0 && id < pool.size() ? pool.address(id) : null;
+  }
+
   /** The table's pods changed: {@code byId} gives each id's {@code host:port}, "" where there is none. */
   private void members(List<String> byId) {
     List<InetSocketAddress> next = new ArrayList<>();

@@ -146,7 +146,9 @@ final class ZkDiscovery implements Closeable {
 
   @Override
   public void close() {
-    cache.close();
-    zk.close();
+    if (zk.getZookeeperClient().isConnected()) {
+      cache.close(); // removes its watches: only worth it, and only quick, while ZooKeeper answers
+    }
+    zk.close(); // ends the session, and with it the cache
   }
 }

@@ -63,6 +63,9 @@ public final class Suite {
   private final String secret = "suite-" + Long.toHexString(System.nanoTime());
   private LocalHdfs hdfs;
   private int dataNodes = 1;
+  private boolean zookeeper;
+  /** Running while the cases run, with {@link #zookeeper}. */
+  private LocalZooKeeper zk;
 
   public Suite(File work, int pods, int threads, String podHeap, PrintStream out) {
     this.work = work;
@@ -78,6 +81,19 @@ public final class Suite {
       throw new IllegalArgumentException("an HDFS needs at least one DataNode, not " + n);
     }
     this.dataNodes = n;
+    return this;
+  }
+
+  /**
+   * {@code hdfs} (the default) or {@code zookeeper}: with {@code zookeeper} the suite runs a
+   * ZooKeeper server too, the pods register in it ({@code kvpod.coordination=zookeeper}) and
+   * the suite's client finds them there, by table name.
+   */
+  public Suite coordination(String mode) {
+    if (!mode.equals("hdfs") && !mode.equals("zookeeper")) {
+      throw new IllegalArgumentException("coordination is hdfs or zookeeper, not '" + mode + "'");
+    }
+    this.zookeeper = mode.equals("zookeeper");
     return this;
   }
 
@@ -118,6 +134,11 @@ public final class Suite {
         dataNodes == 1 ? "" : "s", Math.min(dataNodes, 3), work);
     hdfs = LocalHdfs.start(new File(work, "hdfs"), dataNodes);
     try {
+      if (zookeeper) {
+        zk = LocalZooKeeper.start(new File(work, "zookeeper"));
+        out.printf("[suite] ZooKeeper serving at %s: the pods register there, and the client finds them there%n",
+            zk.address());
+      }
       for (int k : cases) {
         Result r = switch (k) {
           case 1 -> online(1, records, Fault.NONE);
@@ -130,6 +151,9 @@ public final class Suite {
         out.printf("[suite] case %d done: %s%n", k, r);
       }
     } finally {
+      if (zk != null) {
+        zk.close();
+      }
       hdfs.close();
       // Case 5 leaves ~30 GB of blocks at the defaults; the logs stay.
       LocalHdfs.deleteRecursively(new File(work, "hdfs/data"));
@@ -170,7 +194,9 @@ public final class Suite {
         procs.add(p);
         p.launch(config(i));
       }
-      client = KvPodClient.builder(podList).callTimeoutMs(30_000).deadlineMs(120_000).build();
+      KvPodClient.Builder b = zk == null ? KvPodClient.builder(podList)
+          : KvPodClient.builder().zookeeper(zk.address()).table(table).zookeeperTimeoutMs(10_000);
+      client = b.callTimeoutMs(30_000).deadlineMs(120_000).build();
       workload = new SuiteWorkload(client, pods, threads, out);
     }
 
@@ -182,6 +208,11 @@ public final class Suite {
       c.put(PodConfig.WRITE_DEADLINE, "20s");
       c.put(PodConfig.FLUSH_BYTES, Long.toString(32L << 20));
       c.put(PodConfig.MEMTABLE_MAX_BYTES, Long.toString(192L << 20));
+      if (zk != null) {
+        c.put(PodConfig.COORDINATION, "zookeeper");
+        c.put(PodConfig.ZK_QUORUM, zk.address());
+        c.put(PodConfig.ZK_SESSION_TIMEOUT, "4s");
+      }
       c.putAll(extra);
       settings.forEach((k, v) -> {
         if (podKey(k)) {

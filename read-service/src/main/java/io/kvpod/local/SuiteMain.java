@@ -25,6 +25,8 @@ public final class SuiteMain {
         .addOption(Cli.flag("pod-heap", "SIZE", "heap of each pod (default: 1g)"))
         .addOption(Cli.flag("datanodes", "N", "DataNodes of the local HDFS; files get replication min(N, 3) "
             + "(default: 1)"))
+        .addOption(Cli.flag("coordination", "MODE", "hdfs, or zookeeper: also run a ZooKeeper server, have the pods "
+            + "register in it and the client find them there (default: hdfs)"))
         .addOption(BenchPhase.JSON)
         .addOption(Cli.flag("work", "DIR", "where HDFS and the logs go; emptied first, and HDFS's data deleted at the end (default: run/suite)"))
         .addOption(Cli.defines("a setting for every pod and for the loader, e.g. -D kvpod.load.block.size=16384")));
@@ -58,6 +60,7 @@ public final class SuiteMain {
         cl.getOptionValue("pod-heap", "1g"), json ? System.err : System.out)
         .dataNodes(Integer.parseInt(cl.getOptionValue("datanodes", "1")));
     try {
+      s.coordination(cl.getOptionValue("coordination", "hdfs"));
       cl.getOptionProperties("D").forEach((k, v) -> s.set((String) k, (String) v));
     } catch (IllegalArgumentException e) {
       System.err.println("kvpod suite: " + e.getMessage());

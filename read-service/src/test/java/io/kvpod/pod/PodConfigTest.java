@@ -55,6 +55,20 @@ class PodConfigTest {
   }
 
   @Test
+  void zookeeperCoordinationNeedsAWellFormedQuorumAndHdfsNeedsNone() {
+    assertEquals(null, PodConfig.of(base()).zookeeper(), "hdfs by default: no registry");
+    Map<String, String> m = base();
+    m.put(PodConfig.COORDINATION, "zookeeper");
+    assertTrue(failure(m).contains("kvpod.coordination=zookeeper needs kvpod.zookeeper.quorum"));
+    m.put(PodConfig.ZK_QUORUM, "zk1");
+    assertTrue(failure(m).contains("bad ZooKeeper server 'zk1'"));
+    m.put(PodConfig.ZK_QUORUM, "zk1:2181,zk2:2181");
+    assertEquals(new io.kvpod.zk.ZkAddress("zk1:2181,zk2:2181", "/kvpod"), PodConfig.of(m).zookeeper());
+    m.put(PodConfig.COORDINATION, "etcd");
+    assertTrue(failure(m).contains("must be one of hdfs, zookeeper"));
+  }
+
+  @Test
   void tlsNeedsBothStoresAndTheNettyServerAndClientCertificatesNeedTls() {
     Map<String, String> m = base();
     m.put(PodConfig.TLS_ENABLED, "true");

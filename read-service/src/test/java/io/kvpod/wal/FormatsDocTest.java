@@ -43,12 +43,8 @@ class FormatsDocTest {
 
   /** The bytes of the first code block after {@code intro}: the leading hex pairs of each line. */
   private static byte[] hexBlockAfter(String intro) {
-    int at = doc.indexOf(intro);
-    assertTrue(at >= 0, "docs/formats.md has no \"" + intro + "\"");
-    int open = doc.indexOf("```\n", at) + 4;
-    int close = doc.indexOf("```", open);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    for (String line : doc.substring(open, close).split("\n")) {
+    for (String line : codeBlockAfter(intro).split("\n")) {
       for (String token : line.trim().split("\\s+")) {
         if (!HEX_BYTE.matcher(token).matches()) {
           break; // the comment starts
@@ -114,12 +110,36 @@ class FormatsDocTest {
 
   @Test
   void membershipExampleMatchesMembership() {
-    String intro = "Worked example: 2 pods, 4 buckets, then a third joins";
+    String block = codeBlockAfter("Worked example: 2 pods, 4 buckets, then a third joins");
+    Membership m = Membership.seed(List.of("h0:7000", "h1:7000"), 4).join("h2:7000");
+    assertEquals(new String(m.format(), StandardCharsets.UTF_8), block);
+  }
+
+  @Test
+  void registryExampleMatchesRegistryTree() {
+    String block = codeBlockAfter("Worked example: pod 1 of the table `users`");
+    io.kvpod.zk.RegistryTree tree = new io.kvpod.zk.RegistryTree("users");
+    StringBuilder want = new StringBuilder();
+    appendNode(want, io.kvpod.zk.ZkAddress.DEFAULT_ROOT + tree.podPath(1),
+        new io.kvpod.zk.RegistryTree.PodNode("10.0.0.2:17000", "active", List.of(1, 4)).format());
+    appendNode(want, io.kvpod.zk.ZkAddress.DEFAULT_ROOT + tree.holderPath(4),
+        new io.kvpod.zk.RegistryTree.HolderNode(3, 1).format());
+    assertEquals(want.toString(), block);
+  }
+
+  /** The first code block after {@code intro} in the document, as it stands. */
+  private static String codeBlockAfter(String intro) {
     int at = doc.indexOf(intro);
     assertTrue(at >= 0, "docs/formats.md has no \"" + intro + "\"");
     int open = doc.indexOf("```\n", at) + 4;
-    String block = doc.substring(open, doc.indexOf("```", open));
-    Membership m = Membership.seed(List.of("h0:7000", "h1:7000"), 4).join("h2:7000");
-    assertEquals(new String(m.format(), StandardCharsets.UTF_8), block);
+    return doc.substring(open, doc.indexOf("```", open));
+  }
+
+  /** A znode as the example shows it: its path padded to 35 columns, then its content, one line each. */
+  private static void appendNode(StringBuilder out, String path, byte[] content) {
+    String[] lines = new String(content, StandardCharsets.UTF_8).split("\n");
+    for (int i = 0; i < lines.length; i++) {
+      out.append(String.format("%-35s", i == 0 ? path : "")).append(lines[i]).append('\n');
+    }
   }
 }

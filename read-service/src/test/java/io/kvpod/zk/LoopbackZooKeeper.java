@@ -1,11 +1,5 @@
 package io.kvpod.zk;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -44,24 +38,9 @@ public final class LoopbackZooKeeper {
     return c;
   }
 
-  /** What server {@code spec} says it is ({@code srvr}'s "Mode:": leader, follower, standalone), or null if it does not answer. */
+  /** What server {@code spec} says it is ({@code srvr}'s "Mode:": leader, follower, standalone), or null. */
   public static String mode(InstanceSpec spec) {
-    try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", spec.getPort()), 1000);
-      s.setSoTimeout(2000);
-      OutputStream out = s.getOutputStream();
-      out.write("srvr".getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
-      for (String line; (line = in.readLine()) != null; ) {
-        if (line.startsWith("Mode: ")) {
-          return line.substring(6).trim();
-        }
-      }
-      return null;
-    } catch (java.io.IOException e) {
-      return null;
-    }
+    return io.kvpod.local.LocalZooKeeper.mode(spec.getPort());
   }
 
   /** The ensemble's leader now, or null if none answers as one. */
