@@ -70,8 +70,15 @@ public final class BenchGet {
     if (settings == null) {
       return 2;
     }
-    try (settings; KvPodClient client = builder.tls(KvPodCli.tls(cl))
-        .maxIdlePerPod(threads * 2).build()) {
+    KvPodClient built;
+    try {
+      built = builder.tls(KvPodCli.tls(cl)).maxIdlePerPod(threads * 2).build();
+    } catch (IllegalStateException e) { // ZooKeeper did not answer, or has no such table
+      settings.close();
+      System.err.println("kvpod bench get: " + e.getMessage());
+      return KvPodCli.UNAVAILABLE;
+    }
+    try (settings; KvPodClient client = built) {
       java.io.PrintStream out = settings.out();
       double pingRate = 0;
       if (!cl.hasOption("no-ping")) {

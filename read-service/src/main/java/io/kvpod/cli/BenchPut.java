@@ -66,8 +66,15 @@ public final class BenchPut {
     if (settings == null) {
       return 2;
     }
-    try (settings; KvPodClient c = builder.tls(KvPodCli.tls(cl))
-        .maxIdlePerPod(threads * 2).build()) {
+    KvPodClient built;
+    try {
+      built = builder.tls(KvPodCli.tls(cl)).maxIdlePerPod(threads * 2).build();
+    } catch (IllegalStateException e) { // ZooKeeper did not answer, or has no such table
+      settings.close();
+      System.err.println("kvpod bench put: " + e.getMessage());
+      return KvPodCli.UNAVAILABLE;
+    }
+    try (settings; KvPodClient c = built) {
       java.util.List<Integer> ids = c.podIds();
       BenchPhase.Result phase = settings.phase(batch == 1 ? "put" : "batchPut x" + batch).run(r -> {
         long first = next.getAndAdd(batch);

@@ -124,23 +124,30 @@ public final class KvPodClient implements Closeable {
     }) : null;
   }
 
-  /** Watches the table in ZooKeeper, and waits for the first view of it. */
+  /** Watches the table in ZooKeeper, and waits for the first view of it; on failure, releases everything. */
   private ZkDiscovery discover(Builder b) {
-    ZkDiscovery d = new ZkDiscovery(b.zookeeper, b.table, (int) b.zookeeperTimeoutMs,
-        (int) Math.min(b.zookeeperTimeoutMs, Integer.MAX_VALUE), holders::learn);
+    ZkDiscovery d = null;
     try {
+      d = new ZkDiscovery(b.zookeeper, b.table, (int) b.zookeeperTimeoutMs,
+          (int) Math.min(b.zookeeperTimeoutMs, Integer.MAX_VALUE), holders::learn);
       d.awaitFirstView(b.zookeeperTimeoutMs);
       return d;
     } catch (InterruptedException e) {
-      d.close();
-      close();
       Thread.currentThread().interrupt();
+      release(d);
       throw new IllegalStateException("interrupted while reading table '" + b.table + "' from ZooKeeper", e);
-    } catch (IllegalStateException e) {
-      d.close();
-      close();
+    } catch (RuntimeException e) {
+      release(d);
       throw e;
     }
+  }
+
+  /** Closes {@code d} (if any) and this client's other parts, for a constructor that fails. */
+  private void release(ZkDiscovery d) {
+    if (d != null) {
+      d.close();
+    }
+    close();
   }
 
   public static Builder builder(List<InetSocketAddress> pods) {

@@ -28,7 +28,13 @@ import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
  * and the client goes on routing with it (and learning from the pods' answers).
  *
  * <p>{@link #registered} says which pods have a node: a pod whose node is gone (its session
- * ended, or it stopped) is not called.
+ * ended, or it stopped) is not called. When no pod of the table has one, the registry says
+ * nothing about who is up (the pods may be cut off from ZooKeeper alone, or all be
+ * re-registering after an outage), and every pod counts as registered: ZooKeeper trouble
+ * never stops the client from calling the pods.
+ *
+ * <p>A {@code members} node that goes missing or stops parsing changes nothing: the client
+ * keeps the last membership and registrations it read (the pods write it again).
  *
  * <p>Thread-safe. Owns its Curator client; close it.
  */
@@ -39,8 +45,10 @@ final class ZkDiscovery implements Closeable {
   private final CuratorCache cache;
   private final Consumer<PodStatus> onRouting;
   private final CountDownLatch initialized = new CountDownLatch(1);
-  /** Which pod ids have a node; replaced, never changed in place. */
-  private volatile boolean[] registered = new boolean[0];
+  /** Which pod ids have a node; null while none has. Replaced, never changed in place. */
+  private volatile boolean[] registered;
+  /** The last membership read that parsed; null until one has. */
+  private volatile Membership members;
 
   /**
    * Starts watching {@code table} under {@code address}; {@code onRouting} is told of every
@@ -79,9 +87,10 @@ final class ZkDiscovery implements Closeable {
         || !initialized.await(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
       throw new IllegalStateException("ZooKeeper at " + address + " did not answer within " + millis + " ms");
     }
-    if (cache.get(tree.membersPath()).isEmpty()) {
+    if (members == null) {
       throw new IllegalStateException("table '" + tree.tablePath().substring("/tables/".length())
-          + "' has no pods registered in ZooKeeper at " + address
+          + "' has no membership in ZooKeeper at " + address
+          + (cache.get(tree.membersPath()).isPresent() ? " that can be read" : "")
           + ": are its pods running with kvpod.coordination=zookeeper and this kvpod.zookeeper.quorum?");
     }
   }
@@ -89,29 +98,33 @@ final class ZkDiscovery implements Closeable {
   /** Whether pod {@code id} has a node in the registry now (as far as this client has heard). */
   boolean registered(int id) {
     boolean[] r = registered;
-    return id >= 0 && id < r.length && r[id];
+    return r == null || (id >= 0 && id < r.length && r[id]);
   }
 
   /** Reads the cache and hands on the routing it shows. */
   private synchronized void changed() {
     Optional<ChildData> m = cache.get(tree.membersPath());
-    Membership members = m.map(d -> parseMembers(d.getData())).orElse(null);
-    boolean[] live = new boolean[members == null ? 0 : members.slots()];
-    cache.stream().forEach(d -> {
+    Membership read = m.map(d -> RegistryTree.parseMembers(d.getData())).orElse(null);
+    if (read == null || (members != null && read.version() < members.version())) {
+      return; // missing, or not readable: keep what was read last
+    }
+    Membership members = read;
+    this.members = members;
+    boolean[] live = new boolean[members.slots()];
+    boolean any = false;
+    for (ChildData d : (Iterable<ChildData>) cache.stream()::iterator) {
       int id = tree.podOf(d.getPath());
       if (id >= 0 && id < live.length && RegistryTree.PodNode.parse(d.getData()) != null) {
         live[id] = true;
+        any = true;
       }
-    });
-    registered = live;
-    if (members == null) {
-      return;
     }
+    registered = any ? live : null;
     List<Integer> holders = new ArrayList<>();
     List<Long> epochs = new ArrayList<>();
     for (int b = 0; b < members.buckets(); b++) {
-      holders.add(-1); // no node yet: the table keeps what it knows
-      epochs.add(-1L);
+      holders.add(members.firstHolder(b)); // no node yet: epoch 0 (no record), which any record's node beats
+      epochs.add(0L);
     }
     cache.stream().forEach(d -> {
       int b = tree.bucketOf(d.getPath());
@@ -133,15 +146,6 @@ final class ZkDiscovery implements Closeable {
     st.setMembersVersion(members.version());
     st.setPods(members.slots());
     onRouting.accept(st);
-  }
-
-  /** The membership a {@code members} node holds; null if it is incomplete or malformed (a pod rewrites it). */
-  private static Membership parseMembers(byte[] data) {
-    try {
-      return Membership.parse(data);
-    } catch (IllegalArgumentException e) {
-      return null;
-    }
   }
 
   @Override

@@ -210,7 +210,7 @@ public final class PodServer implements Closeable {
           config.bindHost(), http.port());
     }
     liveness.start(peerClient::ping, v.getMillis(PodConfig.HEARTBEAT_INTERVAL), silentAfter, peerClient::abort);
-    register(podId, layout.table());
+    register(podId, fs, layout);
     LOG.info("pod {} of {} listening on {}; taking buckets {}", podId, pods, bind, planned);
     try {
       shards.start(planned, v.getMillis(PodConfig.OWNERSHIP_POLL), this::askToFlush, policy);
@@ -229,15 +229,22 @@ public final class PodServer implements Closeable {
    * holders and the membership into ZooKeeper ({@link ZkRegistration}). Serving does not wait
    * for ZooKeeper: if it cannot be reached now, the pod registers once it can.
    */
-  private void register(int podId, String table) {
+  private void register(int podId, FileSystem fs, TableLayout layout) throws IOException {
     io.kvpod.zk.ZkAddress zk = config.zookeeper();
     if (zk == null) {
       return;
     }
+    String identity = layout.tableDir() + "@" + io.kvpod.contract.TableMeta.read(fs, layout).createdAtMillis;
     int session = (int) config.values().getMillis(PodConfig.ZK_SESSION_TIMEOUT);
-    registration = new ZkRegistration(zk.connect(session, Math.min(session, 5000)), table, podId,
-        config.self().getHostString() + ":" + config.self().getPort(), shards::lastView, () -> shards.held().keySet(),
-        ownership::members);
+    org.apache.curator.framework.CuratorFramework client = zk.connect(session, Math.min(session, 5000));
+    try {
+      registration = new ZkRegistration(client, layout.table(), identity, podId,
+          config.self().getHostString() + ":" + config.self().getPort(), shards::lastView,
+          () -> shards.held().keySet(), ownership::members, ZkRegistration.RESYNC_MILLIS);
+    } catch (RuntimeException e) {
+      client.close();
+      throw e;
+    }
     registration.start();
     LOG.info("pod {} registers in ZooKeeper at {}", podId, zk);
   }
@@ -540,7 +547,11 @@ public final class PodServer implements Closeable {
 
   private void closeParts() {
     if (registration != null) {
-      registration.close(); // first: clients stop sending calls here
+      try {
+        registration.close(); // first: clients stop sending calls here
+      } catch (RuntimeException e) {
+        LOG.warn("could not leave the ZooKeeper registry cleanly; this pod's node goes when its session ends", e);
+      }
     }
     try {
       var v = config.values();

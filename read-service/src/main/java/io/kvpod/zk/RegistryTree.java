@@ -16,6 +16,7 @@ import java.util.regex.Pattern;
  * pods hear of a change at once instead of polling for it.
  *
  * <pre>
+ *   /tables/&lt;table&gt;/identity           persistent: identity := "table=" tableDirUri "\n" "created=" millis "\n"
  *   /tables/&lt;table&gt;/members            persistent: the membership, in {@link Membership}'s own grammar
  *   /tables/&lt;table&gt;/holders/&lt;bucket&gt;   persistent: holder   := "epoch=" epoch "\n" "holder=" pod "\n"
  *   /tables/&lt;table&gt;/pods/&lt;id&gt;          ephemeral:  pod      := "address=" host ":" port "\n"
@@ -23,7 +24,9 @@ import java.util.regex.Pattern;
  *                                                                 "holds=" [bucket ("," bucket)*] "\n"
  * </pre>
  *
- * Mirrors only move forward: a {@code members} node is replaced only by a higher version, a
+ * The identity says whose registry it is: pods of a table mirror only into their own, take
+ * over one left by an older table of the same directory, and leave one of another table
+ * alone. Mirrors only move forward: a {@code members} node is replaced only by a higher version, a
  * holder node only by a higher epoch (compare-and-set on the znode's version), so pods that
  * mirror the same change, or an old change late, never undo a newer one. A pod's node is
  * ephemeral: it goes when the pod's session ends, which tells clients to stop calling that pod,
@@ -70,6 +73,37 @@ public final class RegistryTree {
     }
   }
 
+  /** The identity node's content for a table whose directory and creation time are {@code identity} ("dir@millis"). */
+  public static byte[] identity(String identity) {
+    int at = identity.lastIndexOf('@');
+    return ("table=" + identity.substring(0, at) + "\ncreated=" + identity.substring(at + 1) + "\n")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Whether a registry whose identity node holds {@code there} may be taken over by the table
+   * whose identity content is {@code ours}: {@code there} is not in the grammar, or names the
+   * same directory with an older creation time.
+   */
+  public static boolean replaces(String ours, String there) {
+    Matcher o = IDENTITY.matcher(ours);
+    Matcher t = IDENTITY.matcher(there);
+    if (!t.matches()) {
+      return true;
+    }
+    return o.matches() && o.group(1).equals(t.group(1)) && Long.parseLong(o.group(2)) > Long.parseLong(t.group(2));
+  }
+
+  /** The membership a {@code members} node holds; null if it is incomplete or not in the grammar. */
+  public static Membership parseMembers(byte[] data) {
+    try {
+      return Membership.parse(data);
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  private static final Pattern IDENTITY = Pattern.compile("table=(\\S+)\ncreated=(\\d{1,19})\n");
   private static final Pattern POD = Pattern.compile("address=([^\\s]+:\\d+)\nstate=(active|joining|leaving)\n"
       + "holds=((?:\\d+(?:,\\d+)*)?)\n");
   private static final Pattern HOLDER = Pattern.compile("epoch=(\\d{1,18})\nholder=(\\d{1,9})\n");
@@ -83,6 +117,10 @@ public final class RegistryTree {
   /** The table's node; everything else of the table is under it. */
   public String tablePath() {
     return "/tables/" + table;
+  }
+
+  public String identityPath() {
+    return tablePath() + "/identity";
   }
 
   public String membersPath() {

@@ -47,9 +47,10 @@ public record ZkAddress(String hosts, String root) {
 
   /**
    * A started Curator client rooted at {@link #root} (as Curator's namespace, which it
-   * creates on first use). It retries each operation a few times within about two seconds
-   * ({@link BoundedExponentialBackoffRetry}: 100 ms doubling to 1 s, 4 retries); callers
-   * decide what a failure after that means. The caller closes it.
+   * creates on first use). It retries each operation 4 times, 100 ms doubling to 1 s apart
+   * ({@link BoundedExponentialBackoffRetry}); while ZooKeeper is unreachable each try also
+   * waits up to {@code connectTimeoutMs}, so an operation can take 5 times that before it
+   * fails. Callers decide what a failure means. The caller closes it.
    */
   public CuratorFramework connect(int sessionTimeoutMs, int connectTimeoutMs) {
     CuratorFramework c = CuratorFrameworkFactory.builder()

@@ -1,5 +1,6 @@
 package io.kvpod.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,7 +18,10 @@ class ClientFlagsTest {
 
   @Test
   void podsOrARegistryWithATableMakeABuilder() throws Exception {
-    assertNotNull(ClientFlags.builder(parse("--pods", "127.0.0.1:1,127.0.0.1:2"), "kvpod get"));
+    try (io.kvpod.client.KvPodClient c = ClientFlags.builder(parse("--pods", "127.0.0.1:1,127.0.0.1:2"), "kvpod get")
+        .build()) {
+      assertEquals(2, c.pods(), "the pods given"); // a client connects lazily: no pod needs to run
+    }
     assertNotNull(ClientFlags.builder(parse("--zk", "127.0.0.1:2181/kvpod", "--table", "users"), "kvpod get"));
   }
 

@@ -175,4 +175,30 @@ class ZkDiscoveryTest {
         () -> KvPodClient.builder().zookeeper(registry).build());
     assertTrue(noTable.getMessage().contains("table"), noTable.getMessage());
   }
+
+  @Test
+  void aClientStartingOnAHalfWrittenMirrorRoutesByFirstHoldersThatAnyRecordReplaces() throws Exception {
+    for (int b = 0; b < BUCKETS; b++) {
+      writer.delete().forPath(tree.holderPath(b)); // members written, holders not yet
+    }
+    Membership joined = Membership.seed(List.of(pods.get(0).address(), pods.get(1).address()), BUCKETS)
+        .join("127.0.0.1:1");
+    writer.setData().forPath(tree.membersPath(), joined.format());
+    String key = keyOf(2);
+    try (KvPodClient c = client()) {
+      assertEquals(joined.firstHolder(2), c.ownerOf(key), "epoch 0: the first holder, b mod 2");
+      writer.create().forPath(tree.holderPath(2), new RegistryTree.HolderNode(1, 2).format());
+      await("a record's node replaces the first holder", () -> c.ownerOf(key) == 2);
+    }
+  }
+
+  @Test
+  void withNoPodRegisteredEveryPodIsCalled() throws Exception {
+    writer.delete().forPath(tree.podPath(0));
+    String key = keyOf(1);
+    try (KvPodClient c = client()) {
+      assertThrows(KvPodException.class, () -> c.get(key));
+      assertTrue(pods.get(1).accepted.get() > 0, "ZooKeeper says nothing of who is up: the holder was called");
+    }
+  }
 }

@@ -3,6 +3,7 @@ package io.kvpod.pod;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvpod.chaos.CheckedWrites;
 import io.kvpod.client.KvPodClient;
@@ -207,6 +208,7 @@ class ZkClusterTest {
     for (int b = 0; b < BUCKETS && found < 0; b++) {
       found = idle.ownerOf(keyOf(b)) == victim ? b : -1;
     }
+    assertTrue(found >= 0, "pod " + victim + " holds a bucket");
     int bucket = found;
     String key = keyOf(bucket);
     FileSystem fs = cluster.hdfs.fs();

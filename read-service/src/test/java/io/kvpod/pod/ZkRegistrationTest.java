@@ -52,8 +52,13 @@ class ZkRegistrationTest {
 
   private ZkRegistration registration(int pod, AtomicReference<Ownership.View> view, Set<Integer> held,
       AtomicReference<Membership> members) {
-    return new ZkRegistration(address.connect(5000, 5000), "t", pod, "127.0.0.1:" + (9000 + pod), view::get,
-        () -> held, members::get);
+    return registration(pod, view, held, members, "hdfs://nn/kvpod/tables/t@1000");
+  }
+
+  private ZkRegistration registration(int pod, AtomicReference<Ownership.View> view, Set<Integer> held,
+      AtomicReference<Membership> members, String identity) {
+    return new ZkRegistration(address.connect(5000, 5000), "t", identity, pod, "127.0.0.1:" + (9000 + pod),
+        view::get, () -> held, members::get, 300);
   }
 
   private byte[] data(String path) throws Exception {
@@ -116,5 +121,48 @@ class ZkRegistrationTest {
       PodCluster.await("the change made while ZooKeeper was down is mirrored", 60_000,
           () -> new RegistryTree.HolderNode(4, 0).equals(holder(1)));
     }
+  }
+
+  @Test
+  void aWipedOrMalformedRegistryIsWrittenAgain() throws Exception {
+    Membership m = Ownership.seed(2, BUCKETS);
+    AtomicReference<Ownership.View> view = new AtomicReference<>(view(m, new long[] {0, 2, 0, 0}, new int[] {0, 0, 0, 1}));
+    reader.create().creatingParentContainersIfNeeded().forPath(tree.membersPath(),
+        "version=9\nnot a membership".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    try (ZkRegistration p = registration(0, view, Set.of(0, 1, 2), new AtomicReference<>(m))) {
+      p.start();
+      PodCluster.await("a malformed membership node is replaced", 30_000,
+          () -> RegistryTree.parseMembers(data(tree.membersPath())) != null);
+      PodCluster.await("the holders are mirrored", 30_000, () -> new RegistryTree.HolderNode(2, 0).equals(holder(1)));
+      reader.delete().deletingChildrenIfNeeded().forPath(tree.holdersPath());
+      reader.delete().forPath(tree.membersPath());
+      PodCluster.await("a wiped registry is written again", 30_000,
+          () -> new RegistryTree.HolderNode(2, 0).equals(holder(1)) && data(tree.membersPath()) != null);
+    }
+  }
+
+  @Test
+  void aPodTakesOverItsOwnTablesOlderRegistryButNeverAnotherTables() throws Exception {
+    Membership m = Ownership.seed(2, BUCKETS);
+    AtomicReference<Ownership.View> view = new AtomicReference<>(view(m, new long[BUCKETS], new int[] {0, 1, 0, 1}));
+    // A registry left by the same directory's older table, with a higher epoch than ours.
+    reader.create().creatingParentContainersIfNeeded().forPath(tree.identityPath(),
+        RegistryTree.identity("hdfs://nn/kvpod/tables/t@500"));
+    reader.create().creatingParentContainersIfNeeded().forPath(tree.holderPath(1),
+        new RegistryTree.HolderNode(7, 0).format());
+    try (ZkRegistration p = registration(0, view, Set.of(0, 2), new AtomicReference<>(m))) {
+      p.start();
+      PodCluster.await("the older table's holders are replaced", 30_000,
+          () -> new RegistryTree.HolderNode(0, 1).equals(holder(1)));
+      PodCluster.await("and the pod registered", 30_000, () -> data(tree.podPath(0)) != null);
+    }
+    // Another table (another directory) now uses the registry: a pod of ours stays out of it.
+    reader.setData().forPath(tree.identityPath(), RegistryTree.identity("hdfs://other/kvpod/tables/t@9000"));
+    try (ZkRegistration p = registration(1, view, Set.of(1, 3), new AtomicReference<>(m))) {
+      p.start();
+      Thread.sleep(1000); // nothing to wait for: it must write nothing; a round takes 50 ms
+      assertNull(data(tree.podPath(1)), "no node in another table's registry");
+    }
+    assertEquals(new RegistryTree.HolderNode(0, 1), holder(1), "nor any mirror");
   }
 }

@@ -59,4 +59,17 @@ class RegistryTreeTest {
       assertTrue(e.getMessage().contains("ZooKeeper"), e.getMessage());
     }
   }
+
+  @Test
+  void aRegistryIsTakenOverOnlyFromAnOlderTableOfTheSameDirectory() {
+    String ours = new String(RegistryTree.identity("hdfs://nn/kvpod/tables/t@2000"), StandardCharsets.UTF_8);
+    assertEquals("table=hdfs://nn/kvpod/tables/t\ncreated=2000\n", ours);
+    String older = new String(RegistryTree.identity("hdfs://nn/kvpod/tables/t@1000"), StandardCharsets.UTF_8);
+    String newer = new String(RegistryTree.identity("hdfs://nn/kvpod/tables/t@3000"), StandardCharsets.UTF_8);
+    String other = new String(RegistryTree.identity("hdfs://nn2/kvpod/tables/t@1000"), StandardCharsets.UTF_8);
+    assertTrue(RegistryTree.replaces(ours, older));
+    assertTrue(RegistryTree.replaces(ours, "garbage"), "content outside the grammar is replaced");
+    assertTrue(!RegistryTree.replaces(ours, newer), "a newer table's registry is left alone");
+    assertTrue(!RegistryTree.replaces(ours, other), "another directory's registry is left alone");
+  }
 }
