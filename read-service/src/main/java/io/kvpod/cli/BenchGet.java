@@ -70,12 +70,9 @@ public final class BenchGet {
     if (settings == null) {
       return 2;
     }
-    KvPodClient built;
-    try {
-      built = builder.tls(KvPodCli.tls(cl)).maxIdlePerPod(threads * 2).build();
-    } catch (IllegalStateException e) { // ZooKeeper did not answer, or has no such table
+    KvPodClient built = ClientFlags.build(builder.tls(KvPodCli.tls(cl)).maxIdlePerPod(threads * 2), "kvpod bench get");
+    if (built == null) {
       settings.close();
-      System.err.println("kvpod bench get: " + e.getMessage());
       return KvPodCli.UNAVAILABLE;
     }
     try (settings; KvPodClient client = built) {

@@ -56,4 +56,17 @@ final class ClientFlags {
     }
     return KvPodClient.builder(pods);
   }
+
+  /**
+   * Builds the client, or prints why it cannot be (ZooKeeper did not answer, or has no such
+   * table) and returns null: the command then exits {@link KvPodCli#UNAVAILABLE}.
+   */
+  static KvPodClient build(KvPodClient.Builder b, String command) {
+    try {
+      return b.build();
+    } catch (IllegalStateException e) {
+      System.err.println(command + ": " + e.getMessage());
+      return null;
+    }
+  }
 }

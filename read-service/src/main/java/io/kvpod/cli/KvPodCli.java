@@ -121,11 +121,8 @@ public final class KvPodCli {
       System.err.println(e.getMessage());
       return USAGE_ERROR;
     }
-    KvPodClient built;
-    try {
-      built = builder.tls(tls(cl)).build();
-    } catch (IllegalStateException e) { // ZooKeeper did not answer, or has no such table
-      System.err.println("kvpod " + cmd + ": " + e.getMessage());
+    KvPodClient built = ClientFlags.build(builder.tls(tls(cl)), "kvpod " + cmd);
+    if (built == null) {
       return UNAVAILABLE;
     }
     try (KvPodClient client = built) {
