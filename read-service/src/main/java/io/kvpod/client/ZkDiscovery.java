@@ -105,12 +105,12 @@ final class ZkDiscovery implements Closeable {
   private synchronized void changed() {
     Optional<ChildData> m = cache.get(tree.membersPath());
     Membership read = m.map(d -> RegistryTree.parseMembers(d.getData())).orElse(null);
-    if (read == null || (members != null && read.version() < members.version())) {
+    Membership last = this.members;
+    if (read == null || (last != null && read.version() < last.version())) {
       return; // missing, or not readable: keep what was read last
     }
-    Membership members = read;
-    this.members = members;
-    boolean[] live = new boolean[members.slots()];
+    this.members = read;
+    boolean[] live = new boolean[read.slots()];
     boolean any = false;
     for (ChildData d : (Iterable<ChildData>) cache.stream()::iterator) {
       int id = tree.podOf(d.getPath());
@@ -122,8 +122,8 @@ final class ZkDiscovery implements Closeable {
     registered = any ? live : null;
     List<Integer> holders = new ArrayList<>();
     List<Long> epochs = new ArrayList<>();
-    for (int b = 0; b < members.buckets(); b++) {
-      holders.add(members.firstHolder(b)); // no node yet: epoch 0 (no record), which any record's node beats
+    for (int b = 0; b < read.buckets(); b++) {
+      holders.add(read.firstHolder(b)); // no node yet: epoch 0 (no record), which any record's node beats
       epochs.add(0L);
     }
     cache.stream().forEach(d -> {
@@ -135,16 +135,16 @@ final class ZkDiscovery implements Closeable {
       }
     });
     List<String> addresses = new ArrayList<>();
-    for (int p = 0; p < members.slots(); p++) {
-      Membership.Member x = members.member(p);
+    for (int p = 0; p < read.slots(); p++) {
+      Membership.Member x = read.member(p);
       addresses.add(x == null ? "" : x.address());
     }
     PodStatus st = new PodStatus();
     st.setHolders(holders);
     st.setHolderEpochs(epochs);
     st.setMembers(addresses);
-    st.setMembersVersion(members.version());
-    st.setPods(members.slots());
+    st.setMembersVersion(read.version());
+    st.setPods(read.slots());
     onRouting.accept(st);
   }
 

