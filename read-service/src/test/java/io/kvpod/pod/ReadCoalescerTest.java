@@ -120,6 +120,7 @@ class ReadCoalescerTest {
     Future<Found[]> first = readAsync(c, 0, "a");
     assertTrue(firstInFlight.await(30, TimeUnit.SECONDS));
     Future<Found[]> second = readAsync(c, 0, "b");
+    PodCluster.await("b queues", 30_000, () -> c.queued(0) == 1); // then c: the message's order is known
     Future<Found[]> third = readAsync(c, 0, "c");
     PodCluster.await("two reads queue", 30_000, () -> c.queued(0) == 2);
     KvPodException down = new KvPodException(ErrorCode.UNAVAILABLE, "pod 0 went away");
