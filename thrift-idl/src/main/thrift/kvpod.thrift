@@ -172,7 +172,10 @@ struct PodStatus {
   /** The version of that membership (0: the pods the table started with); higher is newer. */
   28: optional i64 membersVersion,
   /** Each pod's state, by id as in members: "active", "joining", "leaving", or "" where no pod is. */
-  29: optional list<string> memberStates
+  29: optional list<string> memberStates,
+  /** Layer data files this pod has open: those of the buckets it holds (prefetched and cached),
+      those that may hold any bucket, and any it read for a holder that did not answer. */
+  30: optional i32 layerFilesOpen
 }
 
 service KvPod {

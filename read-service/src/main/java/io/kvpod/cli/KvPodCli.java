@@ -206,10 +206,10 @@ public final class KvPodCli {
               System.out.println(ThriftJson.of(s)); // one object per pod, one per line
               continue;
             }
-            System.out.printf("pod %d: %s, table %s (%d buckets), %d layers, %d records, %d gets, cache hit %.1f%% "
-                + "(%.1f MB cached), up %.0f s%n", p, s.getState(), s.getTable(), s.getHoldersSize(), s.getLayersSize(),
-                s.getLayerRecords(), s.getGets(), 100 * s.getBlockCacheHitRatio(), s.getBlockCacheBytes() / 1e6,
-                s.getUptimeMillis() / 1000.0);
+            System.out.printf("pod %d: %s, table %s (%d buckets), %d layers (%d files open), %d records, %d gets, "
+                + "cache hit %.1f%% (%.1f MB cached), up %.0f s%n", p, s.getState(), s.getTable(), s.getHoldersSize(),
+                s.getLayersSize(), s.getLayerFilesOpen(), s.getLayerRecords(), s.getGets(),
+                100 * s.getBlockCacheHitRatio(), s.getBlockCacheBytes() / 1e6, s.getUptimeMillis() / 1000.0);
             System.out.printf("       writes: %d puts, %d records in memtables, WAL of its first home bucket at "
                 + "sequence %d, %d segments, "
                 + "%d flushes, %d compactions; %d of at most %d waiting on other pods, %d refused as BUSY, "

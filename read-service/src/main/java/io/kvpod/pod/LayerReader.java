@@ -3,10 +3,15 @@ package io.kvpod.pod;
 import io.kvpod.contract.CorruptionException;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.LayerFormat;
+import io.kvpod.contract.LayerId;
 import io.kvpod.contract.LayerMeta;
 import io.kvpod.contract.TableLayout;
 import java.nio.charset.StandardCharsets;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.IntPredicate;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -14,6 +19,7 @@ import org.apache.hadoop.hbase.Cell;
 import org.apache.hadoop.hbase.CellUtil;
 import org.apache.hadoop.hbase.HConstants;
 import org.apache.hadoop.hbase.KeyValueUtil;
+import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.hadoop.hbase.io.hfile.CacheConfig;
 import org.apache.hadoop.hbase.io.FSDataInputStreamWrapper;
 import org.apache.hadoop.hbase.io.FileLink;
@@ -28,63 +34,207 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One open layer: an HFile reader and bloom filter per partition. A lookup hashes the key
- * to its partition, asks the bloom filter, and only then seeks the block index.
+ * One layer, with its data files opened by bucket. A file that holds only keys of one
+ * bucket of the table ({@link #bucketOfPartition}) is opened, prefetched into the block
+ * cache and cached on read only while this pod holds that bucket ({@link #warm}); any other
+ * file is opened the first time a get needs it (a pod reading a bucket for a holder that
+ * does not answer), and its blocks are not cached. A file that may hold keys of every
+ * bucket (a layer whose partition count is not a multiple of the table's bucket count, as
+ * loads written before layers lined up with buckets) is opened at once, as before.
  *
- * <p>Thread-safe: readers are shared, each lookup uses its own scanner. Reference counted:
- * every {@link LayerSet} holding this layer retains it, and the files close when the last
- * set that holds it is released, i.e. after the gets in flight on it have finished.
+ * <p>A lookup hashes the key once ({@link KeyPartitioner#hash}), takes its partition,
+ * asks the file's bloom filter, and only then seeks the block index.
+ *
+ * <p>Thread-safe: files are shared, each lookup uses its own scanner; files open under the
+ * reader's lock. Reference counted: every {@link LayerSet} holding this layer retains it,
+ * and the files close when the last set that holds it is released, i.e. after the gets in
+ * flight on it have finished. A file set aside by {@link #cool} or replaced by {@link #warm}
+ * closes then too, since a get may still be reading it.
  */
 final class LayerReader {
   private static final Logger LOG = LoggerFactory.getLogger(LayerReader.class);
 
+  /** A file's partition may hold keys of every bucket of the table. */
+  static final int ANY_BUCKET = -1;
+
+  /**
+   * What opening a pod's layer files needs. {@code warm} prefetches a file into the block
+   * cache when it opens; {@code cold} does not. Both share one block cache.
+   */
+  record Opener(FileSystem fs, TableLayout layout, Configuration conf, CacheConfig warm, CacheConfig cold,
+                int buckets) {
+    /** Opener over {@code blockCache}; {@code prefetch} false leaves every file to fill the cache as read. */
+    static Opener of(FileSystem fs, TableLayout layout, Configuration conf, BlockCache blockCache, int buckets,
+                     boolean prefetch) {
+      Configuration warmConf = new Configuration(conf);
+      warmConf.setBoolean(CacheConfig.PREFETCH_BLOCKS_ON_OPEN_KEY, prefetch);
+      Configuration coldConf = new Configuration(conf);
+      coldConf.setBoolean(CacheConfig.PREFETCH_BLOCKS_ON_OPEN_KEY, false);
+      return new Opener(fs, layout, conf, new CacheConfig(warmConf, blockCache),
+          new CacheConfig(coldConf, blockCache), buckets);
+    }
+  }
+
+  /** One open data file: its reader, its bloom filter (or null), and whether it was opened warm. */
+  private record Part(HFile.Reader reader, BloomFilter bloom, boolean warm) {}
+
   private final LayerMeta meta;
-  private final Configuration conf;
-  private final HFile.Reader[] readers;
-  private final BloomFilter[] blooms;
+  private final Opener opener;
+  /** The only bucket every file holds (a flush), or {@link #ANY_BUCKET}. */
+  private final int onlyBucket;
+  private final AtomicReferenceArray<Part> parts;
+  /** Files set aside while gets may read them; closed with the layer. Guarded by this. */
+  private final List<Part> setAside = new ArrayList<>();
   private final RefCount refs = new RefCount();
 
-  private LayerReader(LayerMeta meta, Configuration conf, HFile.Reader[] readers, BloomFilter[] blooms) {
+  private LayerReader(LayerMeta meta, Opener opener) {
     this.meta = meta;
-    this.conf = conf;
-    this.readers = readers;
-    this.blooms = blooms;
+    this.opener = opener;
+    this.onlyBucket = onlyBucket(meta);
+    this.parts = new AtomicReferenceArray<>(meta.partitions);
   }
 
   /**
-   * Opens every data file of the layer; checks each file's partition against the metadata.
+   * Opens a layer: at once the files of the buckets {@code held} accepts (warm) and the
+   * files that may hold any bucket; the rest when first read. Checks that every partition
+   * has a file, and each opened file's partition against the metadata.
    *
    * <p>Each file is opened through an HBase {@link FileLink} over its two possible homes,
    * {@code layers/<id>/} and {@code retired/<id>/}: a rollback renames the layer while gets
    * may still be reading it, and a plain stream would fail once the filesystem looks the
    * path up again. The link re-opens the file where it now lives.
    */
-  static LayerReader open(FileSystem fs, TableLayout layout, LayerMeta meta, CacheConfig cache,
-                          Configuration conf) throws IOException {
-    HFile.Reader[] readers = new HFile.Reader[meta.partitions];
-    BloomFilter[] blooms = new BloomFilter[meta.partitions];
-    try {
-      for (LayerMeta.FileMeta f : meta.files) {
-        HFile.Reader r = openLinked(fs, new Path(layout.layerDir(meta.layerId), f.name),
-            new Path(layout.retiredDir(meta.layerId), f.name), cache, conf);
-        readers[f.partition] = r;
-        byte[] p = r.getHFileInfo().get(LayerFormat.INFO_PARTITION);
-        if (p == null || !Integer.toString(f.partition).equals(new String(p, StandardCharsets.UTF_8))) {
-          throw new CorruptionException(f.name + " does not hold partition " + f.partition);
-        }
-        var bloomMeta = r.getGeneralBloomFilterMetadata();
-        blooms[f.partition] = bloomMeta == null ? null : BloomFilterFactory.createFromMeta(bloomMeta, r);
+  static LayerReader open(Opener opener, LayerMeta meta, IntPredicate held) throws IOException {
+    boolean[] listed = new boolean[meta.partitions];
+    meta.files.forEach(f -> listed[f.partition] = true);
+    for (int i = 0; i < listed.length; i++) {
+      if (!listed[i]) {
+        throw new CorruptionException("layer " + meta.layerId + " has no file for partition " + i);
       }
-      for (int i = 0; i < readers.length; i++) {
-        if (readers[i] == null) {
-          throw new CorruptionException("layer " + meta.layerId + " has no file for partition " + i);
+    }
+    LayerReader l = new LayerReader(meta, opener);
+    try {
+      for (int p = 0; p < meta.partitions; p++) {
+        int b = l.bucketOfPartition(p);
+        if (b == ANY_BUCKET || held.test(b)) {
+          l.part(p, b != ANY_BUCKET);
         }
       }
     } catch (IOException | RuntimeException e) {
-      closeAll(readers);
+      l.closeAll();
       throw e;
     }
-    return new LayerReader(meta, conf, readers, blooms);
+    return l;
+  }
+
+  /**
+   * The bucket of the table whose keys alone partition {@code p}'s file holds, or
+   * {@link #ANY_BUCKET}. A key's partition is {@code h mod P} and its bucket {@code h mod B}
+   * (h its {@link KeyPartitioner#hash}); when B divides P, {@code (h mod P) mod B = h mod B},
+   * so file p holds bucket {@code p mod B}. A flush holds the keys of the one bucket whose
+   * log it covers, whatever its partition count.
+   */
+  int bucketOfPartition(int p) {
+    if (onlyBucket != ANY_BUCKET) {
+      return onlyBucket;
+    }
+    return meta.partitions % opener.buckets() == 0 ? p % opener.buckets() : ANY_BUCKET;
+  }
+
+  private static int onlyBucket(LayerMeta meta) {
+    return LayerId.FLUSH.equals(meta.kind) && meta.walThrough.size() == 1
+        ? meta.walThrough.keySet().iterator().next() : ANY_BUCKET;
+  }
+
+  /** False if no file of this layer can hold a key of {@code bucket}, so a get may skip it. */
+  boolean mayHold(int bucket) {
+    return onlyBucket == ANY_BUCKET || onlyBucket == bucket;
+  }
+
+  /** Partition {@code p}'s file, opened now (warm or cold) if it is not open yet. */
+  private Part part(int p, boolean warm) throws IOException {
+    Part x = parts.get(p);
+    if (x != null) {
+      return x;
+    }
+    synchronized (this) {
+      x = parts.get(p);
+      if (x == null) {
+        x = openPart(p, warm);
+        parts.set(p, x);
+      }
+      return x;
+    }
+  }
+
+  private Part openPart(int p, boolean warm) throws IOException {
+    LayerMeta.FileMeta f = meta.files.stream().filter(x -> x.partition == p).findFirst().orElseThrow();
+    TableLayout layout = opener.layout();
+    HFile.Reader r = openLinked(opener.fs(), new Path(layout.layerDir(meta.layerId), f.name),
+        new Path(layout.retiredDir(meta.layerId), f.name), warm ? opener.warm() : opener.cold(), opener.conf());
+    try {
+      byte[] stored = r.getHFileInfo().get(LayerFormat.INFO_PARTITION);
+      if (stored == null || !Integer.toString(p).equals(new String(stored, StandardCharsets.UTF_8))) {
+        throw new CorruptionException(f.name + " does not hold partition " + p);
+      }
+      var bloomMeta = r.getGeneralBloomFilterMetadata();
+      return new Part(r, bloomMeta == null ? null : BloomFilterFactory.createFromMeta(bloomMeta, r), warm);
+    } catch (IOException | RuntimeException e) {
+      closeQuietly(r);
+      throw e;
+    }
+  }
+
+  /**
+   * Opens warm the files of {@code bucket} (a bucket this pod now holds): a file not open
+   * yet opens with a prefetch, and one opened cold (read for an absent holder) is replaced
+   * by a warm one. Files that may hold any bucket are open already and stay as they are.
+   */
+  void warm(int bucket) throws IOException {
+    for (int p = 0; p < meta.partitions; p++) {
+      if (bucketOfPartition(p) != bucket) {
+        continue;
+      }
+      synchronized (this) {
+        Part x = parts.get(p);
+        if (x == null || !x.warm()) {
+          parts.set(p, openPart(p, true));
+          if (x != null) {
+            setAside.add(x);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Sets aside the files of {@code bucket} (a bucket this pod no longer holds) and drops
+   * their blocks from the block cache. A later read for it opens them again, cold.
+   */
+  void cool(int bucket) {
+    for (int p = 0; p < meta.partitions; p++) {
+      if (bucketOfPartition(p) != bucket) {
+        continue;
+      }
+      synchronized (this) {
+        Part x = parts.getAndSet(p, null);
+        if (x != null) {
+          setAside.add(x);
+          opener.warm().getBlockCache().ifPresent(c -> c.evictBlocksByHfileName(x.reader().getName()));
+        }
+      }
+    }
+  }
+
+  /** How many of this layer's files are open now (set-aside ones not counted). */
+  int openFiles() {
+    int n = 0;
+    for (int p = 0; p < parts.length(); p++) {
+      if (parts.get(p) != null) {
+        n++;
+      }
+    }
+    return n;
   }
 
   private static HFile.Reader openLinked(FileSystem fs, Path live, Path retired, CacheConfig cache,
@@ -118,18 +268,22 @@ final class LayerReader {
     return meta.layerId;
   }
 
-  /** The record stored for {@code key}, or null. Requires a retained reader. */
-  Found get(byte[] key) throws IOException {
-    int p = KeyPartitioner.bucket(key, readers.length);
-    HFile.Reader r = readers[p];
+  /**
+   * The record stored for {@code key}, or null. {@code hash} is the key's
+   * {@link KeyPartitioner#hash}; {@code cache} says whether the blocks read stay in the
+   * block cache (true for keys of buckets this pod holds). Requires a retained reader.
+   */
+  Found get(byte[] key, long hash, boolean cache) throws IOException {
+    int p = KeyPartitioner.bucketOfHash(hash, meta.partitions);
+    Part part = part(p, false);
+    HFile.Reader r = part.reader();
     if (r.getEntries() == 0) {
       return null;
     }
-    BloomFilter bloom = blooms[p];
-    if (bloom != null && !bloom.contains(key, 0, key.length, null)) {
+    if (part.bloom() != null && !part.bloom().contains(key, 0, key.length, null)) {
       return null;
     }
-    try (HFileScanner s = r.getScanner(conf, true, true)) {
+    try (HFileScanner s = r.getScanner(opener.conf(), cache, true)) {
       Cell probe = KeyValueUtil.createFirstOnRow(key, LayerFormat.FAMILY, LayerFormat.QUALIFIER);
       if (!seekAtOrAfter(s, probe)) {
         return null;
@@ -161,7 +315,7 @@ final class LayerReader {
   }
 
   int partitions() {
-    return readers.length;
+    return meta.partitions;
   }
 
   /**
@@ -169,8 +323,8 @@ final class LayerReader {
    * fill the block cache, so a pass does not evict the blocks gets need. Requires a retained
    * reader; the caller closes the scanner.
    */
-  HFileScanner scan(int partition) {
-    return readers[partition].getScanner(conf, false, false);
+  HFileScanner scan(int partition) throws IOException {
+    return part(partition, false).reader().getScanner(opener.conf(), false, false);
   }
 
   boolean retain() {
@@ -180,25 +334,32 @@ final class LayerReader {
   void release() {
     if (refs.release()) {
       LOG.info("closing layer {}", meta.layerId);
-      closeAll(readers);
+      closeAll();
     }
   }
 
-
-  private static void closeAll(HFile.Reader[] readers) {
-    for (HFile.Reader r : readers) {
-      if (r != null) {
-        try {
-          r.close(true);
-        } catch (IOException e) {
-          LOG.warn("error closing {}: {}", r.getPath(), e.toString());
-        }
+  private synchronized void closeAll() {
+    for (int p = 0; p < parts.length(); p++) {
+      Part x = parts.getAndSet(p, null);
+      if (x != null) {
+        closeQuietly(x.reader());
       }
+    }
+    setAside.forEach(x -> closeQuietly(x.reader()));
+    setAside.clear();
+  }
+
+  /** Closes {@code r} and drops its blocks from the block cache. */
+  private static void closeQuietly(HFile.Reader r) {
+    try {
+      r.close(true);
+    } catch (IOException e) {
+      LOG.warn("error closing {}: {}", r.getPath(), e.toString());
     }
   }
 
   @Override
   public String toString() {
-    return "LayerReader[" + meta.layerId + ", " + meta.partitions + " partitions]";
+    return "LayerReader[" + meta.layerId + ", " + meta.partitions + " partitions, " + openFiles() + " open]";
   }
 }

@@ -1,7 +1,9 @@
 package io.kvpod.pod;
 
+import io.kvpod.contract.KeyPartitioner;
 import java.io.IOException;
 import java.util.List;
+import java.util.function.IntPredicate;
 
 /**
  * An immutable snapshot of the live layers, newest first. A get runs against exactly one
@@ -13,11 +15,18 @@ import java.util.List;
  */
 final class LayerSet {
   private final List<LayerReader> layers;
+  private final int buckets;
+  private final IntPredicate held;
   private final RefCount refs = new RefCount();
 
-  /** Takes over one reference to each layer from the caller. */
-  LayerSet(List<LayerReader> layers) {
+  /**
+   * Takes over one reference to each layer from the caller. {@code buckets} is the table's
+   * bucket count; {@code held} tells the buckets this pod holds, whose blocks a get caches.
+   */
+  LayerSet(List<LayerReader> layers, int buckets, IntPredicate held) {
     this.layers = List.copyOf(layers);
+    this.buckets = buckets;
+    this.held = held;
   }
 
   List<LayerReader> layers() {
@@ -28,13 +37,26 @@ final class LayerSet {
     return layers.stream().mapToLong(l -> l.meta().records).sum();
   }
 
-  /** The newest version of {@code key} across all layers, or null. Requires a retained set. */
+  /**
+   * The newest version of {@code key} across the layers that may hold its bucket, or null.
+   * The key is hashed once for all of them. Requires a retained set.
+   */
   Found get(byte[] key) throws IOException {
+    long hash = KeyPartitioner.hash(key, 0, key.length);
+    int bucket = KeyPartitioner.bucketOfHash(hash, buckets);
+    boolean cache = held.test(bucket);
     Found best = null;
     for (LayerReader l : layers) {
-      best = Found.newer(best, l.get(key));
+      if (l.mayHold(bucket)) {
+        best = Found.newer(best, l.get(key, hash, cache));
+      }
     }
     return best;
+  }
+
+  /** Data files open now, over all layers. */
+  int openFiles() {
+    return layers.stream().mapToInt(LayerReader::openFiles).sum();
   }
 
   /**

@@ -2,19 +2,16 @@ package io.kvpod.pod;
 
 import io.kvpod.contract.LayerCatalog;
 import io.kvpod.contract.LayerMeta;
-import io.kvpod.contract.TableLayout;
 import java.io.Closeable;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.hbase.io.hfile.CacheConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,25 +21,26 @@ import org.slf4j.LoggerFactory;
  * A refresh opens new layers, keeps the readers of unchanged ones, and swaps the set
  * atomically; layers that left close after their in-flight gets finish.
  *
+ * <p>The watcher also knows which buckets the pod holds ({@link #warm}, {@link #cool}): their
+ * files open with the layer and are prefetched and cached; other buckets' files open only
+ * when read ({@link LayerReader}).
+ *
  * <p>If a refresh fails (a layer cannot be opened), the current set stays in place and the
  * error is kept for {@code status}; a pod never serves a partial set. Thread-safe.
  */
 final class LayerWatcher implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(LayerWatcher.class);
 
-  private final FileSystem fs;
-  private final TableLayout layout;
-  private final CacheConfig cache;
-  private final Configuration conf;
+  private final LayerReader.Opener opener;
+  /** The buckets this pod holds, each with the token of the shard that holds it. */
+  private final Map<Integer, Object> held = new ConcurrentHashMap<>();
   private final ScheduledExecutorService poller;
-  private volatile LayerSet current = new LayerSet(List.of());
+  private volatile LayerSet current;
   private volatile String lastError;
 
-  LayerWatcher(FileSystem fs, TableLayout layout, CacheConfig cache, Configuration conf) {
-    this.fs = fs;
-    this.layout = layout;
-    this.cache = cache;
-    this.conf = conf;
+  LayerWatcher(LayerReader.Opener opener) {
+    this.opener = opener;
+    this.current = new LayerSet(List.of(), opener.buckets(), held::containsKey);
     this.poller = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "layer-watcher");
       t.setDaemon(true);
@@ -66,7 +64,7 @@ final class LayerWatcher implements Closeable {
   synchronized List<String> refresh() throws IOException {
     List<LayerMeta> live;
     try {
-      live = LayerCatalog.liveLayers(fs, layout);
+      live = LayerCatalog.liveLayers(opener.fs(), opener.layout());
     } catch (IOException e) {
       lastError = e.toString();
       throw e;
@@ -86,8 +84,10 @@ final class LayerWatcher implements Closeable {
         if (r != null && r.retain()) {
           next.add(r);
         } else {
-          next.add(LayerReader.open(fs, layout, m, cache, conf));
-          LOG.info("opened layer {} ({} partitions, {} records)", m.layerId, m.partitions, m.records);
+          LayerReader opened = LayerReader.open(opener, m, held::containsKey);
+          next.add(opened);
+          LOG.info("opened layer {} ({} partitions, {} records; {} files open now)", m.layerId, m.partitions,
+              m.records, opened.openFiles());
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -95,7 +95,7 @@ final class LayerWatcher implements Closeable {
       lastError = "cannot open layers: " + e;
       throw e;
     }
-    current = new LayerSet(next);
+    current = new LayerSet(next, opener.buckets(), held::containsKey);
     old.release();
     lastError = null;
     LOG.info("serving {} layers: {}", ids.size(), ids);
@@ -122,6 +122,50 @@ final class LayerWatcher implements Closeable {
       for (int i = 0; i < keys.length; i++) {
         found[i] = Found.newer(found[i], s.get(keys[i]));
       }
+    } finally {
+      s.release();
+    }
+  }
+
+  /**
+   * Marks {@code bucket} as held by this pod (by the shard that {@code token} stands for)
+   * and opens its files warm in every live layer, so that they are prefetched into the block
+   * cache while the bucket's log replays. A file that fails to open is logged and kept as
+   * the last error; the get that needs it opens it again and reports what is wrong.
+   */
+  synchronized void warm(int bucket, Object token) {
+    held.put(bucket, token);
+    long start = System.nanoTime();
+    int files = 0;
+    for (LayerReader l : current.layers()) {
+      try {
+        l.warm(bucket);
+        files++;
+      } catch (IOException | RuntimeException e) {
+        lastError = "cannot open the files of bucket " + bucket + " in layer " + l.id() + ": " + e;
+        LOG.error("bucket {}: {}", bucket, lastError);
+      }
+    }
+    LOG.info("bucket {}: files opened in {} layers in {} ms; prefetching them into the block cache", bucket, files,
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+  }
+
+  /**
+   * Marks {@code bucket} as no longer held, if {@code token}'s shard is the one that held
+   * it, and sets its files aside and drops their blocks from the cache in every live layer.
+   */
+  synchronized void cool(int bucket, Object token) {
+    if (held.remove(bucket, token)) {
+      current.layers().forEach(l -> l.cool(bucket));
+      LOG.info("bucket {}: its layer files are set aside and their blocks dropped from the block cache", bucket);
+    }
+  }
+
+  /** Layer data files open now, over the live layers. */
+  int openFiles() {
+    LayerSet s = acquire();
+    try {
+      return s.openFiles();
     } finally {
       s.release();
     }

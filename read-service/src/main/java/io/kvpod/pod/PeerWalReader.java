@@ -7,6 +7,7 @@ import io.kvpod.wal.WalReplay;
 import io.kvpod.wal.WalSegmentReader;
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -55,6 +56,7 @@ final class PeerWalReader {
   private final FileSystem fs;
   private final TableLayout layout;
   private final LayerWatcher layers;
+  private final LongAdder keysRead = new LongAdder();
   private final OwnerLog[] owners;
 
   PeerWalReader(FileSystem fs, TableLayout layout, LayerWatcher layers, int buckets) {
@@ -72,6 +74,7 @@ final class PeerWalReader {
    * the owner itself would answer; null where there is none.
    */
   Found[] get(int owner, byte[][] keys) throws IOException {
+    keysRead.add(keys.length);
     long asked = System.nanoTime();
     OwnerLog log = owners[owner];
     Found[] out = new Found[keys.length];
@@ -89,6 +92,11 @@ final class PeerWalReader {
     }
     layers.mergeNewest(keys, out);
     return out;
+  }
+
+  /** Keys read here since the pod started, each for a holder that did not answer. */
+  long keysRead() {
+    return keysRead.sum();
   }
 
   /** Segments are read oldest first, so on equal versions the later record wins. */

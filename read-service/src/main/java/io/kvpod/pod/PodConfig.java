@@ -44,6 +44,7 @@ public final class PodConfig {
   public static final String ACCEPT_BACKLOG = "kvpod.server.accept.backlog";
   public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
   public static final String LAYERS_POLL = "kvpod.layers.poll.interval";
+  public static final String LAYERS_PREFETCH = "kvpod.layers.prefetch";
   public static final String PEER_TIMEOUT = "kvpod.peer.timeout";
   public static final String PEER_READ_TIMEOUT = "kvpod.peer.read.timeout";
   public static final String PEER_DOWN_WINDOW = "kvpod.peer.down.window";
@@ -160,6 +161,9 @@ public final class PodConfig {
               + "(the JDK's), or auto (openssl where it loads, else jdk; the log says which). Clients use the JDK's")
       .define(BLOCK_CACHE_BYTES, Type.LONG, "268435456", Validator.atLeast(0),
           "on-heap HFile block cache shared by all layers, in bytes")
+      .define(LAYERS_PREFETCH, Type.BOOLEAN, "true",
+          "read the layer files of the buckets this pod holds into the block cache when they open "
+          + "(a new layer, a bucket taken over), rather than block by block as gets miss")
       .define(LAYERS_POLL, Type.DURATION_MS, "5s", Validator.atLeast(100),
           "how often to look for new, rolled-back or compacted layers")
       .define(PEER_TIMEOUT, Type.DURATION_MS, "5s", Validator.atLeast(1),

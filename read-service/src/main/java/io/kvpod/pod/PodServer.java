@@ -37,7 +37,6 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
-import org.apache.hadoop.hbase.io.hfile.CacheConfig;
 import org.apache.thrift.protocol.TProtocolFactory;
 import org.apache.thrift.server.TNonblockingServer;
 import org.apache.thrift.server.TServer;
@@ -72,6 +71,7 @@ public final class PodServer implements Closeable {
   private final PodConfig config;
   private final Configuration hadoop;
   private BlockCache blockCache;
+  private PeerWalReader peerWals;
   private LayerWatcher layers;
   private ShardSet shards;
   private Compactor compactor;
@@ -134,9 +134,8 @@ public final class PodServer implements Closeable {
     int pods = members.slots();
     hadoop.setLong("hfile.block.cache.memory.size", v.getLong(PodConfig.BLOCK_CACHE_BYTES));
     blockCache = BlockCacheFactory.createBlockCache(hadoop);
-    CacheConfig cache = new CacheConfig(hadoop, blockCache);
-
-    layers = new LayerWatcher(fs, layout, cache, hadoop);
+    layers = new LayerWatcher(LayerReader.Opener.of(fs, layout, hadoop, blockCache, buckets,
+        v.getBoolean(PodConfig.LAYERS_PREFETCH)));
     layers.start(v.getMillis(PodConfig.LAYERS_POLL));
 
     metrics = PodMetrics.exported(podId, v.getMillis(PodConfig.SLOW_CALL), events);
@@ -177,8 +176,8 @@ public final class PodServer implements Closeable {
     TakeoverPolicy policy = new TakeoverPolicy(podId, pods, buckets, liveness, takeoverAfter,
         v.getMillis(PodConfig.HAND_BACK_AFTER), System::nanoTime);
     waitSlots = new WaitSlots(config.waitingWrites());
-    router = new OwnerRouter(podId, () -> ownership.members().slots(), buckets, shards, peerClient,
-        new PeerWalReader(walFs, layout, layers, buckets),
+    peerWals = new PeerWalReader(walFs, layout, layers, buckets);
+    router = new OwnerRouter(podId, () -> ownership.members().slots(), buckets, shards, peerClient, peerWals,
         liveness, policy, waitSlots, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter,
         v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.CLOCK_MAX_SKEW));
 
@@ -253,6 +252,8 @@ public final class PodServer implements Closeable {
   private void registerGauges() {
     metrics.gauge("kvpod.buckets.held", "buckets this pod holds", () -> shards.held().size());
     metrics.gauge("kvpod.buckets.recovering", "buckets this pod is taking over now", () -> shards.recovering().size());
+    metrics.counter("kvpod.reads.from.log", "keys this pod read from their bucket's log and the layers because "
+        + "the bucket's holder did not answer", peerWals, PeerWalReader::keysRead);
     metrics.counter("kvpod.takeovers", "buckets this pod claimed since it started", shards, ShardSet::takeovers);
     metrics.gauge("kvpod.memtable.records", "records in memtables, not yet flushed",
         () -> shards.held().values().stream().mapToLong(Shard::memRecords).sum());
@@ -261,6 +262,8 @@ public final class PodServer implements Closeable {
     metrics.counter("kvpod.flushes", "memtables flushed to layers since start", shards,
         s -> s.held().values().stream().mapToLong(Shard::flushes).sum());
     metrics.gauge("kvpod.layers", "layers this pod serves", () -> layers.liveLayerCount());
+    metrics.gauge("kvpod.layer.files.open", "layer data files this pod has open (its buckets' files, and "
+        + "others it read for a holder that did not answer)", () -> layers.openFiles());
     metrics.gauge("kvpod.block.cache.bytes", "bytes of HFile blocks cached", () -> blockCache.getCurrentSize());
     metrics.gauge("kvpod.block.cache.hit.ratio", "block cache hits over lookups since start",
         () -> blockCache.getStats().getHitRatio());
@@ -441,6 +444,7 @@ public final class PodServer implements Closeable {
     if (blockCache != null) {
       st.setBlockCacheBytes(blockCache.getCurrentSize());
     }
+    st.setLayerFilesOpen(layers.openFiles());
     if (http != null) {
       st.setHttpPort(http.port());
     }

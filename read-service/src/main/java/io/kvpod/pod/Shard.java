@@ -45,12 +45,15 @@ final class Shard implements Closeable {
   private final long writeTimeoutMillis;
   private final MemoryBudget memory;
   private final java.util.function.LongSupplier memoryMember;
+  /** This shard's token for the bucket's warm layer files ({@link LayerWatcher#warm}). */
+  private final Object warmth;
 
-  private Shard(int bucket, long epoch, LayerWatcher layers, MemTables mem, WriteAheadLog wal,
+  private Shard(int bucket, long epoch, LayerWatcher layers, Object warmth, MemTables mem, WriteAheadLog wal,
                 GroupCommitter committer, Flusher flusher, long writeTimeoutMillis, MemoryBudget memory) {
     this.bucket = bucket;
     this.epoch = epoch;
     this.layers = layers;
+    this.warmth = warmth;
     this.mem = mem;
     this.wal = wal;
     this.committer = committer;
@@ -79,13 +82,33 @@ final class Shard implements Closeable {
    * tried again on the fresh view, but only while {@code claim} confirms that the bucket is
    * still this pod's: a pod that lost its claim touches nothing more. Throws
    * {@link SupersededException} then.
+   *
+   * <p>The bucket's layer files open and start their prefetch into the block cache before
+   * the replay ({@link LayerWatcher#warm}), so the cache fills while the log replays and
+   * while the shard serves; if the shard does not open, they are set aside again.
    */
   static Shard open(Context ctx, int bucket, long epoch, ClaimCheck claim) throws IOException {
+    Object warmth = new Object();
+    boolean serving = false;
+    try {
+      Shard s = replay(ctx, bucket, epoch, claim, warmth);
+      serving = true;
+      return s;
+    } finally {
+      if (!serving) {
+        ctx.layers().cool(bucket, warmth);
+      }
+    }
+  }
+
+  private static Shard replay(Context ctx, int bucket, long epoch, ClaimCheck claim, Object warmth)
+      throws IOException {
     Settings s = ctx.settings();
     for (int attempt = 1; ; attempt++) {
       claim.confirm();
       long start = System.currentTimeMillis();
       ctx.layers().refresh();
+      ctx.layers().warm(bucket, warmth);
       long covered;
       long layerVersion;
       LayerSet view = ctx.layers().acquire();
@@ -146,7 +169,7 @@ final class Shard implements Closeable {
           s.flushAgeMillis(), s.writeTimeoutMillis()), committer, mem, ctx.layers(), wal, ctx.sink(),
           ctx.afterPublish(), ctx.memory(), ctx.metrics().flushes());
       flusher.start(s.flushCheckMillis());
-      return new Shard(bucket, epoch, ctx.layers(), mem, wal, committer, flusher, s.writeTimeoutMillis(),
+      return new Shard(bucket, epoch, ctx.layers(), warmth, mem, wal, committer, flusher, s.writeTimeoutMillis(),
           ctx.memory());
     }
   }
@@ -235,6 +258,7 @@ final class Shard implements Closeable {
     committer.close();
     closeQuietly(wal);
     memory.leave(memoryMember);
+    layers.cool(bucket, warmth);
   }
 
   private static void closeQuietly(WriteAheadLog wal) {

@@ -18,7 +18,6 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
-import org.apache.hadoop.hbase.io.hfile.CacheConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -76,7 +75,8 @@ class CompactorTest {
   }
 
   private LayerWatcher watcher() throws Exception {
-    return new LayerWatcher(fs(), layout(), new CacheConfig(conf, BlockCacheFactory.createBlockCache(conf)), conf);
+    return new LayerWatcher(LayerReader.Opener.of(fs(), layout(), conf, BlockCacheFactory.createBlockCache(conf), BUCKETS,
+        true));
   }
 
   /** What a read of {@code key} sees: null for no record, "(removed)" for a tombstone, else field v. */

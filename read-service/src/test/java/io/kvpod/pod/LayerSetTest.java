@@ -24,7 +24,6 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
-import org.apache.hadoop.hbase.io.hfile.CacheConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,8 +44,8 @@ class LayerSetTest {
 
   /** A watcher over the test table with its own block cache; not started (tests call refresh). */
   private LayerWatcher watcher() throws Exception {
-    return new LayerWatcher(FileSystem.getLocal(conf), layout(),
-        new CacheConfig(conf, BlockCacheFactory.createBlockCache(conf)), conf);
+    return new LayerWatcher(LayerReader.Opener.of(FileSystem.getLocal(conf), layout(), conf,
+        BlockCacheFactory.createBlockCache(conf), 1, true));
   }
 
   private static TestLayers.Rec rec(long version, String text) {

@@ -384,6 +384,7 @@ class PodClusterTest {
     assertTrue(PrometheusText.value(s, "kvpod_calls_seconds", "call", "get", "quantile", "0.99") > 0, "get p99");
     assertTrue(PrometheusText.value(s, "kvpod_wal_sync_seconds", "quantile", "0.99") > 0, "WAL sync p99");
     assertEquals(1, PrometheusText.value(s, "kvpod_buckets_held"), "pod 0 holds its one bucket");
+    assertOpensOnlyItsBucketsFiles(s, client.status(0));
     java.net.HttpURLConnection other = (java.net.HttpURLConnection) new java.net.URL(
         "http://127.0.0.1:" + port + "/nothing-here").openConnection();
     assertEquals(404, other.getResponseCode());
@@ -489,6 +490,23 @@ class PodClusterTest {
    * console, and shows the bucket pod 1 holds and the newest layer. Skipped where Chromium is
    * missing, except under CI, which installs it (.ci/run). Leaves a screenshot in target/.
    */
+  /**
+   * A pod holding one of the table's three buckets has that bucket's file of each loaded
+   * layer open (each load has three partitions, one per bucket), not all three, unless it
+   * read keys for a holder that did not answer (a busy machine), which opens theirs too.
+   */
+  private static void assertOpensOnlyItsBucketsFiles(List<PrometheusText.Sample> metrics, PodStatus st) {
+    long flushes = st.getLayers().stream().filter(l -> "flush".equals(l.getKind())).count();
+    long others = st.getLayersSize() - flushes;
+    int open = st.getLayerFilesOpen();
+    assertTrue(open >= others, open + " files open in " + others + " layers of three partitions");
+    if (PrometheusText.value(metrics, "kvpod_reads_from_log_total") == 0) {
+      assertTrue(open <= others + flushes, open + " files open in " + others + " layers of three partitions and "
+          + flushes + " flushes: each pod opens its own bucket's files only");
+    }
+    assertEquals(open, (int) PrometheusText.value(metrics, "kvpod_layer_files_open"));
+  }
+
   @Test
   @Order(6)
   void theStatusPageRendersInAHeadlessBrowserWithNoConsoleErrors() throws Exception {

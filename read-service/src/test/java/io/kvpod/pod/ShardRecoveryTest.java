@@ -23,7 +23,6 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.FilterFileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
-import org.apache.hadoop.hbase.io.hfile.CacheConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -92,8 +91,8 @@ class ShardRecoveryTest {
   }
 
   private Shard open(FileSystem walFs) throws IOException {
-    LayerWatcher layers = new LayerWatcher(FileSystem.getLocal(conf), layout(),
-        new CacheConfig(conf, BlockCacheFactory.createBlockCache(conf)), conf);
+    LayerWatcher layers = new LayerWatcher(LayerReader.Opener.of(FileSystem.getLocal(conf), layout(), conf,
+        BlockCacheFactory.createBlockCache(conf), 1, true));
     Shard.Settings s = new Shard.Settings(1000, 1 << 20, 1 << 20, 64 << 20, 1, 1L << 40, 3_600_000, 5000, 3_600_000);
     Shard.Context ctx = new Shard.Context(0, walFs, layout(), layers, WriteAheadLog.Durability.HFLUSH, s,
         (id, partitions) -> {

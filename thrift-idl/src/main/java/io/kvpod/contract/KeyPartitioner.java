@@ -22,11 +22,23 @@ public final class KeyPartitioner {
 
   /** The bucket of the key held in {@code bytes[off, off+len)}. Requires {@code n > 0}. */
   public static int bucket(byte[] bytes, int off, int len, int n) {
+    return bucketOfHash(hash(bytes, off, len), n);
+  }
+
+  /**
+   * {@code unsigned32(murmur3_x86_32(bytes[off, off+len), seed = 0))}: hash a key once, then
+   * take its bucket for several counts with {@link #bucketOfHash}.
+   */
+  public static long hash(byte[] bytes, int off, int len) {
+    return Integer.toUnsignedLong(MurmurHash3.hash32x86(bytes, off, len, 0));
+  }
+
+  /** The bucket among {@code n} of a key whose {@link #hash} is {@code hash}. Requires {@code n > 0}. */
+  public static int bucketOfHash(long hash, int n) {
     if (n <= 0) {
       throw new IllegalArgumentException("bucket count must be positive, got " + n);
     }
-    int h = MurmurHash3.hash32x86(bytes, off, len, 0);
-    return (int) (Integer.toUnsignedLong(h) % n);
+    return (int) (hash % n);
   }
 
   public static int bucket(byte[] key, int n) {
