@@ -40,6 +40,9 @@ import org.slf4j.LoggerFactory;
  * {@link #MAX_HEARTBEAT_FRAME} bytes goes to the worker lane whatever its method, so the
  * heartbeat lane only ever decodes small frames.
  *
+ * <p>A third way: a {@code get} whose answer is in memory runs on the selector thread that
+ * read it, with no hand-off ({@link InlineReads} says which may).
+ *
  * <p>Thread-safe. Owns both lanes' threads: {@link #close} ends them.
  */
 final class CallLanes implements TAsyncProcessor, TProcessor, Closeable {
@@ -54,6 +57,8 @@ final class CallLanes implements TAsyncProcessor, TProcessor, Closeable {
   private final ContractProcessor calls;
   private final ExecutorService workers;
   private final ExecutorService heartbeats;
+  /** Null: every call goes to a lane. */
+  private volatile InlineReads inline;
 
   /** Runs {@code calls}, on {@code workers} unless they are heartbeats; takes ownership of {@code workers}. */
   CallLanes(ContractProcessor calls, ExecutorService workers) {
@@ -76,11 +81,29 @@ final class CallLanes implements TAsyncProcessor, TProcessor, Closeable {
     return new SelectorServer(args.processor(this), selectorThreads, this::close);
   }
 
-  /** Called on a selector thread with a complete frame: picks the lane and hands the call to it. */
+  /** From now on, runs on the selector thread the calls {@code inline} says may run there. */
+  void inline(InlineReads inline) {
+    this.inline = inline;
+  }
+
+  /**
+   * Called on a selector thread with a complete frame: runs the call there if it may run
+   * inline, else picks the lane and hands the call to it.
+   */
   @Override
   public void process(AsyncFrameBuffer frame) throws TException {
     TProtocol in = frame.getInputProtocol();
     TMessage msg = in.readMessageBegin(); // a malformed header throws: the server closes the connection
+    InlineReads now = inline;
+    if (now != null && now.answerable(msg.name, in.getTransport())) {
+      try {
+        run(frame, msg);
+      } catch (RuntimeException e) { // the call's own failures are answered; this is a bug: keep the selector
+        LOG.error("closing a connection: its inline {} call failed", msg.name, e);
+        frame.close();
+      }
+      return;
+    }
     try {
       dispatch(msg.name, in.getTransport().getBytesRemainingInBuffer(), () -> run(frame, msg));
     } catch (RejectedExecutionException e) {

@@ -25,6 +25,7 @@ import org.apache.hadoop.hbase.io.FSDataInputStreamWrapper;
 import org.apache.hadoop.hbase.io.FileLink;
 import org.apache.hadoop.hbase.io.hfile.HFile;
 import org.apache.hadoop.hbase.io.hfile.HFileInfo;
+import org.apache.hadoop.hbase.io.hfile.PrefetchExecutor;
 import org.apache.hadoop.hbase.io.hfile.ReaderContext;
 import org.apache.hadoop.hbase.io.hfile.ReaderContextBuilder;
 import org.apache.hadoop.hbase.io.hfile.HFileScanner;
@@ -62,7 +63,7 @@ final class LayerReader {
    * cache when it opens; {@code cold} does not. Both share one block cache.
    */
   record Opener(FileSystem fs, TableLayout layout, Configuration conf, CacheConfig warm, CacheConfig cold,
-                int buckets) {
+                int buckets, boolean prefetch) {
     /** Opener over {@code blockCache}; {@code prefetch} false leaves every file to fill the cache as read. */
     static Opener of(FileSystem fs, TableLayout layout, Configuration conf, BlockCache blockCache, int buckets,
                      boolean prefetch) {
@@ -71,7 +72,7 @@ final class LayerReader {
       Configuration coldConf = new Configuration(conf);
       coldConf.setBoolean(CacheConfig.PREFETCH_BLOCKS_ON_OPEN_KEY, false);
       return new Opener(fs, layout, conf, new CacheConfig(warmConf, blockCache),
-          new CacheConfig(coldConf, blockCache), buckets);
+          new CacheConfig(coldConf, blockCache), buckets, prefetch);
     }
   }
 
@@ -224,6 +225,34 @@ final class LayerReader {
         }
       }
     }
+  }
+
+  /**
+   * True if no file of this layer can hold {@code bucket}, or every file that does was
+   * opened warm and HBase's prefetch of it has ended, so that (unless the cache evicted
+   * since) a get of the bucket reads no block from the filesystem. False for files that may
+   * hold any bucket (never prefetched) and when prefetching is off.
+   */
+  boolean prefetched(int bucket) {
+    if (!mayHold(bucket)) {
+      return true;
+    }
+    if (!opener.prefetch()) {
+      return false;
+    }
+    for (int p = 0; p < meta.partitions; p++) {
+      int b = bucketOfPartition(p);
+      if (b == ANY_BUCKET) {
+        return false;
+      }
+      if (b == bucket) {
+        Part x = parts.get(p);
+        if (x == null || !x.warm() || !PrefetchExecutor.isCompleted(x.reader().getPath())) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   /** How many of this layer's files are open now (set-aside ones not counted). */

@@ -54,6 +54,16 @@ final class LayerSet {
     return best;
   }
 
+  /** True if every layer's files of {@code bucket} are prefetched ({@link LayerReader#prefetched}). */
+  boolean prefetched(int bucket) {
+    for (LayerReader l : layers) {
+      if (!l.prefetched(bucket)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Data files open now, over all layers. */
   int openFiles() {
     return layers.stream().mapToInt(LayerReader::openFiles).sum();

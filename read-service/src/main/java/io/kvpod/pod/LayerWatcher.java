@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -36,6 +37,8 @@ final class LayerWatcher implements Closeable {
   private final Map<Integer, Object> held = new ConcurrentHashMap<>();
   private final ScheduledExecutorService poller;
   private volatile LayerSet current;
+  /** Buckets whose files in {@link #current} are known prefetched; replaced whenever that may change. */
+  private volatile Set<Integer> prefetched = ConcurrentHashMap.newKeySet();
   private volatile String lastError;
 
   LayerWatcher(LayerReader.Opener opener) {
@@ -96,6 +99,7 @@ final class LayerWatcher implements Closeable {
       throw e;
     }
     current = new LayerSet(next, opener.buckets(), held::containsKey);
+    prefetched = ConcurrentHashMap.newKeySet();
     old.release();
     lastError = null;
     LOG.info("serving {} layers: {}", ids.size(), ids);
@@ -135,6 +139,7 @@ final class LayerWatcher implements Closeable {
    */
   synchronized void warm(int bucket, Object token) {
     held.put(bucket, token);
+    prefetched = ConcurrentHashMap.newKeySet();
     long start = System.nanoTime();
     int files = 0;
     for (LayerReader l : current.layers()) {
@@ -156,9 +161,32 @@ final class LayerWatcher implements Closeable {
    */
   synchronized void cool(int bucket, Object token) {
     if (held.remove(bucket, token)) {
+      prefetched = ConcurrentHashMap.newKeySet();
       current.layers().forEach(l -> l.cool(bucket));
       LOG.info("bucket {}: its layer files are set aside and their blocks dropped from the block cache", bucket);
     }
+  }
+
+  /**
+   * True if the live layers' files of {@code bucket} are all prefetched into the block
+   * cache ({@link LayerReader#prefetched}). Cheap once true: the answer is kept until the
+   * layers or the held buckets change.
+   */
+  boolean prefetched(int bucket) {
+    Set<Integer> known = prefetched; // read before the set: a refresh swaps the set first
+    if (known.contains(bucket)) {
+      return true;
+    }
+    LayerSet s = acquire();
+    try {
+      if (!s.prefetched(bucket)) {
+        return false;
+      }
+    } finally {
+      s.release();
+    }
+    known.add(bucket);
+    return true;
   }
 
   /** Layer data files open now, over the live layers. */

@@ -74,6 +74,7 @@ public final class PodConfig {
   public static final String DEBUG_RECOVERY_DELAY = "kvpod.debug.recovery.delay";
   public static final String CLOCK_MAX_SKEW = "kvpod.clock.max.skew";
   public static final String SERVER_TRANSPORT = "kvpod.server.transport";
+  public static final String SERVER_INLINE_READS = "kvpod.server.inline.reads";
   public static final String COORDINATION = "kvpod.coordination";
   public static final String ZK_QUORUM = "kvpod.zookeeper.quorum";
   public static final String ZK_SESSION_TIMEOUT = "kvpod.zookeeper.session.timeout";
@@ -104,6 +105,10 @@ public final class PodConfig {
           "a pod accepts an internal message only within this of its sending time (by the pod's clock); "
               + "within it, each message is accepted once (replays are refused)")
       .define(SELECTOR_THREADS, Type.INT, "2", Validator.between(1, 64), "threads that do network I/O")
+      .define(SERVER_INLINE_READS, Type.BOOLEAN, "true",
+          "answer a get on the selector thread that read it when nothing in it can wait (its bucket held here, "
+              + "its files prefetched, the block cache never full), rather than hand it to a worker; selector "
+              + "server only (not TLS or kvpod.server.transport=netty)")
       .define(WORKER_THREADS, Type.INT, "64", Validator.between(2, 1024),
           "threads that run calls, started as calls need them (gets block on HDFS reads, and forwarded "
               + "writes on other pods, so many more than cores); one idle for a minute ends. Pings and pods' "

@@ -72,6 +72,7 @@ public final class PodServer implements Closeable {
   private final Configuration hadoop;
   private BlockCache blockCache;
   private PeerWalReader peerWals;
+  private InlineReads inlineReads;
   private LayerWatcher layers;
   private ShardSet shards;
   private Compactor compactor;
@@ -199,6 +200,7 @@ public final class PodServer implements Closeable {
 
     List<Integer> planned = shards.plan();
     InetSocketAddress bind = new InetSocketAddress(config.bindHost(), config.self().getPort());
+    inlineReads = new InlineReads(buckets, shards, layers, blockCache);
     listen(bind, new ContractProcessor(service[0], metrics));
     registerGauges();
     int httpPort = v.getInt(PodConfig.HTTP_PORT);
@@ -252,6 +254,8 @@ public final class PodServer implements Closeable {
   private void registerGauges() {
     metrics.gauge("kvpod.buckets.held", "buckets this pod holds", () -> shards.held().size());
     metrics.gauge("kvpod.buckets.recovering", "buckets this pod is taking over now", () -> shards.recovering().size());
+    metrics.counter("kvpod.gets.inline", "gets answered on the selector thread that read them (their blocks "
+        + "prefetched, their bucket held here)", inlineReads, InlineReads::answered);
     metrics.counter("kvpod.reads.from.log", "keys this pod read from their bucket's log and the layers because "
         + "the bucket's holder did not answer", peerWals, PeerWalReader::keysRead);
     metrics.counter("kvpod.takeovers", "buckets this pod claimed since it started", shards, ShardSet::takeovers);
@@ -331,6 +335,9 @@ public final class PodServer implements Closeable {
     TProtocolFactory protocols = StrictBinaryProtocol.factory(new DecodeBudget(v.getLong(PodConfig.MAX_DECODE_BYTES)),
         v.getLong(PodConfig.MAX_DECODE_BYTES_PER_CALL));
     CallLanes lanes = new CallLanes(processor, workers(v.getInt(PodConfig.WORKER_THREADS)));
+    if (v.getBoolean(PodConfig.SERVER_INLINE_READS)) {
+      lanes.inline(inlineReads);
+    }
     String transport = v.getString(PodConfig.SERVER_TRANSPORT);
     if (tls != null || transport.equals("netty")) {
       netty = new NettyServer(new NettyServer.Settings(bind, v.getInt(PodConfig.ACCEPT_BACKLOG),

@@ -283,6 +283,21 @@ final class ShardSet implements Closeable {
         + " within a lease of reading it; retry shortly");
   }
 
+  /**
+   * True if a read of {@code bucket} would be answered here without waiting: this pod serves
+   * the bucket in the epoch of a view confirmed within half a lease, so {@link #read} need
+   * not read the holder records again.
+   */
+  boolean servesNow(int bucket) {
+    Shard s = held.get(bucket);
+    if (s == null) {
+      return false;
+    }
+    Ownership.View v = ownership.view();
+    Ownership.Holding h = v.of(bucket);
+    return System.nanoTime() - v.confirmedNanos() < leaseNanos / 2 && h.holder() == self && h.epoch() == s.epoch;
+  }
+
   /** True while this pod is taking {@code bucket} (claimed or about to, replaying its log). */
   boolean isRecovering(int bucket) {
     return recovering.contains(bucket);

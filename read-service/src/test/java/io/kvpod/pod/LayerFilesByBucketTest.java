@@ -117,6 +117,11 @@ class LayerFilesByBucketTest {
         Thread.sleep(50); // HBase's prefetch starts about a second after the file opens
       }
       assertTrue(cache.getDataBlockCount() > 0, "bucket 2's file was prefetched into the block cache");
+      while (!w.prefetched(2) && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(w.prefetched(2), "bucket 2's prefetch ended");
+      assertFalse(w.prefetched(0), "bucket 0's file was opened cold: a get of it may read the disk");
       String k2 = keyOf(2);
       assertEquals("v" + k2.substring(1), read(w, k2));
     }
