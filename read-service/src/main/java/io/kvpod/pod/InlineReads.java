@@ -27,7 +27,9 @@ import org.apache.thrift.transport.TTransport;
  * block cache ({@link LayerWatcher#prefetched}), and the cache has never evicted a block for
  * room (so what was prefetched is still there). The memtables are in memory. Anything else (a
  * bucket held elsewhere, which is forwarded; a bucket being taken over; a layer still being
- * prefetched or opened whole) goes to a worker as before.
+ * prefetched or opened whole) goes to a worker as before. (A prefetch that failed part-way
+ * also counts as ended: a get may then read a block from the filesystem on the selector
+ * thread. It is answered right, only slower, and HBase logs the failed prefetch.)
  *
  * <p>Thread-safe.
  */
@@ -89,7 +91,7 @@ final class InlineReads {
     }
     try {
       TBinaryProtocol args = new TBinaryProtocol(
-          new TMemoryInputTransport(new TConfiguration(), buf, frame.getBufferPosition(), left), left, left);
+          new TMemoryInputTransport(TConfiguration.DEFAULT, buf, frame.getBufferPosition(), left), left, left);
       args.readStructBegin();
       TField f = args.readFieldBegin();
       if (f.id != 1 || f.type != TType.STRING) {

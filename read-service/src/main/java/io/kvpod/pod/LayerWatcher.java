@@ -161,8 +161,8 @@ final class LayerWatcher implements Closeable {
    */
   synchronized void cool(int bucket, Object token) {
     if (held.remove(bucket, token)) {
-      prefetched = ConcurrentHashMap.newKeySet();
       current.layers().forEach(l -> l.cool(bucket));
+      prefetched = ConcurrentHashMap.newKeySet(); // after: a check in between may have found the files still warm
       LOG.info("bucket {}: its layer files are set aside and their blocks dropped from the block cache", bucket);
     }
   }
