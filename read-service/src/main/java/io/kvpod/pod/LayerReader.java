@@ -84,7 +84,12 @@ final class LayerReader {
   /** The only bucket every file holds (a flush), or {@link #ANY_BUCKET}. */
   private final int onlyBucket;
   private final AtomicReferenceArray<Part> parts;
-  /** Files set aside while gets may read them; closed with the layer. Guarded by this. */
+  /**
+   * Files set aside while gets may read them; closed with the layer, not sooner: closing a
+   * reader cancels HBase's prefetch of its path, which a warm reader of the same file may be
+   * running. At most one per file for each time its bucket arrived or left while the layer
+   * lived. Guarded by this.
+   */
   private final List<Part> setAside = new ArrayList<>();
   private final RefCount refs = new RefCount();
 
