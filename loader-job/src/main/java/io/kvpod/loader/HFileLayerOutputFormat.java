@@ -13,6 +13,7 @@ import org.apache.hadoop.mapreduce.RecordWriter;
 import org.apache.hadoop.mapreduce.TaskAttemptContext;
 import org.apache.hadoop.mapreduce.lib.output.FileOutputCommitter;
 import org.apache.hadoop.mapreduce.lib.output.FileOutputFormat;
+import org.apache.hadoop.mapreduce.security.TokenCache;
 
 /**
  * Writes each reducer's records into the HFile of its partition, named
@@ -39,6 +40,9 @@ public class HFileLayerOutputFormat extends OutputFormat<LoadKey, BytesWritable>
   @Override
   public void checkOutputSpecs(JobContext ctx) throws IOException {
     Path out = outputPath(ctx);
+    // On a secured cluster the tasks write with a delegation token for the output's NameNode,
+    // as FileOutputFormat's own check gets one.
+    TokenCache.obtainTokensForNamenodes(ctx.getCredentials(), new Path[] {out}, ctx.getConfiguration());
     if (out.getFileSystem(ctx.getConfiguration()).exists(out)) {
       throw new FileAlreadyExistsException("staging directory " + out + " already exists");
     }

@@ -30,7 +30,7 @@ public final class LoaderConfig {
   /** Set by the driver for its tasks; not a user setting. */
   static final String LAYER_ID = "kvpod.load.layer.id";
 
-  public static final ConfigDef DEF = new ConfigDef()
+  public static final ConfigDef DEF = io.kvpod.config.KerberosLogin.define(new ConfigDef()
       .define(ROOT, Type.STRING, null,
           "kvpod root URI, e.g. hdfs://nn:8020/kvpod or file:///tmp/kvpod (--root)")
       .define(TABLE, Type.STRING, "default", "table to load into (--table)")
@@ -61,7 +61,7 @@ public final class LoaderConfig {
           "pods to tell about the new layer at once, host:port,...; they also find it by polling (--notify)")
       .define(SECRET, Type.STRING, null, "cluster secret for --notify (default: env KVPOD_SECRET)")
       .define(FAULT_REDUCE_AFTER, Type.LONG, "-1",
-          "fault injection for tests: each reducer fails after writing this many records (-1: off)");
+          "fault injection for tests: each reducer fails after writing this many records (-1: off)"));
 
   private LoaderConfig() {}
 }

@@ -16,11 +16,15 @@ import org.apache.hadoop.conf.Configured;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.io.BytesWritable;
+import org.apache.hadoop.mapred.Master;
 import org.apache.hadoop.mapreduce.Counters;
 import org.apache.hadoop.mapreduce.Job;
+import org.apache.hadoop.mapreduce.MRConfig;
 import org.apache.hadoop.mapreduce.lib.input.FileInputFormat;
 import org.apache.hadoop.mapreduce.lib.input.TextInputFormat;
 import org.apache.hadoop.mapreduce.lib.output.FileOutputFormat;
+import org.apache.hadoop.security.UserGroupInformation;
+import org.apache.hadoop.util.NativeCodeLoader;
 import org.apache.hadoop.util.Tool;
 
 /**
@@ -90,6 +94,8 @@ public class LoaderJob extends Configured implements Tool {
     cfg.validateAll();
     requireSet(conf, LoaderConfig.ROOT, "--root");
     requireSet(conf, LoaderConfig.INPUT, "--input");
+    requireTokenRenewer(conf);
+    requireSecureShuffle(conf);
 
     TableLayout layout = new TableLayout(cfg.getString(LoaderConfig.ROOT), cfg.getString(LoaderConfig.TABLE));
     HFileOptions hfile = HFileOptions.from(conf);
@@ -125,6 +131,35 @@ public class LoaderJob extends Configured implements Tool {
       printSummary(result, layout);
       notifyPods(conf, layout);
       return 0;
+    }
+  }
+
+  /**
+   * On a Kerberos-secured cluster the job's delegation tokens name a renewer, the YARN
+   * ResourceManager's principal, even under the local job runner: say so before Hadoop's
+   * "Can't get Master Kerberos principal" does.
+   */
+  private static void requireTokenRenewer(Configuration conf) throws IOException, UsageException {
+    String renewer = UserGroupInformation.isSecurityEnabled() ? Master.getMasterPrincipal(conf) : "-";
+    if (renewer == null || renewer.isEmpty()) {
+      throw new UsageException(CMD + ": Hadoop security is kerberos, and the job's delegation tokens need a renewer: "
+          + "set yarn.resourcemanager.principal (yarn-site.xml on the classpath, or -D yarn.resourcemanager.principal="
+          + "rm/_HOST@REALM)");
+    }
+  }
+
+  /**
+   * Under Kerberos, MapReduce's shuffle checks who owns each map output file before it reads
+   * it, with Hadoop's native library; without libhadoop every reduce fails mid-job. On YARN
+   * the NodeManagers have it; the local job runner needs it in this process.
+   */
+  private static void requireSecureShuffle(Configuration conf) throws UsageException {
+    if (UserGroupInformation.isSecurityEnabled() && !NativeCodeLoader.isNativeCodeLoaded()
+        && MRConfig.LOCAL_FRAMEWORK_NAME.equals(conf.get(MRConfig.FRAMEWORK_NAME, MRConfig.LOCAL_FRAMEWORK_NAME))) {
+      throw new UsageException(CMD + ": Hadoop security is kerberos and the job would run in this process "
+          + "(mapreduce.framework.name=local), whose shuffle then needs Hadoop's native library, libhadoop, which "
+          + "is not loaded: run the load on YARN (hadoop jar with the cluster's configuration, or "
+          + "-D mapreduce.framework.name=yarn), or add libhadoop's directory to java.library.path");
     }
   }
 

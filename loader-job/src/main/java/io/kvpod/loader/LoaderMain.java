@@ -1,7 +1,9 @@
 package io.kvpod.loader;
 
+import io.kvpod.config.KerberosLogin;
 import java.util.Arrays;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.conf.Configured;
 import org.apache.hadoop.util.Tool;
 import org.apache.hadoop.util.ToolRunner;
 
@@ -37,10 +39,14 @@ public final class LoaderMain {
     };
   }
 
-  /** Runs a command; returns the exit status. Errors are printed, never thrown. */
+  /**
+   * Runs a command; returns the exit status. Errors are printed, never thrown. The process
+   * logs in to a Kerberos-secured Hadoop first ({@link KerberosLogin}), once Hadoop's generic
+   * options ({@code -D}, {@code -conf}) are applied.
+   */
   public static int run(Tool tool, String[] args) {
     try {
-      return ToolRunner.run(new Configuration(), tool, args);
+      return ToolRunner.run(new Configuration(), new LoggedIn(tool), args);
     } catch (UsageException e) {
       System.err.println(e.getMessage());
       return 2;
@@ -54,6 +60,32 @@ public final class LoaderMain {
         e.printStackTrace();
       }
       return 1;
+    }
+  }
+
+  /** {@code tool}, run after {@link KerberosLogin#login} with the configuration ToolRunner built. */
+  private static final class LoggedIn extends Configured implements Tool {
+    private final Tool tool;
+
+    LoggedIn(Tool tool) {
+      this.tool = tool;
+    }
+
+    @Override
+    public void setConf(Configuration conf) {
+      super.setConf(conf);
+      if (tool != null) { // Configured's constructor calls this before the field is set
+        tool.setConf(conf);
+      }
+    }
+
+    @Override
+    public int run(String[] args) throws Exception {
+      String user = KerberosLogin.login(getConf());
+      if (user != null) {
+        System.err.println("[kerberos] logged in as " + user);
+      }
+      return tool.run(args);
     }
   }
 

@@ -28,7 +28,7 @@ import org.apache.hadoop.hdfs.protocol.HdfsConstants;
  * it to {@code read-service/target/hdfs-lib}); pods and clients do not.
  */
 public final class LocalHdfs implements AutoCloseable {
-  private static final String READY = "HDFS READY ";
+  static final String READY = "HDFS READY ";
 
   private final Process process;
   private final String uri;
@@ -84,7 +84,8 @@ public final class LocalHdfs implements AutoCloseable {
     Thread.currentThread().join();
   }
 
-  private static Configuration conf(File base, int dataNodes) {
+  /** The cluster's settings: everything on 127.0.0.1, data under {@code base}. */
+  static Configuration conf(File base, int dataNodes) {
     Configuration c = new Configuration();
     c.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, base.getPath());
     c.set("dfs.namenode.rpc-bind-host", "127.0.0.1");
@@ -122,12 +123,24 @@ public final class LocalHdfs implements AutoCloseable {
    */
   public static LocalHdfs start(File dir, int dataNodes, String classpath) throws IOException,
       InterruptedException {
+    return launch(dir, classpath, LocalHdfs.class.getName(), List.of("--dir", new File(dir, "data").getAbsolutePath(),
+        "--datanodes", Integer.toString(dataNodes), "--format"));
+  }
+
+  /**
+   * Runs {@code mainClass} (this class's {@link #main}, or another that prints the same
+   * {@code HDFS READY <uri>} line) in a new JVM with {@code classpath}, its log and temp files
+   * under {@code dir}, and waits up to 2 minutes until it serves.
+   */
+  static LocalHdfs launch(File dir, String classpath, String mainClass, List<String> args) throws IOException,
+      InterruptedException {
     dir.mkdirs();
     File log = new File(dir, "hdfs.log");
     List<String> cmd = new ArrayList<>(List.of(new File(System.getProperty("java.home"), "bin/java").getPath(),
         "-Xmx768m", "-Djava.net.preferIPv4Stack=true", "-Djava.io.tmpdir=" + dir.getAbsolutePath(),
-        "-cp", classpath, LocalHdfs.class.getName(), "--dir", new File(dir, "data").getAbsolutePath(),
-        "--datanodes", Integer.toString(dataNodes), "--format"));
+        "-cp", classpath, mainClass));
+    cmd.addAll(1, PodProcess.childJavaOptions());
+    cmd.addAll(args);
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log).start();
     PodProcess.track(p);
     long deadline = System.currentTimeMillis() + 120_000;

@@ -76,6 +76,12 @@ public final class MembersCommand {
     Configuration conf = new Configuration();
     Properties d = cl.getOptionProperties("D");
     d.stringPropertyNames().forEach(k -> conf.set(k, d.getProperty(k)));
+    try {
+      io.kvpod.config.KerberosLogin.login(conf);
+    } catch (IllegalArgumentException e) {
+      System.err.println("kvpod members: " + e.getMessage());
+      return USAGE_ERROR;
+    }
     TableLayout layout = new TableLayout(cl.getOptionValue("root"), cl.getOptionValue("table", "default"));
     FileSystem fs = Ownership.recordFileSystem(layout.tableDir().getFileSystem(conf));
     long timeoutMillis;

@@ -86,7 +86,7 @@ public final class PodConfig {
   public static final String TLS_CLIENT_AUTH = "kvpod.tls.client.auth";
   public static final String TLS_PROVIDER = "kvpod.tls.provider";
 
-  public static final ConfigDef DEF = new ConfigDef()
+  public static final ConfigDef DEF = io.kvpod.config.KerberosLogin.define(new ConfigDef()
       .define(PODS, Type.STRING, null,
           "the cluster's pods, in order, as host:port,host:port,...; a pod's id is its index")
       .define(POD_ID, Type.INT, null, Validator.atLeast(0), "this pod's index in kvpod.pods")
@@ -244,7 +244,7 @@ public final class PodConfig {
           "ZooKeeper session timeout: how long after a pod stops its node stays, and clients keep calling it")
       .define(DEBUG_RECOVERY_DELAY, Type.DURATION_MS, "0", Validator.atLeast(0),
           "for fault tests only: wait this long in each bucket recovery the pod makes while it starts, after the "
-              + "claim and before the log is fenced and replayed, as a slow machine or a large log would");
+              + "claim and before the log is fenced and replayed, as a slow machine or a large log would"));
 
   private final Map<String, String> values;
   private final ConfigDef.Values typed;

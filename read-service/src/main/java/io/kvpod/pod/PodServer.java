@@ -1,6 +1,7 @@
 package io.kvpod.pod;
 
 import io.kvpod.client.TlsConfig;
+import io.kvpod.config.KerberosLogin;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.Membership;
 import io.kvpod.contract.PeerSigner;
@@ -105,8 +106,8 @@ public final class PodServer implements Closeable {
     this.config = config;
     this.hadoop = new Configuration();
     config.raw().forEach((k, v) -> {
-      if (!k.startsWith("kvpod.")) {
-        hadoop.set(k, v); // fs.*, dfs.*, hbase.* settings pass through
+      if (!k.startsWith("kvpod.") || k.startsWith("kvpod.kerberos.")) {
+        hadoop.set(k, v); // fs.*, dfs.*, hbase.*, hadoop.security.* settings and the keytab pass through
       }
     });
     WriteAheadLog.applyClientDefaults(hadoop); // where the pod's settings leave them unset
@@ -127,6 +128,10 @@ public final class PodServer implements Closeable {
   public void start() throws IOException, TTransportException {
     var v = config.values();
     int podId = config.podId();
+    String user = KerberosLogin.login(hadoop);
+    if (user != null) {
+      LOG.info("pod {}: Kerberos login as {}", podId, user);
+    }
     TableLayout layout = new TableLayout(v.getString(PodConfig.ROOT), v.getString(PodConfig.TABLE));
     FileSystem fs = layout.tableDir().getFileSystem(hadoop);
     int buckets = bucketCount(fs, layout, config.pods().size());
