@@ -140,7 +140,10 @@ public class LoaderJob extends Configured implements Tool {
    * "Can't get Master Kerberos principal" does.
    */
   private static void requireTokenRenewer(Configuration conf) throws IOException, UsageException {
-    String renewer = UserGroupInformation.isSecurityEnabled() ? Master.getMasterPrincipal(conf) : "-";
+    if (!UserGroupInformation.isSecurityEnabled()) {
+      return;
+    }
+    String renewer = Master.getMasterPrincipal(conf);
     if (renewer == null || renewer.isEmpty()) {
       throw new UsageException(CMD + ": Hadoop security is kerberos, and the job's delegation tokens need a renewer: "
           + "set yarn.resourcemanager.principal (yarn-site.xml on the classpath, or -D yarn.resourcemanager.principal="

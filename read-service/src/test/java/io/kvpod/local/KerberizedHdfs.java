@@ -6,6 +6,7 @@ import java.io.Writer;
 import java.nio.file.Files;
 import java.security.PrivilegedExceptionAction;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -41,13 +42,11 @@ public final class KerberizedHdfs {
     }
 
     /** The Hadoop settings every client of this cluster needs, without a login of its own. */
-    public Properties clientSettings() {
-      Properties p = new Properties();
-      p.setProperty("hadoop.security.authentication", "kerberos");
-      p.setProperty("dfs.namenode.kerberos.principal", SERVICE_PRINCIPAL + "@" + realm);
-      // the renewer a job's delegation tokens name, as a secured cluster's yarn-site.xml gives it
-      p.setProperty("yarn.resourcemanager.principal", "yarn/localhost@" + realm);
-      return p;
+    public Map<String, String> clientSettings() {
+      return Map.of("hadoop.security.authentication", "kerberos",
+          "dfs.namenode.kerberos.principal", SERVICE_PRINCIPAL + "@" + realm,
+          // the renewer a job's delegation tokens name, as a secured cluster's yarn-site.xml gives it
+          "yarn.resourcemanager.principal", "yarn/localhost@" + realm);
     }
 
     @Override

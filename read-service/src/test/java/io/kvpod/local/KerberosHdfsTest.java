@@ -72,7 +72,7 @@ class KerberosHdfsTest {
     c.put(PodConfig.LAYERS_POLL, "200ms");
     c.put(PodConfig.FLUSH_AGE, "1s");
     c.put(PodConfig.FLUSH_CHECK, "200ms");
-    secured.clientSettings().forEach((k, v) -> c.put((String) k, (String) v));
+    c.putAll(secured.clientSettings());
     if (withKeytab) {
       c.put(KerberosLogin.PRINCIPAL, secured.userPrincipal());
       c.put(KerberosLogin.KEYTAB, secured.keytab().getPath());
@@ -167,8 +167,7 @@ class KerberosHdfsTest {
         "-Xmx512m", "-Djava.net.preferIPv4Stack=true", "-Djava.io.tmpdir=" + tmp.getPath(),
         "-Djava.security.krb5.conf=" + secured.krb5conf().getPath(),
         "-cp", PodProcess.classpath(), "io.kvpod.cli.KvPodMain", command));
-    Map<String, String> defines = new HashMap<>();
-    secured.clientSettings().forEach((k, v) -> defines.put((String) k, (String) v));
+    Map<String, String> defines = new HashMap<>(secured.clientSettings());
     defines.put(KerberosLogin.PRINCIPAL, secured.userPrincipal());
     defines.put(KerberosLogin.KEYTAB, secured.keytab().getPath());
     defines.put("hadoop.tmp.dir", new File(tmp, "tool-tmp").getPath());
