@@ -8,6 +8,8 @@ import org.apache.thrift.protocol.TBinaryProtocol;
 import org.apache.thrift.transport.TSocket;
 import org.apache.thrift.transport.TTransportException;
 import org.apache.thrift.transport.layered.TFramedTransport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One open connection to a pod: framed transport, binary protocol, as the pod serves, over
@@ -16,10 +18,12 @@ import org.apache.thrift.transport.layered.TFramedTransport;
  * {@link ConnectionPool#abort} may close it from another thread to end a call in progress.
  */
 final class PodConnection implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(PodConnection.class);
   final int pod;
   final KvPod.Client client;
   private final TSocket socket;
   private final TFramedTransport transport;
+  private final boolean tls;
   /** True if this connection served an earlier call: the pod may have restarted since. */
   boolean reused;
   /** Set (from any thread) when the pool gave up on calls to this pod and closed the socket. */
@@ -29,6 +33,7 @@ final class PodConnection implements AutoCloseable {
   PodConnection(int pod, InetSocketAddress addr, int connectTimeoutMs, int callTimeoutMs, TlsConfig tls)
       throws TTransportException {
     this.pod = pod;
+    this.tls = tls != null;
     if (tls == null) {
       TConfiguration cfg = TConfiguration.custom().setMaxFrameSize(Limits.MAX_FRAME_BYTES)
           .setMaxMessageSize(Limits.MAX_FRAME_BYTES).build();
@@ -54,6 +59,16 @@ final class PodConnection implements AutoCloseable {
 
   @Override
   public void close() {
-    transport.close();
+    if (!tls) {
+      transport.close();
+      return;
+    }
+    // A TLS socket closes whole when its input stream closes, which is what the transport
+    // closes first: it would then fail (and log) flushing the output stream. Close the socket.
+    try {
+      socket.getSocket().close();
+    } catch (java.io.IOException e) {
+      LOG.debug("closing the TLS connection to pod {}: {}", pod, e.toString());
+    }
   }
 }

@@ -14,6 +14,7 @@ import org.apache.thrift.protocol.TMessage;
 import org.apache.thrift.protocol.TProtocol;
 import org.apache.thrift.server.AbstractNonblockingServer.AsyncFrameBuffer;
 import org.apache.thrift.server.TNonblockingServer;
+import org.apache.thrift.transport.TTransport;
 import org.apache.thrift.transport.TTransportException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -87,6 +88,16 @@ final class CallLanes implements TAsyncProcessor, TProcessor, Closeable {
   }
 
   /**
+   * True if the call of {@code method}, whose arguments are what is left of {@code args} (a
+   * whole frame in memory, its message header read), may run on the I/O thread that read it;
+   * counts it. Reads nothing from {@code args}.
+   */
+  boolean runsInline(String method, TTransport args) {
+    InlineReads now = inline;
+    return now != null && now.answerable(method, args);
+  }
+
+  /**
    * Called on a selector thread with a complete frame: runs the call there if it may run
    * inline, else picks the lane and hands the call to it.
    */
@@ -94,8 +105,7 @@ final class CallLanes implements TAsyncProcessor, TProcessor, Closeable {
   public void process(AsyncFrameBuffer frame) throws TException {
     TProtocol in = frame.getInputProtocol();
     TMessage msg = in.readMessageBegin(); // a malformed header throws: the server closes the connection
-    InlineReads now = inline;
-    if (now != null && now.answerable(msg.name, in.getTransport())) {
+    if (runsInline(msg.name, in.getTransport())) {
       try {
         run(frame, msg);
       } catch (RuntimeException e) { // the call's own failures are answered; this is a bug: keep the selector

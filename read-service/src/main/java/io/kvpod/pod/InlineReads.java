@@ -14,13 +14,14 @@ import org.apache.thrift.transport.TMemoryInputTransport;
 import org.apache.thrift.transport.TTransport;
 
 /**
- * Decides whether a {@code get} can be answered on the selector thread that read it, with
+ * Decides whether a {@code get} can be answered on the I/O thread that read it (a selector
+ * thread of {@link SelectorServer}, or an event loop of {@link NettyServer}), with
  * no hand-off to a worker and back. Handing a call to a worker and waking the selector to
  * write its answer cost about as much as the get itself once its blocks are cached: on 10M
  * records, answering such gets on the selector thread served 63-79% more of them
  * ({@code docs/performance.md}).
  *
- * <p>A selector thread must never wait, since every connection it serves waits with it. So a
+ * <p>An I/O thread must never wait, since every connection it serves waits with it. So a
  * get runs there only if nothing in it can wait: its key's bucket is held here in a view of
  * the holder records confirmed within half a lease ({@link ShardSet#servesNow}, so no
  * reading of the records), every live layer's files of that bucket were prefetched into the

@@ -72,7 +72,8 @@ import org.slf4j.LoggerFactory;
  *       connection whose client showed no certificate is answered {@code UNAUTHENTICATED}
  *       without running. (A certificate that is shown but not trusted fails the handshake.)</li>
  * </ul>
- * Calls run on {@link CallLanes}' threads, never on Netty's event loops.
+ * Calls run on {@link CallLanes}' threads, except gets whose answer is in memory, which run on
+ * the event loop that read them ({@link InlineReads}, as on {@link SelectorServer}).
  *
  * <p>Lifecycle: {@link #start} binds and returns; {@link #close} stops accepting, closes every
  * connection, ends the event loops and then the lanes. Thread-safe.
@@ -261,61 +262,139 @@ final class NettyServer implements Closeable {
   }
 
   /**
-   * Runs a connection's calls one at a time on the lanes and writes their answers. One per
-   * connection; its fields are touched only on the connection's event loop.
+   * Runs a connection's calls one at a time, in order, and writes their answers: a call that
+   * {@link CallLanes#runsInline} may run inline runs here on the event loop; any other goes to
+   * a lane, and the connection is not read until its answer is written. One per connection;
+   * its fields are touched only on the connection's event loop.
    */
   private final class Calls extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<ByteBuf> waiting = new ArrayDeque<>();
+    /** A call is on a lane: its answer comes back through {@link #answered}. */
     private boolean running;
+    /** In {@link #runWaiting}: a writability change from its own writes must not re-enter it. */
+    private boolean looping;
+    /** Reading is off (auto-read) until the calls in hand are answered and the answers can be written. */
+    private boolean paused;
     /** Null until the first call: whether the client showed a trusted certificate. */
     private Boolean authenticated;
     /** Set when the stream went bad (a bad frame header): why to end once the calls in hand are answered. */
     private String endAfter;
+    /** The last answer written, so that an end waits for it. */
+    private ChannelFuture lastWrite;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       waiting.add((ByteBuf) msg);
-      ctx.channel().config().setAutoRead(false); // read no more until the calls in hand are answered
-      if (!running) {
-        runNext(ctx);
+      runWaiting(ctx);
+    }
+
+    /** Answers can be written again (a client that does not read its answers pauses the connection). */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (ctx.channel().isWritable()) {
+        runWaiting(ctx);
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    /**
+     * Runs the calls in hand in order: those that may run inline now, here, until one goes to
+     * a lane, the connection's answers back up (the client is not reading them), or none is
+     * left; reading pauses in the first two cases and resumes in the last.
+     */
+    private void runWaiting(ChannelHandlerContext ctx) {
+      if (running || looping) {
+        return;
+      }
+      looping = true;
+      try {
+        while (!waiting.isEmpty()) {
+          if (!ctx.channel().isWritable()) {
+            pause(ctx);
+            return;
+          }
+          if (!start(ctx, waiting.poll())) {
+            return;
+          }
+          if (running) {
+            pause(ctx);
+            return;
+          }
+        }
+        if (endAfter != null) {
+          if (lastWrite != null && !lastWrite.isDone()) {
+            lastWrite.addListener(f -> end(ctx, endAfter)); // the answers go out first
+          } else {
+            end(ctx, endAfter);
+          }
+        } else if (paused) {
+          paused = false;
+          ctx.channel().config().setAutoRead(true);
+        }
+      } finally {
+        looping = false;
       }
     }
 
-    private void runNext(ChannelHandlerContext ctx) {
-      ByteBuf frame = waiting.poll();
-      if (frame == null) {
-        if (endAfter != null) {
-          end(ctx, endAfter);
-        } else {
-          ctx.channel().config().setAutoRead(true);
-        }
-        return;
+    private void pause(ChannelHandlerContext ctx) {
+      if (!paused) {
+        paused = true;
+        ctx.channel().config().setAutoRead(false);
       }
+    }
+
+    /**
+     * Starts the call in {@code frame}: answers it here if it may run inline, else hands it
+     * to its lane ({@link #running} is then set). False if the connection was ended instead.
+     */
+    private boolean start(ChannelHandlerContext ctx, ByteBuf frame) {
       byte[] bytes = new byte[frame.readableBytes()];
       frame.readBytes(bytes);
       frame.release();
       if (buffered.addAndGet(bytes.length) > settings.maxBufferedBytes()) {
         buffered.addAndGet(-bytes.length);
         end(ctx, "its frame would pass kvpod.server.max.read.buffer.bytes");
-        return;
+        return false;
+      }
+      TProtocol in;
+      TMessage msg;
+      try {
+        in = protocols.getProtocol(new TMemoryInputTransport(bytes));
+        msg = in.readMessageBegin();
+      } catch (TException e) {
+        buffered.addAndGet(-bytes.length);
+        end(ctx, "unreadable message header: " + e.getMessage());
+        return false;
+      }
+      boolean refused = requireClientCertificate && !authenticated(ctx);
+      if (!refused && lanes.runsInline(msg.name, in.getTransport())) {
+        return write(ctx, call(msg, in, bytes.length, false));
       }
       running = true;
       try {
-        TProtocol in = protocols.getProtocol(new TMemoryInputTransport(bytes));
-        TMessage msg = in.readMessageBegin();
-        boolean refused = requireClientCertificate && !authenticated(ctx);
-        lanes.dispatch(msg.name, bytes.length, () -> answer(ctx, msg, in, bytes.length, refused));
-      } catch (TException | RejectedExecutionException e) {
+        lanes.dispatch(msg.name, bytes.length, () -> {
+          TMemoryBuffer answer = call(msg, in, bytes.length, refused);
+          try {
+            ctx.executor().execute(() -> answered(ctx, answer));
+          } catch (RejectedExecutionException stopping) {
+            LOG.debug("the server stopped before a {} call's answer could be written", msg.name);
+          }
+        });
+      } catch (RejectedExecutionException e) {
         buffered.addAndGet(-bytes.length);
-        end(ctx, e instanceof TException ? "unreadable message header: " + e.getMessage() : "the pod is stopping");
+        end(ctx, "the pod is stopping");
+        return false;
       }
+      return true;
     }
 
-    /** Runs on a lane: the call (or its refusal), then hands the answer to the event loop. */
-    private void answer(ChannelHandlerContext ctx, TMessage msg, TProtocol in, int frameBytes, boolean refused) {
-      TMemoryBuffer out = null;
+    /**
+     * Runs one call (or its refusal) on the current thread and returns its answer, or null if
+     * the connection must end; gives the frame's bytes back to the budget.
+     */
+    private TMemoryBuffer call(TMessage msg, TProtocol in, int frameBytes, boolean refused) {
       try {
-        out = new TMemoryBuffer(256);
+        TMemoryBuffer out = new TMemoryBuffer(256);
         TProtocol outProtocol = new TBinaryProtocol(out);
         if (refused) {
           calls.refuseCall(msg, in, outProtocol, new KvPodException(ErrorCode.UNAUTHENTICATED,
@@ -324,33 +403,31 @@ final class NettyServer implements Closeable {
         } else {
           calls.processCall(msg, in, outProtocol);
         }
+        return out;
       } catch (TException e) {
         LOG.warn("closing a connection: its {} call could not be read or answered: {}", msg.name, e.toString());
-        out = null;
+        return null;
       } finally {
         buffered.addAndGet(-frameBytes);
       }
-      TMemoryBuffer answer = out;
-      try {
-        ctx.executor().execute(() -> written(ctx, answer));
-      } catch (RejectedExecutionException stopping) {
-        LOG.debug("the server stopped before a {} call's answer could be written", msg.name);
+    }
+
+    /** On the event loop: a lane's answer; writes it, then runs the calls that waited. */
+    private void answered(ChannelHandlerContext ctx, TMemoryBuffer answer) {
+      running = false;
+      if (write(ctx, answer)) {
+        runWaiting(ctx);
       }
     }
 
-    /** On the event loop: writes a call's answer (null: end the connection), then takes the next call. */
-    private void written(ChannelHandlerContext ctx, TMemoryBuffer answer) {
-      running = false;
+    /** Writes a call's answer; null ends the connection (and returns false). */
+    private boolean write(ChannelHandlerContext ctx, TMemoryBuffer answer) {
       if (answer == null) {
         ctx.close();
-        return;
+        return false;
       }
-      ChannelFuture written = ctx.writeAndFlush(Unpooled.wrappedBuffer(answer.getArray(), 0, answer.length()));
-      if (endAfter != null && waiting.isEmpty()) {
-        written.addListener(f -> end(ctx, endAfter)); // the answer goes out first
-      } else {
-        runNext(ctx);
-      }
+      lastWrite = ctx.writeAndFlush(Unpooled.wrappedBuffer(answer.getArray(), 0, answer.length()));
+      return true;
     }
 
     private boolean authenticated(ChannelHandlerContext ctx) {
@@ -402,7 +479,7 @@ final class NettyServer implements Closeable {
       }
       if (running || !waiting.isEmpty()) {
         endAfter = why;
-        ctx.channel().config().setAutoRead(false);
+        pause(ctx);
       } else {
         end(ctx, why);
       }

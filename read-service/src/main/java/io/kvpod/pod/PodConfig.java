@@ -84,7 +84,7 @@ public final class PodConfig {
   public static final String TLS_TRUSTSTORE = io.kvpod.client.TlsConfig.TRUSTSTORE;
   public static final String TLS_TRUSTSTORE_PASSWORD = io.kvpod.client.TlsConfig.TRUSTSTORE_PASSWORD;
   public static final String TLS_CLIENT_AUTH = "kvpod.tls.client.auth";
-  public static final String TLS_PROVIDER = "kvpod.tls.provider";
+  public static final String TLS_PROVIDER = io.kvpod.client.TlsConfig.PROVIDER;
 
   public static final ConfigDef DEF = io.kvpod.config.KerberosLogin.define(new ConfigDef()
       .define(PODS, Type.STRING, null,
@@ -106,9 +106,8 @@ public final class PodConfig {
               + "within it, each message is accepted once (replays are refused)")
       .define(SELECTOR_THREADS, Type.INT, "2", Validator.between(1, 64), "threads that do network I/O")
       .define(SERVER_INLINE_READS, Type.BOOLEAN, "true",
-          "answer a get on the selector thread that read it when nothing in it can wait (its bucket held here, "
-              + "its files prefetched, the block cache never full), rather than hand it to a worker; selector "
-              + "server only (not TLS or kvpod.server.transport=netty)")
+          "answer a get on the I/O thread (selector or Netty event loop) that read it when nothing in it can wait (its bucket held here, "
+              + "its files prefetched, the block cache never full), rather than hand it to a worker")
       .define(WORKER_THREADS, Type.INT, "64", Validator.between(2, 1024),
           "threads that run calls, started as calls need them (gets block on HDFS reads, and forwarded "
               + "writes on other pods, so many more than cores); one idle for a minute ends. Pings and pods' "
@@ -162,8 +161,9 @@ public final class PodConfig {
           "require: every call on a connection whose client showed no certificate gets UNAUTHENTICATED (a "
               + "certificate that is shown but not trusted fails the handshake); none: any TLS client may call")
       .define(TLS_PROVIDER, Type.STRING, "auto", Validator.oneOf("auto", "openssl", "jdk"),
-          "the pod's TLS implementation: openssl (BoringSSL, bundled for Linux x86-64; cheaper per call), jdk "
-              + "(the JDK's), or auto (openssl where it loads, else jdk; the log says which). Clients use the JDK's")
+          "whose TLS the pod speaks, serving and calling other pods: openssl (BoringSSL: netty-tcnative's "
+              + "serving, for Linux x86-64, and Conscrypt's calling; far cheaper per call), jdk (the JDK's), or auto "
+              + "(openssl where it loads, else jdk; the log says which). Clients read the same key from their --tls file")
       .define(BLOCK_CACHE_BYTES, Type.LONG, "268435456", Validator.atLeast(0),
           "on-heap HFile block cache shared by all layers, in bytes")
       .define(LAYERS_PREFETCH, Type.BOOLEAN, "true",

@@ -259,7 +259,7 @@ public final class PodServer implements Closeable {
   private void registerGauges() {
     metrics.gauge("kvpod.buckets.held", "buckets this pod holds", () -> shards.held().size());
     metrics.gauge("kvpod.buckets.recovering", "buckets this pod is taking over now", () -> shards.recovering().size());
-    metrics.counter("kvpod.gets.inline", "gets answered on the selector thread that read them (their blocks "
+    metrics.counter("kvpod.gets.inline", "gets answered on the I/O thread that read them (their blocks "
         + "prefetched, their bucket held here)", inlineReads, InlineReads::answered);
     metrics.counter("kvpod.reads.from.log", "keys this pod read from their bucket's log and the layers because "
         + "the bucket's holder did not answer", peerWals, PeerWalReader::keysRead);
@@ -387,7 +387,8 @@ public final class PodServer implements Closeable {
           + OpenSsl.unavailabilityCause());
     }
     SslProvider provider = !wanted.equals("jdk") && OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
-    LOG.info("pod {}: TLS by {}", config.podId(), provider == SslProvider.OPENSSL ? OpenSsl.versionString() : "the JDK");
+    LOG.info("pod {}: TLS by {} serving, by {} calling other pods", config.podId(),
+        provider == SslProvider.OPENSSL ? OpenSsl.versionString() : "the JDK", tls.implementation());
     try {
       return SslContextBuilder.forServer(tls.keyManagers()).trustManager(tls.trustManagers())
           .clientAuth(ClientAuth.OPTIONAL) // kvpod.tls.client.auth=require answers UNAUTHENTICATED itself

@@ -75,6 +75,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class AbuseMatrixTest {
   static final String SECRET = "abuse-matrix-secret";
   private static final long FRAME_TIMEOUT_MILLIS = 2_000;
+  static final int BUCKETS = 4;
 
   File tmp;
   /** The pod every raw case talks to (pod 0). */
@@ -88,13 +89,13 @@ class AbuseMatrixTest {
   void startPod() throws Exception {
     tmp = Files.createTempDirectory("abuse-matrix").toFile();
     beforePods();
-    String root = TestLayers.rootWithOneRecord(tmp, "abuse");
+    String root = TestLayers.rootWithOneRecord(tmp, "abuse", BUCKETS); // by bucket: gets may run inline
     String podList = PodProcess.loopbackPodList(podCount());
     port = Integer.parseInt(podList.split(",")[0].split(":")[1]);
     for (int id = 0; id < podCount(); id++) {
       Map<String, String> cfg = PodProcess.baseConfig(podList, id, root, "abuse", SECRET);
       cfg.put(PodConfig.FRAME_TIMEOUT, frameTimeoutMillis() + "ms");
-      cfg.put(PodConfig.TABLE_BUCKETS, "4");
+      cfg.put(PodConfig.TABLE_BUCKETS, Integer.toString(BUCKETS));
       cfg.putAll(extraConfig(id));
       pods.add(PodProcess.start(id, cfg, new File("target/pod-logs/" + getClass().getSimpleName())));
     }
@@ -336,9 +337,71 @@ class AbuseMatrixTest {
     c.add(Named.of("heartbeat() carrying something other than a PING", t -> t.refused(ErrorCode.INVALID_ARGUMENT,
         "heartbeat", new KvPod.heartbeat_args(ByteBuffer.wrap(PeerSigner.tool(SECRET)
             .seal(PeerRequest.refresh(new RefreshRequest()), 0).bytes())), new KvPod.heartbeat_result())));
-    // ---- crowds
+    // ---- crowds, and a client that reads late
     c.add(Named.of("10,000 idle connections from 10 addresses", AbuseMatrixTest::tenThousandIdleConnections));
+    c.add(Named.of("200 calls sent before reading any answer (36 MB of answers): each answered, in order",
+        AbuseMatrixTest::pipelinedCallsAnsweredInOrder));
     return c.stream();
+  }
+
+  /**
+   * A client that sends 200 calls at once and only then reads: gets of a 256 KB value, held by
+   * pod 0 (answered on the I/O thread that read them, {@link InlineReads}) with a ping (which
+   * never runs there) after every third, so that the pod's answers back up while the client
+   * does not read, and the two ways of answering alternate on one connection. Every call is
+   * answered, in the order sent (by its sequence id), the gets with the value; and gets were
+   * answered inline.
+   */
+  private void pipelinedCallsAnsweredInOrder() throws Exception {
+    String key = null;
+    for (int i = 0; key == null; i++) {
+      String k = "pipelined-" + i;
+      if (io.kvpod.contract.BucketHomes.home(io.kvpod.contract.KeyPartitioner.bucket(k, BUCKETS), podCount()) == 0) {
+        key = k;
+      }
+    }
+    Map<String, String> value = Map.of("v", "x".repeat(256 * 1024));
+    client.put(key, value);
+    double inlineBefore = metric("kvpod_gets_inline_total");
+    int calls = 200;
+    java.io.ByteArrayOutputStream frames = new java.io.ByteArrayOutputStream();
+    for (int i = 0; i < calls; i++) {
+      byte[] m = i % 4 == 3 ? message("ping", TMessageType.CALL, new KvPod.ping_args(), i)
+          : message("get", TMessageType.CALL, new KvPod.get_args(key), i);
+      writeFrame(new DataOutputStream(frames), m);
+    }
+    try (Socket s = connect()) {
+      s.getOutputStream().write(frames.toByteArray());
+      s.getOutputStream().flush();
+      DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(s.getInputStream()));
+      for (int i = 0; i < calls; i++) {
+        byte[] reply = readFrame(in);
+        assertNotNull(reply, "call " + i + " of " + calls + " was answered");
+        TProtocol p = new TBinaryProtocol(new TMemoryInputTransport(reply));
+        TMessage m = p.readMessageBegin();
+        assertEquals(i, m.seqid, "answers come in the order of the calls");
+        if (i % 4 == 3) {
+          assertEquals("ping", m.name);
+        } else {
+          KvPod.get_result r = new KvPod.get_result();
+          r.read(p);
+          assertEquals(value, r.getSuccess(), "get " + i + " read the value");
+        }
+      }
+      KvPod.ping_result again = new KvPod.ping_result();
+      call(s, "ping", new KvPod.ping_args(), again); // the connection goes on serving
+    }
+    assertTrue(metric("kvpod_gets_inline_total") > inlineBefore, "some of the gets were answered inline");
+  }
+
+  /** The one sample of {@code name} among pod 0's metrics (its {@code /metrics} endpoint). */
+  double metric(String name) throws Exception {
+    java.net.HttpURLConnection c = (java.net.HttpURLConnection) new java.net.URL(
+        "http://127.0.0.1:" + client.status(0).getHttpPort() + "/metrics").openConnection();
+    c.setReadTimeout(30_000);
+    try (var in = c.getInputStream()) {
+      return PrometheusText.value(PrometheusText.parse(new String(in.readAllBytes(), StandardCharsets.UTF_8)), name);
+    }
   }
 
   /**
@@ -496,9 +559,13 @@ class AbuseMatrixTest {
   }
 
   static byte[] message(String method, byte type, TBase<?, ?> args) throws TException {
+    return message(method, type, args, 1);
+  }
+
+  static byte[] message(String method, byte type, TBase<?, ?> args, int seqid) throws TException {
     TMemoryBuffer buf = new TMemoryBuffer(1 << 16);
     TProtocol p = new TBinaryProtocol(buf);
-    p.writeMessageBegin(new TMessage(method, type, 1));
+    p.writeMessageBegin(new TMessage(method, type, seqid));
     args.write(p);
     p.writeMessageEnd();
     return bytes(buf);

@@ -87,9 +87,17 @@ final class TestLayers {
    * holding {@code user:1 -> {name=choke}}: for tests of a single pod process.
    */
   static String rootWithOneRecord(java.io.File dir, String table) throws Exception {
+    return rootWithOneRecord(dir, table, 1);
+  }
+
+  /**
+   * {@link #rootWithOneRecord(java.io.File, String)} in a layer of {@code partitions} files; a
+   * multiple of the table's bucket count makes the layer's files open by bucket (and prefetched).
+   */
+  static String rootWithOneRecord(java.io.File dir, String table, int partitions) throws Exception {
     Configuration conf = new Configuration();
     String root = new Path(new java.io.File(dir, "root").toURI().toString()).toString();
-    write(conf, FileSystem.getLocal(conf), new TableLayout(root, table), "1000000000000-load-0000aa", 1,
+    write(conf, FileSystem.getLocal(conf), new TableLayout(root, table), "1000000000000-load-0000aa", partitions,
         Map.of("user:1", new Rec(1, Map.of("name", "choke"))));
     return root;
   }

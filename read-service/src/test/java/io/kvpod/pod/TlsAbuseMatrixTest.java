@@ -113,7 +113,7 @@ class TlsAbuseMatrixTest extends AbuseMatrixTest {
   static Stream<Named<TlsAbuse>> tlsCases() {
     List<Named<TlsAbuse>> c = new ArrayList<>();
     c.add(Named.of("a plaintext call on the TLS port is ended unanswered", t -> {
-      double before = t.handshakeFailures();
+      double before = t.metric("kvpod_tls_handshake_failures_total");
       try (Socket s = new Socket()) {
         s.connect(new InetSocketAddress("127.0.0.1", t.port), 30_000);
         s.setSoTimeout(60_000);
@@ -121,7 +121,8 @@ class TlsAbuseMatrixTest extends AbuseMatrixTest {
             new KvPod.ping_args()));
         assertEnded(s);
       }
-      PodCluster.await("the pod counts the failed handshake", 30_000, () -> t.handshakeFailures() == before + 1);
+      PodCluster.await("the pod counts the failed handshake", 30_000,
+          () -> t.metric("kvpod_tls_handshake_failures_total") == before + 1);
     }));
     c.add(Named.of("the Java client without TLS gets a retriable UNAVAILABLE", t -> {
       try (KvPodClient plain = KvPodClient.builder("127.0.0.1:" + t.port).maxAttempts(1).deadlineMs(10_000)
@@ -155,9 +156,10 @@ class TlsAbuseMatrixTest extends AbuseMatrixTest {
     c.add(Named.of("a client certificate that names our authority but is not signed by it fails the handshake", t -> {
       TlsConfig foreign = TlsConfig.of(t.stranger.resolve("client.p12"), PASSWORD, t.ours.resolve("trust.p12"),
           PASSWORD);
-      double before = t.handshakeFailures();
+      double before = t.metric("kvpod_tls_handshake_failures_total");
       assertNeverAnswered(() -> foreign.connect(new InetSocketAddress("127.0.0.1", t.port), 30_000, 60_000));
-      PodCluster.await("the pod counts the refused handshake", 30_000, () -> t.handshakeFailures() == before + 1);
+      PodCluster.await("the pod counts the refused handshake", 30_000,
+          () -> t.metric("kvpod_tls_handshake_failures_total") == before + 1);
     }));
     c.add(Named.of("a client that trusts another authority refuses the pod's certificate", t -> {
       TlsConfig wrongTrust = TlsConfig.of(t.ours.resolve("client.p12"), PASSWORD,
@@ -182,7 +184,7 @@ class TlsAbuseMatrixTest extends AbuseMatrixTest {
     }));
     c.add(Named.of("a key the other pod holds is written and read through pod 0, pod to pod over mutual TLS "
         + "(to the JDK's TLS)", t -> {
-      int buckets = 4;
+      int buckets = BUCKETS;
       String key = null;
       for (int i = 0; key == null; i++) {
         String k = "forwarded-" + i;
@@ -201,17 +203,6 @@ class TlsAbuseMatrixTest extends AbuseMatrixTest {
       assertEquals(1, t.client.status(0).getHolders().get(bucket), "pod 1 still holds it: pods heard each other");
     }));
     return c.stream();
-  }
-
-  /** Pod 0's {@code kvpod_tls_handshake_failures_total}, from its metrics endpoint. */
-  private double handshakeFailures() throws Exception {
-    java.net.HttpURLConnection c = (java.net.HttpURLConnection) new java.net.URL(
-        "http://127.0.0.1:" + client.status(0).getHttpPort() + "/metrics").openConnection();
-    c.setReadTimeout(30_000);
-    try (var in = c.getInputStream()) {
-      return PrometheusText.value(PrometheusText.parse(new String(in.readAllBytes(),
-          java.nio.charset.StandardCharsets.UTF_8)), "kvpod_tls_handshake_failures_total");
-    }
   }
 
   /** A call on the connection {@code open} makes must never be answered: refused at the handshake, or ended. */
