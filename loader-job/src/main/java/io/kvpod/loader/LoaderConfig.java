@@ -18,6 +18,7 @@ public final class LoaderConfig {
   public static final String PARTITIONS = "kvpod.load.partitions";
   public static final String COMPRESSION = "kvpod.load.compression";
   public static final String BLOCK_SIZE = "kvpod.load.block.size";
+  public static final String BLOCK_ENCODING = "kvpod.load.block.encoding";
   public static final String MAX_BAD_RECORDS = "kvpod.load.max.bad.records";
   public static final String DEFAULT_VERSION = "kvpod.load.version";
   public static final String LOCAL_PARALLELISM = "kvpod.load.local.parallelism";
@@ -46,6 +47,10 @@ public final class LoaderConfig {
       .define(BLOCK_SIZE, Type.INT, "16384", Validator.between(1024, 16 << 20),
           "HFile data block size in bytes; a get reads one block, so smaller blocks make random gets "
               + "cheaper and the block index larger (--block-size)")
+      .define(BLOCK_ENCODING, Type.STRING, HFileOptions.DEFAULT_ENCODING, Validator.oneOf("row_index_v1", "none"),
+          "HFile data block encoding: row_index_v1 ends each block with an index of its cells, so that a get "
+              + "binary-searches the block rather than reading it cell by cell (about 4 bytes more per record); "
+              + "none writes plain blocks, as loads before it did. Pods read either (--block-encoding)")
       .define(MAX_BAD_RECORDS, Type.LONG, "0", Validator.atLeast(0),
           "bad input lines tolerated before the load fails; each is reported (--max-bad-records)")
       .define(DEFAULT_VERSION, Type.LONG, null, Validator.atLeast(0),

@@ -40,12 +40,13 @@ import org.apache.hadoop.util.Tool;
  */
 public class LoaderJob extends Configured implements Tool {
   static final String CMD = "kvpod load";
-  private static final Map<String, String> FLAGS = Map.of(
-      "root", LoaderConfig.ROOT, "table", LoaderConfig.TABLE, "input", LoaderConfig.INPUT,
-      "format", LoaderConfig.FORMAT, "partitions", LoaderConfig.PARTITIONS,
-      "compression", LoaderConfig.COMPRESSION, "block-size", LoaderConfig.BLOCK_SIZE,
-      "max-bad-records", LoaderConfig.MAX_BAD_RECORDS, "version", LoaderConfig.DEFAULT_VERSION,
-      "notify", LoaderConfig.NOTIFY_PODS);
+  private static final Map<String, String> FLAGS = Map.ofEntries(
+      Map.entry("root", LoaderConfig.ROOT), Map.entry("table", LoaderConfig.TABLE),
+      Map.entry("input", LoaderConfig.INPUT), Map.entry("format", LoaderConfig.FORMAT),
+      Map.entry("partitions", LoaderConfig.PARTITIONS), Map.entry("compression", LoaderConfig.COMPRESSION),
+      Map.entry("block-size", LoaderConfig.BLOCK_SIZE), Map.entry("block-encoding", LoaderConfig.BLOCK_ENCODING),
+      Map.entry("max-bad-records", LoaderConfig.MAX_BAD_RECORDS), Map.entry("version", LoaderConfig.DEFAULT_VERSION),
+      Map.entry("notify", LoaderConfig.NOTIFY_PODS));
 
   private final PrintStream out;
   private LoadResult result;
@@ -75,6 +76,7 @@ public class LoaderJob extends Configured implements Tool {
         .addOption(Cli.flag("partitions", "P", "HFiles in the layer (default: one per bucket of the table)"))
         .addOption(Cli.flag("compression", "CODEC", "none, gz or snappy (default: snappy)"))
         .addOption(Cli.flag("block-size", "BYTES", "HFile block size (default: 16384)"))
+        .addOption(Cli.flag("block-encoding", "ENC", "row_index_v1 or none (default: row_index_v1)"))
         .addOption(Cli.flag("max-bad-records", "N", "bad lines tolerated (default: 0)"))
         .addOption(Cli.flag("version", "V", "version of records that carry none (default: now, in ms)"))
         .addOption(Cli.flag("notify", "PODS", "host:port,... of pods to tell about the new layer at once"));

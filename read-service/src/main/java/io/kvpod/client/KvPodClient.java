@@ -433,14 +433,12 @@ public final class KvPodClient implements Closeable {
     return hedged(owner, c -> c.getRecord(key));
   }
 
-  /** The records of {@code keys}, with their versions; keys with no record are absent. */
+  /**
+   * The records of {@code keys}, with their versions; keys with no record are absent. Split by
+   * holder, as {@link #multiGet} is.
+   */
   public Map<String, Record> multiGetRecords(List<String> keys) throws KvPodException {
-    guard(() -> Limits.checkBatchSize(keys.size()));
-    for (String k : keys) {
-      checkKey(k);
-    }
-    int first = keys.isEmpty() ? 0 : ownerOf(keys.get(0));
-    return call("multiGetRecords", first, c -> c.multiGetRecords(keys));
+    return readShares("multiGetRecords", keys, KvPod.Client::multiGetRecords);
   }
 
   /**
@@ -460,14 +458,60 @@ public final class KvPodClient implements Closeable {
     return callOne(pod, c -> c.get(key));
   }
 
-  /** The records found for {@code keys}; keys without a record are absent. */
+  /**
+   * The records found for {@code keys}; keys without a record are absent. Split by holder as
+   * {@link #batchPut} is: each holder's share is read from it, in parallel, so that no pod has
+   * to forward keys to another.
+   */
   public Map<String, Map<String, String>> multiGet(List<String> keys) throws KvPodException {
+    return readShares("multiGet", keys, KvPod.Client::multiGet);
+  }
+
+  /** A read of many keys from one pod. */
+  @FunctionalInterface
+  private interface ShareRead<V> {
+    Map<String, V> read(KvPod.Client c, List<String> keys) throws TException;
+  }
+
+  /**
+   * Reads {@code keys} split by holder: each holder's share from it, with the usual failover
+   * and retries, the first share on this thread and the others on the fan-out threads; the
+   * answers merged. The first failure is thrown (a read has nothing to wait out).
+   */
+  private <V> Map<String, V> readShares(String what, List<String> keys, ShareRead<V> read) throws KvPodException {
     guard(() -> Limits.checkBatchSize(keys.size()));
+    Map<Integer, List<String>> byOwner = new java.util.TreeMap<>();
     for (String k : keys) {
       checkKey(k);
+      byOwner.computeIfAbsent(ownerOf(k), o -> new ArrayList<>()).add(k);
     }
-    int first = keys.isEmpty() ? 0 : ownerOf(keys.get(0));
-    return call("multiGet", first, c -> c.multiGet(keys));
+    long deadline = System.currentTimeMillis() + deadlineMs;
+    if (byOwner.size() <= 1) {
+      int owner = byOwner.isEmpty() ? 0 : byOwner.keySet().iterator().next();
+      return call(what, owner, deadline, c -> read.read(c, keys));
+    }
+    List<Map.Entry<Integer, List<String>>> shares = new ArrayList<>(byOwner.entrySet());
+    List<CompletableFuture<Map<String, V>>> others = new ArrayList<>();
+    for (Map.Entry<Integer, List<String>> share : shares.subList(1, shares.size())) {
+      others.add(CompletableFuture.supplyAsync(() -> {
+        try {
+          return call(what, share.getKey(), deadline, c -> read.read(c, share.getValue()));
+        } catch (KvPodException e) {
+          throw new CompletionException(e);
+        }
+      }, fanOut));
+    }
+    Map.Entry<Integer, List<String>> first = shares.get(0);
+    Map<String, V> out = new java.util.HashMap<>(call(what, first.getKey(), deadline,
+        c -> read.read(c, first.getValue())));
+    for (CompletableFuture<Map<String, V>> f : others) {
+      try {
+        out.putAll(f.join());
+      } catch (CompletionException e) {
+        throw e.getCause() instanceof KvPodException k ? k : error(ErrorCode.INTERNAL, String.valueOf(e.getCause()), false);
+      }
+    }
+    return out;
   }
 
   /**

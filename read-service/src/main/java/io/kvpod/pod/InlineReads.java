@@ -9,12 +9,14 @@ import org.apache.thrift.TConfiguration;
 import org.apache.thrift.TException;
 import org.apache.thrift.protocol.TBinaryProtocol;
 import org.apache.thrift.protocol.TField;
+import org.apache.thrift.protocol.TList;
 import org.apache.thrift.protocol.TType;
 import org.apache.thrift.transport.TMemoryInputTransport;
 import org.apache.thrift.transport.TTransport;
 
 /**
- * Decides whether a {@code get} can be answered on the I/O thread that read it (a selector
+ * Decides whether a {@code get} (or a {@code multiGet} of at most {@link #MAX_INLINE_KEYS}
+ * keys, each of which must qualify) can be answered on the I/O thread that read it (a selector
  * thread of {@link SelectorServer}, or an event loop of {@link NettyServer}), with
  * no hand-off to a worker and back. Handing a call to a worker and waking the selector to
  * write its answer cost about as much as the get itself once its blocks are cached: on 10M
@@ -35,8 +37,15 @@ import org.apache.thrift.transport.TTransport;
  * <p>Thread-safe.
  */
 final class InlineReads {
-  /** The calls that may run inline: each has the key as its first argument, field 1. */
+  /** The calls of one key that may run inline: each has the key as its first argument, field 1. */
   static final Set<String> METHODS = Set.of("get", "getRecord");
+  /** The calls of many keys that may run inline: each has a list of keys as field 1. */
+  static final Set<String> LIST_METHODS = Set.of("multiGet", "multiGetRecords");
+  /**
+   * The most keys a call may have to run inline: each is a seek in cached blocks, and the
+   * thread's other connections wait meanwhile (a few microseconds a key).
+   */
+  static final int MAX_INLINE_KEYS = 256;
 
   private final int buckets;
   private final ShardSet shards;
@@ -59,22 +68,37 @@ final class InlineReads {
   boolean answerable(String method, TTransport frame) {
     // blocks evicted for room (not those dropped with a file, and not the cache's periodic
     // eviction runs, which HBase counts even when they free nothing)
-    if (!METHODS.contains(method) || cache.getStats().getEvictedCount() > 0) {
+    boolean one = METHODS.contains(method);
+    if (!one && !LIST_METHODS.contains(method) || cache.getStats().getEvictedCount() > 0) {
       return false;
     }
-    byte[] key = peekKey(frame);
-    if (key == null) {
-      return false;
-    }
-    int bucket = KeyPartitioner.bucket(key, buckets);
-    if (!shards.servesNow(bucket) || !layers.prefetched(bucket)) {
-      return false;
+    if (one) {
+      byte[] key = peekKey(frame);
+      if (key == null || !inMemory(key)) {
+        return false;
+      }
+    } else {
+      byte[][] keys = peekKeys(frame, MAX_INLINE_KEYS);
+      if (keys == null) {
+        return false;
+      }
+      for (byte[] key : keys) {
+        if (!inMemory(key)) {
+          return false;
+        }
+      }
     }
     answered.increment();
     return true;
   }
 
-  /** Calls run inline since the pod started. */
+  /** True if {@code key}'s bucket is held here and its files are in the block cache. */
+  private boolean inMemory(byte[] key) {
+    int bucket = KeyPartitioner.bucket(key, buckets);
+    return shards.servesNow(bucket) && layers.prefetched(bucket);
+  }
+
+  /** Calls (gets and multi-gets) run inline since the pod started. */
   long answered() {
     return answered.sum();
   }
@@ -85,6 +109,44 @@ final class InlineReads {
    * the frame is not in memory. {@code frame}'s position does not move.
    */
   static byte[] peekKey(TTransport frame) {
+    TBinaryProtocol args = firstField(frame, TType.STRING);
+    try {
+      return args == null ? null : bytes(args.readBinary());
+    } catch (TException e) {
+      return null; // a malformed frame: the worker that decodes it answers the error
+    }
+  }
+
+  /**
+   * The keys of field 1 (a list of strings) at the start of the arguments left in
+   * {@code frame}, as {@link #peekKey}; null if there is no such list, or it has more than
+   * {@code max} keys.
+   */
+  static byte[][] peekKeys(TTransport frame, int max) {
+    TBinaryProtocol args = firstField(frame, TType.LIST);
+    try {
+      if (args == null) {
+        return null;
+      }
+      TList list = args.readListBegin();
+      if (list.elemType != TType.STRING || list.size < 0 || list.size > max) {
+        return null;
+      }
+      byte[][] keys = new byte[list.size][];
+      for (int i = 0; i < keys.length; i++) {
+        keys[i] = bytes(args.readBinary());
+      }
+      return keys;
+    } catch (TException e) {
+      return null;
+    }
+  }
+
+  /**
+   * A protocol over a copy of {@code frame}'s position, read up to the value of field 1 if the
+   * arguments start with field 1 of {@code type}; else null.
+   */
+  private static TBinaryProtocol firstField(TTransport frame, byte type) {
     byte[] buf = frame.getBuffer();
     int left = frame.getBytesRemainingInBuffer();
     if (buf == null || left <= 0) {
@@ -95,15 +157,15 @@ final class InlineReads {
           new TMemoryInputTransport(TConfiguration.DEFAULT, buf, frame.getBufferPosition(), left), left, left);
       args.readStructBegin();
       TField f = args.readFieldBegin();
-      if (f.id != 1 || f.type != TType.STRING) {
-        return null;
-      }
-      ByteBuffer key = args.readBinary();
-      byte[] out = new byte[key.remaining()];
-      key.get(out);
-      return out;
+      return f.id == 1 && f.type == type ? args : null;
     } catch (TException e) {
-      return null; // a malformed frame: the worker that decodes it answers the error
+      return null;
     }
+  }
+
+  private static byte[] bytes(ByteBuffer b) {
+    byte[] out = new byte[b.remaining()];
+    b.get(out);
+    return out;
   }
 }

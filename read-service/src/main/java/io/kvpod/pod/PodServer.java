@@ -259,8 +259,8 @@ public final class PodServer implements Closeable {
   private void registerGauges() {
     metrics.gauge("kvpod.buckets.held", "buckets this pod holds", () -> shards.held().size());
     metrics.gauge("kvpod.buckets.recovering", "buckets this pod is taking over now", () -> shards.recovering().size());
-    metrics.counter("kvpod.gets.inline", "gets answered on the I/O thread that read them (their blocks "
-        + "prefetched, their bucket held here)", inlineReads, InlineReads::answered);
+    metrics.counter("kvpod.gets.inline", "gets and multiGets answered on the I/O thread that read them "
+        + "(their blocks prefetched, their buckets held here)", inlineReads, InlineReads::answered);
     metrics.counter("kvpod.reads.from.log", "keys this pod read from their bucket's log and the layers because "
         + "the bucket's holder did not answer", peerWals, PeerWalReader::keysRead);
     metrics.counter("kvpod.takeovers", "buckets this pod claimed since it started", shards, ShardSet::takeovers);

@@ -15,7 +15,7 @@ import org.apache.thrift.transport.TMemoryBuffer;
 import org.apache.thrift.transport.TMemoryInputTransport;
 import org.junit.jupiter.api.Test;
 
-/** How a selector thread reads a get's key from its frame without consuming it. */
+/** How an I/O thread reads a get's key, or a multiGet's keys, from its frame without consuming it. */
 class InlineReadsTest {
   /** A whole call frame (no length prefix) of {@code method} with {@code args}. */
   private static byte[] frame(String method, org.apache.thrift.TBase<?, ?> args) throws Exception {
@@ -47,5 +47,37 @@ class InlineReadsTest {
     assertNull(InlineReads.peekKey(t));
     TMemoryInputTransport cut = new TMemoryInputTransport(new byte[] {11, 0, 1, 0, 0, 0, 9, 'a'}); // 9 bytes announced, 1 sent
     assertNull(InlineReads.peekKey(cut));
+  }
+
+  @Test
+  void theKeysOfAMultiGetAreReadWithoutMovingTheFrame() throws Exception {
+    List<String> keys = List.of("a", "user:\u00e9", "c");
+    TMemoryInputTransport t = new TMemoryInputTransport(frame("multiGet", new KvPod.multiGet_args(keys)));
+    TProtocol in = new TBinaryProtocol(t);
+    in.readMessageBegin();
+    int at = t.getBufferPosition();
+    byte[][] peeked = InlineReads.peekKeys(t, 3);
+    assertEquals(3, peeked.length);
+    for (int i = 0; i < 3; i++) {
+      assertArrayEquals(keys.get(i).getBytes(StandardCharsets.UTF_8), peeked[i]);
+    }
+    assertEquals(at, t.getBufferPosition());
+    KvPod.multiGet_args args = new KvPod.multiGet_args();
+    args.read(in);
+    assertEquals(keys, args.getKeys());
+  }
+
+  @Test
+  void moreKeysThanTheLimitOrNoListGiveNoKeys() throws Exception {
+    TMemoryInputTransport t = new TMemoryInputTransport(frame("multiGet",
+        new KvPod.multiGet_args(List.of("a", "b", "c"))));
+    new TBinaryProtocol(t).readMessageBegin();
+    assertNull(InlineReads.peekKeys(t, 2), "three keys, two allowed");
+    TMemoryInputTransport get = new TMemoryInputTransport(frame("get", new KvPod.get_args("a")));
+    new TBinaryProtocol(get).readMessageBegin();
+    assertNull(InlineReads.peekKeys(get, 10), "a get has no list");
+    // field 1, a list of 2 strings, whose second is cut short
+    TMemoryInputTransport cut = new TMemoryInputTransport(new byte[] {15, 0, 1, 11, 0, 0, 0, 2, 0, 0, 0, 1, 'a', 0, 0, 0, 5});
+    assertNull(InlineReads.peekKeys(cut, 10));
   }
 }

@@ -57,6 +57,49 @@ class LayerSetTest {
   }
 
   @Test
+  void layersOfEitherBlockEncodingReadAlikeAndEachFileRecordsItsOwn() throws Exception {
+    Map<String, TestLayers.Rec> plain = new TreeMap<>();
+    Map<String, TestLayers.Rec> indexed = new TreeMap<>();
+    for (int i = 0; i < 3000; i++) {
+      plain.put("a" + i, rec(10, "plain" + i));
+      indexed.put("b" + i, rec(10, "indexed" + i));
+    }
+    FileSystem fs = FileSystem.getLocal(conf);
+    LayerMeta before = TestLayers.write(conf, fs, layout(), "1000000000000-load-000001", 2, plain, Map.of(),
+        new HFileOptions("none", 4096, "none"));          // as loads wrote before row_index_v1
+    LayerMeta after = TestLayers.write(conf, fs, layout(), "1000000000001-load-000002", 2, indexed, Map.of(),
+        new HFileOptions("none", 4096));                  // the default
+    assertEquals(org.apache.hadoop.hbase.io.encoding.DataBlockEncoding.NONE, encodingOf(before, fs));
+    assertEquals(org.apache.hadoop.hbase.io.encoding.DataBlockEncoding.ROW_INDEX_V1, encodingOf(after, fs));
+    try (LayerWatcher w = watcher()) {
+      w.refresh();
+      LayerSet s = w.acquire();
+      try {
+        for (int i = 0; i < 3000; i++) {
+          assertEquals("plain" + i, text(s.get(bytes("a" + i))));
+          assertEquals("indexed" + i, text(s.get(bytes("b" + i))));
+          assertNull(s.get(bytes("a" + i + "~")), "a key between two of a plain block's");
+          assertNull(s.get(bytes("b" + i + "~")), "a key between two of an indexed block's");
+        }
+        assertNull(s.get(bytes("0")), "before every key");
+        assertNull(s.get(bytes("c")), "after every key");
+      } finally {
+        s.release();
+      }
+    }
+  }
+
+  /** The data block encoding that the layer's first file records. */
+  private org.apache.hadoop.hbase.io.encoding.DataBlockEncoding encodingOf(LayerMeta layer, FileSystem fs)
+      throws Exception {
+    Path f = new Path(layout().layerDir(layer.layerId), LayerFormat.dataFileName(0, layer.layerId));
+    try (org.apache.hadoop.hbase.io.hfile.HFile.Reader r = org.apache.hadoop.hbase.io.hfile.HFile.createReader(fs, f,
+        org.apache.hadoop.hbase.io.hfile.CacheConfig.DISABLED, true, conf)) {
+      return r.getDataBlockEncoding();
+    }
+  }
+
+  @Test
   void newestVersionWinsAcrossLayersWhateverTheirOrder() throws Exception {
     Map<String, TestLayers.Rec> older = new TreeMap<>();
     Map<String, TestLayers.Rec> newer = new TreeMap<>();

@@ -47,6 +47,13 @@ final class TestLayers {
    */
   static LayerMeta write(Configuration conf, FileSystem fs, TableLayout layout, String layerId, int partitions,
                          Map<String, Rec> records, Map<Integer, Long> walThrough) throws Exception {
+    return write(conf, fs, layout, layerId, partitions, records, walThrough, new HFileOptions("none", 4096));
+  }
+
+  /** {@link #write}, with the files written as {@code format} says. */
+  static LayerMeta write(Configuration conf, FileSystem fs, TableLayout layout, String layerId, int partitions,
+                         Map<String, Rec> records, Map<Integer, Long> walThrough, HFileOptions format)
+      throws Exception {
     Path dir = layout.layerDir(layerId);
     fs.mkdirs(dir);
     List<TreeMap<String, Rec>> byPart = new ArrayList<>();
@@ -62,7 +69,7 @@ final class TestLayers {
     meta.partitions = partitions;
     for (int p = 0; p < partitions; p++) {
       Path f = new Path(dir, LayerFormat.dataFileName(p, layerId));
-      try (LayerFileWriter w = new LayerFileWriter(conf, fs, f, new HFileOptions("none", 4096), layerId, p,
+      try (LayerFileWriter w = new LayerFileWriter(conf, fs, f, format, layerId, p,
           partitions)) {
         for (var e : byPart.get(p).entrySet()) {
           byte[] k = e.getKey().getBytes(StandardCharsets.UTF_8);
