@@ -36,9 +36,9 @@ import org.conscrypt.Conscrypt;
  *
  * <p>The TLS itself is BoringSSL through Conscrypt where it loads ({@code kvpod.tls.provider}
  * {@code auto}, the default, or {@code openssl}), else the JDK's ({@code jdk}): both speak the
- * same TLS 1.3/1.2 and check certificates and host names the same way (the checks are the JDK's
- * trust managers in both), but a BoringSSL record costs a fraction of a JDK one, which is most
- * of what TLS adds to a small call.
+ * same TLS 1.3/1.2 and check the same things, the certificate's authority and the host name
+ * dialled (each with its own trust manager), but a BoringSSL record costs a fraction of a JDK
+ * one, which is most of what TLS adds to a small call.
  *
  * <p>Immutable; {@link #connect} may be called from any thread.
  */
@@ -50,7 +50,6 @@ public final class TlsConfig {
   public static final String TRUSTSTORE_PASSWORD = "kvpod.tls.truststore.password";
   /** Whose TLS: {@code auto} (BoringSSL where it loads, else the JDK's), {@code openssl} or {@code jdk}. */
   public static final String PROVIDER = "kvpod.tls.provider";
-  private static final String TRUST_ALGORITHM = "PKIX";
   /** The values {@link #PROVIDER} takes. */
   public static final List<String> PROVIDERS = List.of("auto", "openssl", "jdk");
   /** The TLS versions kvpod speaks; older ones are refused. */
@@ -86,12 +85,7 @@ public final class TlsConfig {
     try {
       KeyManagerFactory keys = keyManagers();
       context = boringSsl == null ? SSLContext.getInstance("TLS") : SSLContext.getInstance("TLS", boringSsl);
-      // Conscrypt's own trust manager: it checks the host name as the JDK's does, and knows the
-      // authentication type "GENERIC" that Conscrypt gives for TLS 1.3, which the JDK's refuses
-      TrustManagerFactory trust = boringSsl == null ? TrustManagerFactory.getInstance(TRUST_ALGORITHM)
-          : TrustManagerFactory.getInstance(TRUST_ALGORITHM, boringSsl);
-      trust.init(open(truststore, this.truststorePassword, TRUSTSTORE));
-      context.init(keys == null ? null : keys.getKeyManagers(), trust.getTrustManagers(), null);
+      context.init(keys == null ? null : keys.getKeyManagers(), trustManagers(boringSsl).getTrustManagers(), null);
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot set up TLS from " + this + ": " + e.getMessage(), e);
     }
@@ -167,9 +161,19 @@ public final class TlsConfig {
     return f;
   }
 
-  /** The certificates this side trusts. */
+  /** The certificates this side trusts, checked by the JDK's trust manager. */
   public TrustManagerFactory trustManagers() throws IOException, GeneralSecurityException {
-    TrustManagerFactory f = TrustManagerFactory.getInstance(TRUST_ALGORITHM);
+    return trustManagers(null);
+  }
+
+  /**
+   * The certificates this side trusts, checked by {@code tls}'s trust manager (null: the
+   * JDK's). BoringSSL needs Conscrypt's: it checks the host name as the JDK's does, and knows
+   * the authentication type "GENERIC" that Conscrypt gives for TLS 1.3, which the JDK's refuses.
+   */
+  private TrustManagerFactory trustManagers(Provider tls) throws IOException, GeneralSecurityException {
+    TrustManagerFactory f = tls == null ? TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm())
+        : TrustManagerFactory.getInstance("PKIX", tls);
     f.init(open(truststore, truststorePassword, TRUSTSTORE));
     return f;
   }
