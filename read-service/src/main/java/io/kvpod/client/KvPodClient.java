@@ -508,7 +508,7 @@ public final class KvPodClient implements Closeable {
       try {
         out.putAll(f.join());
       } catch (CompletionException e) {
-        throw e.getCause() instanceof KvPodException k ? k : error(ErrorCode.INTERNAL, String.valueOf(e.getCause()), false);
+        throw failure(e.getCause());
       }
     }
     return out;
@@ -566,8 +566,7 @@ public final class KvPodClient implements Closeable {
       try {
         f.join();
       } catch (CompletionException e) {
-        KvPodException k = e.getCause() instanceof KvPodException x ? x
-            : error(ErrorCode.INTERNAL, String.valueOf(e.getCause()), false);
+        KvPodException k = failure(e.getCause());
         // a share that may still take effect decides: its error is retriable, so the caller waits it out
         if (first == null || (k.isRetriable() && !first.isRetriable())) {
           first = k;
@@ -763,6 +762,11 @@ public final class KvPodClient implements Closeable {
     } catch (ContractViolation v) {
       throw error(v.code(), v.getMessage(), false);
     }
+  }
+
+  /** What a call run on another thread failed with: its KvPodException, or INTERNAL for anything else. */
+  private static KvPodException failure(Throwable cause) {
+    return cause instanceof KvPodException k ? k : error(ErrorCode.INTERNAL, String.valueOf(cause), false);
   }
 
   private static KvPodException error(ErrorCode code, String msg, boolean retriable) {
@@ -1034,7 +1038,7 @@ public final class KvPodClient implements Closeable {
       Thread.currentThread().interrupt();
       throw error(ErrorCode.UNAVAILABLE, "get interrupted", true);
     } catch (ExecutionException e) {
-      throw e.getCause() instanceof KvPodException k ? k : error(ErrorCode.INTERNAL, String.valueOf(e.getCause()), false);
+      throw failure(e.getCause());
     }
     CompletableFuture<T> hedge = async((owner + 1) % pool.size(), op);
     CompletableFuture<T> first = new CompletableFuture<>();
@@ -1055,7 +1059,7 @@ public final class KvPodClient implements Closeable {
       throw error(ErrorCode.UNAVAILABLE, "get interrupted", true);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() instanceof CompletionException ce ? ce.getCause() : e.getCause();
-      throw cause instanceof KvPodException k ? k : error(ErrorCode.INTERNAL, String.valueOf(cause), false);
+      throw failure(cause);
     }
   }
 
