@@ -40,6 +40,7 @@ def main():
 def run():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pod", required=True, help="host:port of any pod")
+    ap.add_argument("--table", help="the table to read (default: the pod's default table)")
     ap.add_argument("--timeout-ms", type=int, default=5000)
     ap.add_argument("--ca", help="TLS: PEM file of the authority that signed the pods' certificates")
     ap.add_argument("--cert", help="TLS: PEM file of this client's certificate (pods that require one)")
@@ -66,7 +67,7 @@ def run():
         client.ping()
         for key in args.keys:
             try:
-                found = client.getRecord(key)  # unlike get(), tells a record stored as {} from none
+                found = client.getRecord(key, args.table)  # unlike get(), tells a record stored as {} from none
             except KvPodException as e:
                 print("%s: error %d: %s" % (key, e.code, e.message), file=sys.stderr)
                 return 2
@@ -76,7 +77,7 @@ def run():
             else:
                 print("%s\t(not found)" % key)
                 missing += 1
-        status = client.status()
+        status = client.status(args.table)
         print("pod %d of %d serves table %s: %d layers, %d records"
               % (status.podId, status.pods, status.table, len(status.layers), status.layerRecords))
     finally:

@@ -175,21 +175,29 @@ struct PodStatus {
   29: optional list<string> memberStates,
   /** Layer data files this pod has open: those of the buckets it holds (prefetched and cached),
       those that may hold any bucket, and any it read for a holder that did not answer. */
-  30: optional i32 layerFilesOpen
+  30: optional i32 layerFilesOpen,
+  /** Every table this pod serves, its default table (the one `table` names) first. */
+  31: optional list<string> tables
 }
 
+/**
+ * Tables: a pod serves one or more tables under one root. Every call on records, and status(),
+ * takes a last argument `table`, the table it is about. Left unset (as the seed's calls leave
+ * it) or "", it is the pod's default table, the first it serves. A table the pod does not
+ * serve is refused with INVALID_ARGUMENT, naming the tables it does serve.
+ */
 service KvPod {
   /**
    * The record stored under key, or an empty map if there is none (or it was removed). A
    * record stored as {} also reads as an empty map: use getRecord to tell them apart.
    */
-  map<string, string> get(1: string key) throws (1: KvPodException e),
+  map<string, string> get(1: string key, 2: string table) throws (1: KvPodException e),
 
   /** Whether key has a record and, if so, the record with its version. */
-  Lookup getRecord(1: string key) throws (1: KvPodException e),
+  Lookup getRecord(1: string key, 2: string table) throws (1: KvPodException e),
 
   /** The records of keys, with their versions; keys with no record are absent. At most MAX_BATCH keys. */
-  map<string, Record> multiGetRecords(1: list<string> keys) throws (1: KvPodException e),
+  map<string, Record> multiGetRecords(1: list<string> keys, 2: string table) throws (1: KvPodException e),
 
   /**
    * Stores one record durably; true once it is acknowledged (it never returns false). On a
@@ -197,14 +205,16 @@ service KvPod {
    * (INVALID_ARGUMENT, TOO_LARGE, EXPIRED, BUSY: not stored); it cannot take effect after the
    * options' deadline. `options` may be left out (the seed's two-argument call).
    */
-  bool put(1: string key, 2: map<string, string> value, 3: WriteOptions options) throws (1: KvPodException e),
+  bool put(1: string key, 2: map<string, string> value, 3: WriteOptions options, 4: string table)
+      throws (1: KvPodException e),
 
   /** Stores many records durably; true once all are acknowledged (it never returns false).
       A failure leaves each record stored or not, as for put. */
-  bool batchPut(1: map<string, map<string, string>> records, 2: WriteOptions options) throws (1: KvPodException e),
+  bool batchPut(1: map<string, map<string, string>> records, 2: WriteOptions options, 3: string table)
+      throws (1: KvPodException e),
 
   /** The records found among keys; keys with no record are absent from the result. */
-  map<string, map<string, string>> multiGet(1: list<string> keys) throws (1: KvPodException e),
+  map<string, map<string, string>> multiGet(1: list<string> keys, 2: string table) throws (1: KvPodException e),
 
   /**
    * Removes key's record durably: true once the removal is acknowledged (it never returns
@@ -213,7 +223,7 @@ service KvPod {
    * the same failures, deadline and retry rules; it is stored as a tombstone that hides every
    * record of the key with a lower version, including ones in older bulk-loaded layers.
    */
-  bool remove(1: string key, 2: WriteOptions options) throws (1: KvPodException e),
+  bool remove(1: string key, 2: WriteOptions options, 3: string table) throws (1: KvPodException e),
 
   /** Pod-to-pod messages (see kvpod_internal.thrift), signed with the cluster secret. */
   binary process(1: binary input) throws (1: KvPodException e),
@@ -227,7 +237,7 @@ service KvPod {
   binary heartbeat(1: binary input) throws (1: KvPodException e),
 
   /** What this pod serves, and how it is doing. */
-  PodStatus status() throws (1: KvPodException e),
+  PodStatus status(1: string table) throws (1: KvPodException e),
 
   /** Does nothing; measures the cost of a round trip. */
   void ping()

@@ -8,6 +8,9 @@
  *                                             sentAtMillis, fromPod, toPod, sender, seq, mac})
  *   mac    := HmacSHA256(secret, "Q" || i64be(sentAtMillis) || i32be(fromPod) || i32be(toPod)
  *                                 || i64be(sender) || i64be(seq) || body)
+ *             with no table set (the receiver's default table), else
+ *             HmacSHA256(secret, "T" || the same fields, in the same order
+ *                                 || i32be(len) || utf8(table) || body)
  *   output := TCompactProtocol(SignedEnvelope{body = TCompactProtocol(PeerResponse),
  *                                             sentAtMillis, fromPod = the answering pod,
  *                                             toPod = the request's fromPod,
@@ -35,7 +38,10 @@ struct SignedEnvelope {
   /** Drawn at random by each signer when it starts (a request); the request's (a reply). */
   6: optional i64 sender,
   /** The request's number from its sender: 1, 2, 3, ... */
-  7: optional i64 seq
+  7: optional i64 seq,
+  /** A request: the table it is about (a pod may serve several); unset: the receiver's
+      default table. Signed ("T" above), so a message cannot be moved to another table. */
+  8: optional string table
 }
 
 /** Liveness check; answered with PingReply. */

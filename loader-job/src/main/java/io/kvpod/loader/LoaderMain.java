@@ -23,6 +23,8 @@ public final class LoaderMain {
       "  layers     list a table's live layers",
       "  rollback   retire the newest (or a given) layer",
       "  gc         delete retired layers and abandoned staging older than a grace period",
+      "  table create|list|describe|drop",
+      "             make, list, describe or drop the tables under a root",
       "  bench-load generate N records and time a load of them",
       "",
       "'<command> --help' describes each one.");
@@ -35,6 +37,10 @@ public final class LoaderMain {
       case "rollback" -> new LayerTool(LayerTool.Mode.ROLLBACK);
       case "gc" -> new LayerTool(LayerTool.Mode.GC);
       case "bench-load" -> new BenchLoad();
+      case "table-create" -> new TableTool(TableTool.Mode.CREATE);
+      case "table-list" -> new TableTool(TableTool.Mode.LIST);
+      case "table-describe" -> new TableTool(TableTool.Mode.DESCRIBE);
+      case "table-drop" -> new TableTool(TableTool.Mode.DROP);
       default -> null;
     };
   }
@@ -94,11 +100,25 @@ public final class LoaderMain {
       System.out.println(USAGE);
       System.exit(args.length == 0 ? 2 : 0);
     }
+    if (args[0].equals("table")) { // two words: table create|list|describe|drop
+      if (args.length < 2 || tool("table-" + args[1]) == null) {
+        System.err.println("usage: table create|list|describe|drop --root URI [--table T] ...  ('table create --help')");
+        System.exit(2);
+      }
+      args = join("table-" + args[1], Arrays.copyOfRange(args, 2, args.length));
+    }
     Tool tool = tool(args[0]);
     if (tool == null) {
       System.err.println("unknown command '" + args[0] + "'\n\n" + USAGE);
       System.exit(2);
     }
     System.exit(run(tool, Arrays.copyOfRange(args, 1, args.length)));
+  }
+
+  private static String[] join(String first, String[] rest) {
+    String[] all = new String[rest.length + 1];
+    all[0] = first;
+    System.arraycopy(rest, 0, all, 1, rest.length);
+    return all;
   }
 }

@@ -39,7 +39,7 @@ final class PodNotifier {
           Integer.parseInt(addr.substring(colon + 1)), timeoutMs, timeoutMs))) {
         t.open();
         KvPod.Client c = new KvPod.Client(new TBinaryProtocol(t));
-        PeerSigner.Sealed sealed = signer.seal(PeerRequest.refresh(new RefreshRequest().setTable(table)), pod);
+        PeerSigner.Sealed sealed = signer.seal(PeerRequest.refresh(new RefreshRequest().setTable(table)), pod, table);
         ByteBuffer r = c.process(ByteBuffer.wrap(sealed.bytes()));
         byte[] b = new byte[r.remaining()];
         r.get(b);

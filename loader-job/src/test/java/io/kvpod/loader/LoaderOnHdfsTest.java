@@ -238,6 +238,48 @@ class LoaderOnHdfsTest {
     assertTrue(listing.toString(StandardCharsets.UTF_8).contains("\"layerId\" : \"" + first.layerId() + "\""));
   }
 
+  /** Runs {@code table <mode>} with {@code args}; returns what it printed, after checking its exit status. */
+  private String table(TableTool.Mode mode, int wantStatus, String... args) throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    assertEquals(wantStatus, ToolRunner.run(hdfs.conf(), new TableTool(mode, new PrintStream(out, true)), args));
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void tablesAreCreatedListedDescribedAndDroppedByTheTableCommands() throws Exception {
+    TableLayout orders = new TableLayout(root, "orders");
+    assertTrue(table(TableTool.Mode.CREATE, 0, "--root", root, "--table", "orders", "--buckets", "12")
+        .contains("created table orders with 12 buckets"));
+    assertEquals(12, TableMeta.read(fs, orders).buckets);
+    assertTrue(table(TableTool.Mode.CREATE, 1, "--root", root, "--table", "orders", "--buckets", "5")
+        .contains("already exists (12 buckets"), "an existing table is not changed");
+    assertEquals(12, TableMeta.read(fs, orders).buckets);
+    assertThrows(UsageException.class, () -> table(TableTool.Mode.CREATE, 2, "--root", root, "--table", "x",
+        "--buckets", "0"));
+    assertThrows(UsageException.class, () -> table(TableTool.Mode.CREATE, 2, "--root", root, "--table", "a,b"));
+
+    write(hdfs.uri() + "/in/orders/1.jsonl", "{\"key\":\"o1\",\"value\":{\"n\":\"1\"}}\n");
+    load("orders", hdfs.uri() + "/in/orders/1.jsonl", "--partitions", "12");
+    String list = table(TableTool.Mode.LIST, 0, "--root", root, "--json");
+    assertTrue(list.contains("\"table\" : \"orders\",\n    \"buckets\" : 12,"), list);
+    String described = table(TableTool.Mode.DESCRIBE, 0, "--root", root, "--table", "orders");
+    assertTrue(described.contains("layers       1") && described.contains("records      1"), described);
+
+    // a log segment holding an entry (longer than its 37-byte header): writes no layer has
+    try (OutputStream o = fs.create(new Path(orders.walDir(3), "00000000000000000001-000000000001.wal"))) {
+      o.write(new byte[64]);
+    }
+    UsageException refused = assertThrows(UsageException.class,
+        () -> table(TableTool.Mode.DROP, 1, "--root", root, "--table", "orders"));
+    assertTrue(refused.getMessage().contains("1 write-ahead log segments"), refused.getMessage());
+    assertTrue(fs.exists(orders.tableDir()), "nothing moved");
+    String dropped = table(TableTool.Mode.DROP, 0, "--root", root, "--table", "orders", "--force");
+    assertFalse(fs.exists(orders.tableDir()));
+    Path aside = new Path(dropped.replaceAll("(?s).*its directory is now (\\S+) .*", "$1"));
+    assertTrue(fs.exists(new Path(aside, "_table.json")), "the table's files moved together: " + dropped);
+    assertFalse(table(TableTool.Mode.LIST, 0, "--root", root).contains("orders"));
+  }
+
   @Test
   void malformedInputFailsNamingFileAndLineAndPublishesNothing() throws Exception {
     write(hdfs.uri() + "/in/bad/x.jsonl", String.join("\n",

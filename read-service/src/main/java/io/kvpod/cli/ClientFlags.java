@@ -10,7 +10,8 @@ import org.apache.commons.cli.Options;
  * How client commands ({@code get}, {@code status}, {@code bench ...}) find the pods: a pod
  * list ({@code --pods}), or a ZooKeeper registry and a table ({@code --zk}, {@code --table}),
  * each falling back to the environment that {@code bin/kvpod cluster start} leaves
- * ({@code KVPOD_PODS}; {@code KVPOD_ZK} and {@code KVPOD_TABLE}). Flags win over the
+ * ({@code KVPOD_PODS}; {@code KVPOD_ZK} and {@code KVPOD_TABLE}). With a pod list, {@code --table}
+ * picks one of the tables the pods serve (default: their default table). Flags win over the
  * environment, and a registry wins over a pod list from the environment.
  */
 final class ClientFlags {
@@ -21,7 +22,8 @@ final class ClientFlags {
     return o.addOption(Cli.flag("pods", "host:port,...", "the cluster's pods in id order (default: $KVPOD_PODS)"))
         .addOption(Cli.flag("zk", "host:port,...[/root]", "find the pods in this ZooKeeper registry instead "
             + "(pods run with kvpod.coordination=zookeeper; default: $KVPOD_ZK); give --table too"))
-        .addOption(Cli.flag("table", "T", "with --zk: the table (default: $KVPOD_TABLE)"));
+        .addOption(Cli.flag("table", "T", "the table (default: with --pods, each pod's default table, the first "
+            + "it serves; with --zk, $KVPOD_TABLE)"));
   }
 
   /**
@@ -54,7 +56,7 @@ final class ClientFlags {
       throw new UsageException(command + ": say which pods: --pods host:port,... or --zk host:port --table T "
           + "(or start a local cluster: bin/kvpod cluster start)");
     }
-    return KvPodClient.builder(pods);
+    return KvPodClient.builder(pods).table(cl.getOptionValue("table"));
   }
 
   /**

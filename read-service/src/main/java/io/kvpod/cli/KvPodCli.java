@@ -206,8 +206,9 @@ public final class KvPodCli {
               System.out.println(ThriftJson.of(s)); // one object per pod, one per line
               continue;
             }
-            System.out.printf("pod %d: %s, table %s (%d buckets), %d layers (%d files open), %d records, %d gets, "
+            System.out.printf("pod %d: %s, table %s (%d buckets%s), %d layers (%d files open), %d records, %d gets, "
                 + "cache hit %.1f%% (%.1f MB cached), up %.0f s%n", p, s.getState(), s.getTable(), s.getHoldersSize(),
+                s.getTablesSize() > 1 ? "; serves " + String.join(",", s.getTables()) : "",
                 s.getLayersSize(), s.getLayerFilesOpen(), s.getLayerRecords(), s.getGets(),
                 100 * s.getBlockCacheHitRatio(), s.getBlockCacheBytes() / 1e6, s.getUptimeMillis() / 1000.0);
             System.out.printf("       writes: %d puts, %d records in memtables, WAL of its first home bucket at "

@@ -97,6 +97,8 @@ public final class KvPodClient implements Closeable {
   private final ZkDiscovery discovery;
   private final SilentPods silent;
   private final java.util.concurrent.ScheduledExecutorService watchdog;
+  /** The table every call is about; null: each pod's default table. */
+  private final String table;
   private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
     Thread t = new Thread(r, "kvpod-client-fan-out");
     t.setDaemon(true);
@@ -104,6 +106,7 @@ public final class KvPodClient implements Closeable {
   });
 
   private KvPodClient(Builder b) {
+    this.table = b.table == null || b.table.isEmpty() ? null : b.table;
     this.pool = new ConnectionPool(b.pods, b.maxIdlePerPod, b.connectTimeoutMs, b.callTimeoutMs, b.tls);
     this.callTimeoutMs = b.callTimeoutMs;
     this.deadlineMs = b.deadlineMs;
@@ -114,7 +117,7 @@ public final class KvPodClient implements Closeable {
     this.health = new PodHealth(Membership.MAX_PODS, b.backoff);
     this.silent = new SilentPods(Membership.MAX_PODS);
     this.holders = new HolderTable(pool::size,
-        pod -> attempt(pod, KvPod.Client::status, Math.min(callTimeoutMs, 2000)), fanOut, this::members);
+        pod -> attempt(pod, c -> c.status(table), Math.min(callTimeoutMs, 2000)), fanOut, this::members);
     this.discovery = b.zookeeper == null ? null : discover(b);
     this.watchdog = b.silentAfterMs > 0 ? startWatchdog(b.silentAfterMs) : null;
     this.hedgePool = b.hedgeAfterMs > 0 ? Executors.newCachedThreadPool(r -> {
@@ -198,7 +201,10 @@ public final class KvPodClient implements Closeable {
       return this;
     }
 
-    /** The table to find in ZooKeeper (with {@link #zookeeper}). */
+    /**
+     * The table to read and write (a pod may serve several); by default each pod's default
+     * table, the first it serves. With {@link #zookeeper}, also the table to find there.
+     */
     public Builder table(String table) {
       this.table = table;
       return this;
@@ -415,9 +421,9 @@ public final class KvPodClient implements Closeable {
     checkKey(key);
     int owner = ownerOf(key);
     if (hedgePool == null || pool.size() == 1) {
-      return call("get", owner, c -> c.get(key));
+      return call("get", owner, c -> c.get(key, table));
     }
-    return hedged(owner, c -> c.get(key));
+    return hedged(owner, c -> c.get(key, table));
   }
 
   /**
@@ -428,9 +434,9 @@ public final class KvPodClient implements Closeable {
     checkKey(key);
     int owner = ownerOf(key);
     if (hedgePool == null || pool.size() == 1) {
-      return call("getRecord", owner, c -> c.getRecord(key));
+      return call("getRecord", owner, c -> c.getRecord(key, table));
     }
-    return hedged(owner, c -> c.getRecord(key));
+    return hedged(owner, c -> c.getRecord(key, table));
   }
 
   /**
@@ -438,7 +444,7 @@ public final class KvPodClient implements Closeable {
    * holder, as {@link #multiGet} is.
    */
   public Map<String, Record> multiGetRecords(List<String> keys) throws KvPodException {
-    return readShares("multiGetRecords", keys, KvPod.Client::multiGetRecords);
+    return readShares("multiGetRecords", keys, (c, ks) -> c.multiGetRecords(ks, table));
   }
 
   /**
@@ -449,13 +455,13 @@ public final class KvPodClient implements Closeable {
   public boolean remove(String key) throws KvPodException {
     checkKey(key);
     int owner = ownerOf(key);
-    return writeCall("remove", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.remove(key, options(d)));
+    return writeCall("remove", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.remove(key, options(d), table));
   }
 
   /** Asks one given pod for {@code key}, with no failover: for tools and tests. */
   public Map<String, String> getVia(int pod, String key) throws KvPodException {
     checkKey(key);
-    return callOne(pod, c -> c.get(key));
+    return callOne(pod, c -> c.get(key, table));
   }
 
   /**
@@ -464,7 +470,7 @@ public final class KvPodClient implements Closeable {
    * to forward keys to another.
    */
   public Map<String, Map<String, String>> multiGet(List<String> keys) throws KvPodException {
-    return readShares("multiGet", keys, KvPod.Client::multiGet);
+    return readShares("multiGet", keys, (c, ks) -> c.multiGet(ks, table));
   }
 
   /** A read of many keys from one pod. */
@@ -522,7 +528,7 @@ public final class KvPodClient implements Closeable {
   public boolean put(String key, Map<String, String> value) throws KvPodException {
     checkKey(key);
     int owner = ownerOf(key);
-    return writeCall("put", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.put(key, value, options(d)));
+    return writeCall("put", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.put(key, value, options(d), table));
   }
 
   /**
@@ -555,7 +561,7 @@ public final class KvPodClient implements Closeable {
       int o = owner;
       sent.add(CompletableFuture.supplyAsync(() -> {
         try {
-          return writeCall("batchPut", o, deadline, (c, d) -> c.batchPut(share, options(d)));
+          return writeCall("batchPut", o, deadline, (c, d) -> c.batchPut(share, options(d), table));
         } catch (KvPodException e) {
           throw new CompletionException(e);
         }
@@ -582,20 +588,20 @@ public final class KvPodClient implements Closeable {
   /** Asks one given pod whether {@code key} has a record, with no failover: for tools and tests. */
   public Lookup getRecordVia(int pod, String key) throws KvPodException {
     checkKey(key);
-    return callOne(pod, c -> c.getRecord(key));
+    return callOne(pod, c -> c.getRecord(key, table));
   }
 
   /** Sends a removal to one given pod, which forwards it to the holder; as {@link #putVia}. */
   public boolean removeVia(int pod, String key) throws KvPodException {
     checkKey(key);
     checkPod(pod);
-    return attempt(pod, c -> c.remove(key, options(writeDeadline())), callTimeoutMs, new Delivery());
+    return attempt(pod, c -> c.remove(key, options(writeDeadline()), table), callTimeoutMs, new Delivery());
   }
 
   /** Asks one given pod for many keys, with no failover: for tools and tests. */
   public Map<String, Map<String, String>> multiGetVia(int pod, List<String> keys) throws KvPodException {
     guard(() -> Limits.checkBatchSize(keys.size()));
-    return callOne(pod, c -> c.multiGet(keys));
+    return callOne(pod, c -> c.multiGet(keys, table));
   }
 
   /**
@@ -621,7 +627,7 @@ public final class KvPodClient implements Closeable {
       throws KvPodException {
     checkKey(key);
     checkPod(pod);
-    return attempt(pod, c -> c.put(key, value, options(deadlineMillis)), callTimeoutMs, delivery);
+    return attempt(pod, c -> c.put(key, value, options(deadlineMillis), table), callTimeoutMs, delivery);
   }
 
   /** Sends a whole batch to one given pod, which splits it among the owners; as {@link #putVia}. */
@@ -640,7 +646,7 @@ public final class KvPodClient implements Closeable {
                              Delivery delivery) throws KvPodException {
     guard(() -> Limits.checkBatchSize(records.size()));
     checkPod(pod);
-    return attempt(pod, c -> c.batchPut(records, options(deadlineMillis)), callTimeoutMs, delivery);
+    return attempt(pod, c -> c.batchPut(records, options(deadlineMillis), table), callTimeoutMs, delivery);
   }
 
   /**
@@ -670,7 +676,7 @@ public final class KvPodClient implements Closeable {
 
   /** The status of one pod (no failover: the caller asked for that pod). */
   public PodStatus status(int pod) throws KvPodException {
-    PodStatus st = callOne(pod, KvPod.Client::status);
+    PodStatus st = callOne(pod, c -> c.status(table));
     holders.learn(st);
     return st;
   }

@@ -4,12 +4,14 @@ import io.kvpod.contract.KeyPartitioner;
 import java.nio.ByteBuffer;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.thrift.TConfiguration;
 import org.apache.thrift.TException;
 import org.apache.thrift.protocol.TBinaryProtocol;
 import org.apache.thrift.protocol.TField;
 import org.apache.thrift.protocol.TList;
+import org.apache.thrift.protocol.TProtocolUtil;
 import org.apache.thrift.protocol.TType;
 import org.apache.thrift.transport.TMemoryInputTransport;
 import org.apache.thrift.transport.TTransport;
@@ -34,12 +36,13 @@ import org.apache.thrift.transport.TTransport;
  * also counts as ended: a get may then read a block from the filesystem on the selector
  * thread. It is answered right, only slower, and HBase logs the failed prefetch.)
  *
- * <p>Thread-safe.
+ * <p>A call about another table than the default one (its {@code table} argument, see
+ * kvpod.thrift) is checked against that table's buckets and layers. Thread-safe.
  */
 final class InlineReads {
-  /** The calls of one key that may run inline: each has the key as its first argument, field 1. */
+  /** The calls of one key that may run inline: each has the key as field 1 and the table as field 2. */
   static final Set<String> METHODS = Set.of("get", "getRecord");
-  /** The calls of many keys that may run inline: each has a list of keys as field 1. */
+  /** The calls of many keys that may run inline: each has a list of keys as field 1 and the table as field 2. */
   static final Set<String> LIST_METHODS = Set.of("multiGet", "multiGetRecords");
   /**
    * The most keys a call may have to run inline: each is a seek in cached blocks, and the
@@ -47,16 +50,13 @@ final class InlineReads {
    */
   static final int MAX_INLINE_KEYS = 256;
 
-  private final int buckets;
-  private final ShardSet shards;
-  private final LayerWatcher layers;
+  /** Each table's parts by name (null: the default table); throws for a table not served here. */
+  private final Function<String, TablePod> tables;
   private final BlockCache cache;
   private final LongAdder answered = new LongAdder();
 
-  InlineReads(int buckets, ShardSet shards, LayerWatcher layers, BlockCache cache) {
-    this.buckets = buckets;
-    this.shards = shards;
-    this.layers = layers;
+  InlineReads(Function<String, TablePod> tables, BlockCache cache) {
+    this.tables = tables;
     this.cache = cache;
   }
 
@@ -72,30 +72,24 @@ final class InlineReads {
     if (!one && !LIST_METHODS.contains(method) || cache.getStats().getEvictedCount() > 0) {
       return false;
     }
-    if (one) {
-      byte[] key = peekKey(frame);
-      if (key == null || !inMemory(key)) {
+    Call call = peek(frame, !one, MAX_INLINE_KEYS);
+    if (call == null) {
+      return false;
+    }
+    TablePod table;
+    try {
+      table = tables.apply(call.table());
+    } catch (RuntimeException e) {
+      return false; // a table not served here: the worker answers the error
+    }
+    for (byte[] key : call.keys()) {
+      int bucket = KeyPartitioner.bucket(key, table.buckets());
+      if (!table.shards().servesNow(bucket) || !table.layers().prefetched(bucket)) {
         return false;
-      }
-    } else {
-      byte[][] keys = peekKeys(frame, MAX_INLINE_KEYS);
-      if (keys == null) {
-        return false;
-      }
-      for (byte[] key : keys) {
-        if (!inMemory(key)) {
-          return false;
-        }
       }
     }
     answered.increment();
     return true;
-  }
-
-  /** True if {@code key}'s bucket is held here and its files are in the block cache. */
-  private boolean inMemory(byte[] key) {
-    int bucket = KeyPartitioner.bucket(key, buckets);
-    return shards.servesNow(bucket) && layers.prefetched(bucket);
   }
 
   /** Calls (gets and multi-gets) run inline since the pod started. */
@@ -103,50 +97,17 @@ final class InlineReads {
     return answered.sum();
   }
 
-  /**
-   * The bytes of field 1 (a string) at the start of the arguments left in {@code frame}, a
-   * transport over a whole frame in memory; null if the arguments do not start with it or
-   * the frame is not in memory. {@code frame}'s position does not move.
-   */
-  static byte[] peekKey(TTransport frame) {
-    TBinaryProtocol args = firstField(frame, TType.STRING);
-    try {
-      return args == null ? null : bytes(args.readBinary());
-    } catch (TException e) {
-      return null; // a malformed frame: the worker that decodes it answers the error
-    }
-  }
+  /** The keys a call reads, and the table it names (null: none, the default table). */
+  record Call(byte[][] keys, String table) {}
 
   /**
-   * The keys of field 1 (a list of strings) at the start of the arguments left in
-   * {@code frame}, as {@link #peekKey}; null if there is no such list, or it has more than
-   * {@code max} keys.
+   * The keys and table of the call whose arguments are what is left of {@code frame}, a
+   * transport over a whole frame in memory: field 1, a string key (or with {@code list}, a
+   * list of at most {@code maxKeys} string keys), then, among any later fields, field 2, the
+   * table. Null if the arguments are not of that form, are cut short, or the frame is not in
+   * memory. {@code frame}'s position does not move.
    */
-  static byte[][] peekKeys(TTransport frame, int max) {
-    TBinaryProtocol args = firstField(frame, TType.LIST);
-    try {
-      if (args == null) {
-        return null;
-      }
-      TList list = args.readListBegin();
-      if (list.elemType != TType.STRING || list.size < 0 || list.size > max) {
-        return null;
-      }
-      byte[][] keys = new byte[list.size][];
-      for (int i = 0; i < keys.length; i++) {
-        keys[i] = bytes(args.readBinary());
-      }
-      return keys;
-    } catch (TException e) {
-      return null;
-    }
-  }
-
-  /**
-   * A protocol over a copy of {@code frame}'s position, read up to the value of field 1 if the
-   * arguments start with field 1 of {@code type}; else null.
-   */
-  private static TBinaryProtocol firstField(TTransport frame, byte type) {
+  static Call peek(TTransport frame, boolean list, int maxKeys) {
     byte[] buf = frame.getBuffer();
     int left = frame.getBytesRemainingInBuffer();
     if (buf == null || left <= 0) {
@@ -157,9 +118,32 @@ final class InlineReads {
           new TMemoryInputTransport(TConfiguration.DEFAULT, buf, frame.getBufferPosition(), left), left, left);
       args.readStructBegin();
       TField f = args.readFieldBegin();
-      return f.id == 1 && f.type == type ? args : null;
-    } catch (TException e) {
-      return null;
+      byte[][] keys;
+      if (f.id != 1 || f.type != (list ? TType.LIST : TType.STRING)) {
+        return null;
+      } else if (list) {
+        TList l = args.readListBegin();
+        if (l.elemType != TType.STRING || l.size < 0 || l.size > maxKeys) {
+          return null;
+        }
+        keys = new byte[l.size][];
+        for (int i = 0; i < keys.length; i++) {
+          keys[i] = bytes(args.readBinary());
+        }
+      } else {
+        keys = new byte[][] {bytes(args.readBinary())};
+      }
+      String table = null;
+      for (f = args.readFieldBegin(); f.type != TType.STOP; f = args.readFieldBegin()) {
+        if (f.id == 2 && f.type == TType.STRING) {
+          table = args.readString();
+        } else {
+          TProtocolUtil.skip(args, f.type);
+        }
+      }
+      return new Call(keys, table);
+    } catch (TException | RuntimeException e) {
+      return null; // a malformed frame: the worker that decodes it answers the error
     }
   }
 

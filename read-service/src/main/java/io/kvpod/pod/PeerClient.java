@@ -37,12 +37,16 @@ final class PeerClient implements Closeable {
   private final PeerLiveness liveness;
   private final PodMetrics metrics;
 
-  PeerClient(List<InetSocketAddress> pods, PeerSigner signer, int readTimeoutMillis,
+  /** The table this client's messages are about (each is signed with it). */
+  private final String table;
+
+  PeerClient(List<InetSocketAddress> pods, PeerSigner signer, String table, int readTimeoutMillis,
              int writeTimeoutMillis, int pingTimeoutMillis, long downWindowMillis, PeerFaults faults,
              PeerLiveness liveness, PodMetrics metrics, io.kvpod.client.TlsConfig tls) {
     this.metrics = metrics;
     this.faults = faults;
     this.signer = signer;
+    this.table = table;
     this.liveness = liveness;
     // one attempt each, and no holder learning: a pod routes by its own view of the records; over TLS
     // (with this pod's certificate) when the pods serve TLS
@@ -101,7 +105,7 @@ final class PeerClient implements Closeable {
   List<Long> ping(int pod) throws KvPodException {
     PeerRequest req = PeerRequest.ping(new PingRequest());
     PingReply r = send(pod, "ping", new KvPodClient.Delivery(),
-        () -> pingCalls.heartbeat(pod, () -> signer.seal(req, pod))).getPing();
+        () -> pingCalls.heartbeat(pod, () -> signer.seal(req, pod, table))).getPing();
     return r.isSetSilentMillis() ? r.getSilentMillis() : null;
   }
 
@@ -114,7 +118,7 @@ final class PeerClient implements Closeable {
   private PeerResponse send(KvPodClient via, int pod, PeerRequest req, KvPodClient.Delivery delivery)
       throws KvPodException {
     return send(pod, req.getSetField().getFieldName(), delivery,
-        () -> via.process(pod, () -> signer.seal(req, pod), delivery));
+        () -> via.process(pod, () -> signer.seal(req, pod, table), delivery));
   }
 
   /** A call that sends a sealed message and returns the exchange. */

@@ -24,7 +24,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -57,8 +56,6 @@ final class PeerDispatcher {
   private final long clockSkewMillis;
   private final WriteGate gate;
   private final WaitSlots waitSlots;
-  /** Refused internal messages, logged at most once a second. */
-  private final LogThrottle refused = new LogThrottle(1, TimeUnit.SECONDS);
   /** Writes the shares of byBucket writes, each waiting for its bucket's group commit. */
   private final java.util.concurrent.ExecutorService shareWriters =
       java.util.concurrent.Executors.newCachedThreadPool(r -> {
@@ -88,13 +85,14 @@ final class PeerDispatcher {
   }
 
   /**
-   * Opens, runs and answers one signed message. A {@code heartbeat} (sent to the
+   * Runs and answers one signed message, opened by {@link TableRouter} (which checked its
+   * signature and that it is about this dispatcher's table). A {@code heartbeat} (sent to the
    * {@code heartbeat} method, which the pod answers on its heartbeat lane, see
    * {@link CallLanes}) may only be a {@code PING}: anything else there is refused with
    * {@code INVALID_ARGUMENT}, so that no work but a ping's ever runs on that lane.
    */
-  byte[] handle(byte[] input, boolean heartbeat) throws IOException, InterruptedException, KvPodException {
-    PeerSigner.Opened opened = open(input);
+  byte[] handle(PeerSigner.Opened opened, boolean heartbeat) throws IOException, InterruptedException,
+      KvPodException {
     PeerRequest req = opened.request();
     if (heartbeat && !req.isSetPing()) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "heartbeat() carries only a PING, not "
@@ -110,23 +108,6 @@ final class PeerDispatcher {
       if (write) {
         gate.exit();
       }
-    }
-  }
-
-  /**
-   * {@link PeerSigner#open}, logging each refused message (at most one line a second, with a
-   * count of those not logged): a refusal is a misconfigured tool, another version, or an
-   * attack, and an operator should see it.
-   */
-  private PeerSigner.Opened open(byte[] input) {
-    try {
-      return signer.open(input);
-    } catch (ContractViolation e) {
-      long n = refused.count();
-      if (n > 0) {
-        LOG.warn("refused an internal message ({} refused so far): {}", n, e.getMessage());
-      }
-      throw e;
     }
   }
 

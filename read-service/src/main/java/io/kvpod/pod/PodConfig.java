@@ -91,7 +91,10 @@ public final class PodConfig {
           "the cluster's pods, in order, as host:port,host:port,...; a pod's id is its index")
       .define(POD_ID, Type.INT, null, Validator.atLeast(0), "this pod's index in kvpod.pods")
       .define(ROOT, Type.STRING, null, "kvpod root URI, e.g. hdfs://nn:8020/kvpod or file:///tmp/kvpod")
-      .define(TABLE, Type.STRING, "default", "the table this pod serves")
+      .define(TABLE, Type.STRING, "default", PodConfig::checkTables,
+          "the tables this pod serves under kvpod.root, comma-separated (e.g. users,orders); the first is "
+              + "the default table, which calls that name no table are about. Each table is owned, recovered "
+              + "and taken over on its own; the pods share one port, block cache and set of meters")
       .define(TABLE_BUCKETS, Type.INT, Integer.toString(io.kvpod.contract.TableMeta.DEFAULT_BUCKETS), Validator.between(1, io.kvpod.contract.TableMeta.MAX_BUCKETS),
           "buckets of a table this pod creates (the first pod to find the table without _table.json "
               + "records it there; a table made before bucket counts were recorded keeps one bucket per pod). "
@@ -344,6 +347,33 @@ public final class PodConfig {
 
   public List<InetSocketAddress> pods() {
     return parsePods(typed.getString(PODS));
+  }
+
+  /** The tables this pod serves ({@link #TABLE}), the default table first. */
+  public List<String> tables() {
+    return parseTables(typed.getString(TABLE));
+  }
+
+  static List<String> parseTables(String csv) {
+    List<String> out = new java.util.ArrayList<>();
+    for (String t : csv.split(",", -1)) {
+      String name = t.trim();
+      io.kvpod.contract.TableLayout.checkTableName(name);
+      if (out.contains(name)) {
+        throw new IllegalArgumentException("table '" + name + "' is named twice");
+      }
+      out.add(name);
+    }
+    return List.copyOf(out);
+  }
+
+  private static String checkTables(Object value) {
+    try {
+      parseTables((String) value);
+      return null;
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
+    }
   }
 
   public int podId() {

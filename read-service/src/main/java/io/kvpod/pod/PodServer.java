@@ -5,14 +5,9 @@ import io.kvpod.config.KerberosLogin;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.Membership;
 import io.kvpod.contract.PeerSigner;
-import io.kvpod.contract.TableLayout;
 import io.kvpod.contract.ThriftJson;
-import io.kvpod.loader.HFileOptions;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.PodStatus;
-import io.kvpod.thrift.internal.FlushRequest;
-import io.kvpod.thrift.internal.PeerRequest;
-import io.kvpod.thrift.internal.RefreshRequest;
 import io.kvpod.wal.WriteAheadLog;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
@@ -23,10 +18,8 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.security.GeneralSecurityException;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Locale;
-import java.util.Set;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -72,17 +65,9 @@ public final class PodServer implements Closeable {
   private final PodConfig config;
   private final Configuration hadoop;
   private BlockCache blockCache;
-  private PeerWalReader peerWals;
+  /** The tables this pod serves, by name, the default table first. */
+  private final Map<String, TablePod> tables = new LinkedHashMap<>();
   private InlineReads inlineReads;
-  private LayerWatcher layers;
-  private ShardSet shards;
-  private Compactor compactor;
-  private PeerClient peerClient;
-  private PeerLiveness liveness;
-  private final WriteGate gate = new WriteGate();
-  private WaitSlots waitSlots;
-  private OwnerRouter router;
-  private Ownership ownership;
   private volatile boolean left;
   private final AtomicBoolean closing = new AtomicBoolean();
   private final CountDownLatch closed = new CountDownLatch(1);
@@ -91,16 +76,12 @@ public final class PodServer implements Closeable {
   private NettyServer netty;
   /** Null unless the pod serves TLS. */
   private final TlsConfig tls;
-  /** True until {@link #start} has taken this pod's buckets (see {@link #holdUpStartRecovery}). */
-  private volatile boolean starting = true;
   private Thread serveThread;
   private TNonblockingServerSocket socket;
   private FrameWatch frameWatch;
   private PodMetrics metrics;
   private final RecentEvents events = new RecentEvents();
-  private HttpEndpoint http;
-  /** Null unless {@code kvpod.coordination=zookeeper}. */
-  private ZkRegistration registration;
+  private volatile HttpEndpoint http;
 
   public PodServer(PodConfig config) {
     this.config = config;
@@ -119,11 +100,12 @@ public final class PodServer implements Closeable {
   }
 
   /**
-   * Opens the layers, starts serving, then takes this pod's buckets (recovering their logs);
-   * returns once it holds them. The pod listens <em>before</em> it recovers: while a bucket
-   * is being recovered, calls for it get a retriable {@code RECOVERING}, reads are answered
-   * from the bucket's log and the layers, and pings are answered, so no other pod mistakes
-   * a slow recovery for a dead pod and takes the bucket away.
+   * Opens each table's layers, starts serving, then takes this pod's buckets of each table
+   * (recovering their logs); returns once it holds them. The pod listens <em>before</em> it
+   * recovers: while a bucket is being recovered, calls for it get a retriable
+   * {@code RECOVERING}, reads are answered from the bucket's log and the layers, and pings
+   * are answered, so no other pod mistakes a slow recovery for a dead pod and takes the
+   * bucket away.
    */
   public void start() throws IOException, TTransportException {
     var v = config.values();
@@ -132,147 +114,62 @@ public final class PodServer implements Closeable {
     if (user != null) {
       LOG.info("pod {}: Kerberos login as {}", podId, user);
     }
-    TableLayout layout = new TableLayout(v.getString(PodConfig.ROOT), v.getString(PodConfig.TABLE));
-    FileSystem fs = layout.tableDir().getFileSystem(hadoop);
-    int buckets = bucketCount(fs, layout, config.pods().size());
-    FileSystem recordFs = Ownership.recordFileSystem(fs);
-    Membership members = TableMembers.atStart(recordFs, layout, config.pods(), podId, buckets);
-    int pods = members.slots();
     hadoop.setLong("hfile.block.cache.memory.size", v.getLong(PodConfig.BLOCK_CACHE_BYTES));
     blockCache = BlockCacheFactory.createBlockCache(hadoop);
-    layers = new LayerWatcher(LayerReader.Opener.of(fs, layout, hadoop, blockCache, buckets,
-        v.getBoolean(PodConfig.LAYERS_PREFETCH)));
-    layers.start(v.getMillis(PodConfig.LAYERS_POLL));
-
     metrics = PodMetrics.exported(podId, v.getMillis(PodConfig.SLOW_CALL), events);
     PeerSigner signer = new PeerSigner(v.getString(PodConfig.SECRET), podId,
         v.getMillis(PodConfig.AUTH_MAX_SKEW), System::currentTimeMillis);
-    PeerFaults faults = new PeerFaults(Membership.MAX_PODS);
-    liveness = new PeerLiveness(podId, 0, Membership.MAX_PODS);
-    liveness.members(TableMembers.ids(members));
-    peerClient = new PeerClient(config.pods(), signer, (int) v.getMillis(PodConfig.PEER_READ_TIMEOUT),
-        (int) v.getMillis(PodConfig.PEER_TIMEOUT), (int) v.getMillis(PodConfig.HEARTBEAT_TIMEOUT),
-        v.getMillis(PodConfig.PEER_DOWN_WINDOW), faults, liveness, metrics, tls);
-    peerClient.addresses(TableMembers.addresses(members));
-
-    FileSystem walFs = WriteAheadLog.walFileSystem(fs);
-    HFileOptions flushFormat = new HFileOptions(v.getString(PodConfig.FLUSH_COMPRESSION), 64 * 1024);
-    boolean readBack = v.getString(PodConfig.FLUSH_VERIFY).equals("read-back");
-    Flusher.LayerSink sink = (id, partitions) -> new LayerBuilder(fs, layout, hadoop, flushFormat, id, partitions,
-        readBack);
-    Shard.Context shardContext = new Shard.Context(podId, walFs, layout, layers,
-        WriteAheadLog.Durability.valueOf(v.getString(PodConfig.WAL_DURABILITY).toUpperCase(Locale.ROOT)),
-        new Shard.Settings(v.getMillis(PodConfig.WAL_LEASE_TIMEOUT), v.getLong(PodConfig.WAL_SEGMENT_BYTES),
-            v.getLong(PodConfig.WAL_GROUP_BYTES), v.getLong(PodConfig.MEMTABLE_MAX_BYTES),
-            v.getInt(PodConfig.FLUSH_PARTITIONS), v.getLong(PodConfig.FLUSH_BYTES), v.getMillis(PodConfig.FLUSH_AGE),
-            v.getMillis(PodConfig.WRITE_TIMEOUT), v.getMillis(PodConfig.FLUSH_CHECK)),
-        sink, () -> tellPeers(podId), new MemoryBudget(v.getLong(PodConfig.POD_FLUSH_BYTES)), metrics);
-    ownership = new Ownership(recordFs, layout, members);
-    ownership.onMembers(this::membersChanged);
-    shards = new ShardSet(podId, ownership,
-        v.getMillis(PodConfig.OWNERSHIP_LEASE),
-        (bucket, epoch, claim) -> {
-          if (starting) {
-            holdUpStartRecovery(bucket, epoch, v.getMillis(PodConfig.DEBUG_RECOVERY_DELAY));
-          }
-          return Shard.open(shardContext, bucket, epoch, claim);
-        }, events);
-    long takeoverAfter = v.getMillis(PodConfig.TAKEOVER_AFTER);
-    long silentAfter = takeoverAfter > 0 ? takeoverAfter : v.getMillis(PodConfig.PEER_TIMEOUT);
-    TakeoverPolicy policy = new TakeoverPolicy(podId, pods, buckets, liveness, takeoverAfter,
-        v.getMillis(PodConfig.HAND_BACK_AFTER), System::nanoTime);
-    waitSlots = new WaitSlots(config.waitingWrites());
-    peerWals = new PeerWalReader(walFs, layout, layers, buckets);
-    router = new OwnerRouter(podId, () -> ownership.members().slots(), buckets, shards, peerClient, peerWals,
-        liveness, policy, waitSlots, v.getMillis(PodConfig.WRITE_DEADLINE), silentAfter,
-        v.getMillis(PodConfig.PEER_TIMEOUT), v.getMillis(PodConfig.CLOCK_MAX_SKEW));
-
-    compactor = v.getInt(PodConfig.COMPACTION_POD) == podId
-        ? new Compactor(fs, layout, layers, sink, buckets, v.getInt(PodConfig.COMPACTION_MAX_LAYERS),
-            v.getLong(PodConfig.COMPACTION_MAX_RECORDS))
-        : null;
-    if (compactor != null) {
-      compactor.start(v.getMillis(PodConfig.FLUSH_CHECK), () -> tellPeers(podId), metrics.compactions());
+    TablePod.Shared shared = new TablePod.Shared(config, hadoop, blockCache, metrics, signer,
+        new PeerFaults(Membership.MAX_PODS), events, tls);
+    for (String table : config.tables()) {
+      tables.put(table, TablePod.open(shared, table));
     }
-
-    PodService[] service = new PodService[1];
-    PeerDispatcher peers = new PeerDispatcher(signer, podId, () -> ownership.members().slots(), layout.table(),
-        shards, layers,
-        () -> service[0].uptimeMillis(), faults, peerClient, liveness, router::defaultDeadline,
-        v.getMillis(PodConfig.CLOCK_MAX_SKEW), gate, waitSlots);
-    service[0] = new PodService(podId, pods, layout.table(), layers, router, peers, this::describeWrites,
-        () -> blockCache == null ? 0 : blockCache.getStats().getHitRatio(), gate);
-
-    List<Integer> planned = shards.plan();
+    TableRouter router = new TableRouter(tables, signer, st -> {
+      if (http != null) {
+        st.setHttpPort(http.port());
+      }
+    });
     InetSocketAddress bind = new InetSocketAddress(config.bindHost(), config.self().getPort());
-    inlineReads = new InlineReads(buckets, shards, layers, blockCache);
-    listen(bind, new ContractProcessor(service[0], metrics));
+    inlineReads = new InlineReads(router::table, blockCache);
+    listen(bind, new ContractProcessor(router, metrics));
     registerGauges();
     int httpPort = v.getInt(PodConfig.HTTP_PORT);
     if (httpPort >= 0) {
       http = new HttpEndpoint(new InetSocketAddress(config.bindHost(), httpPort),
-          () -> StatusPage.render(service[0].status()), () -> ThriftJson.of(service[0].status()), metrics::scrape);
+          () -> StatusPage.render(router.status(null)), () -> ThriftJson.of(router.status(null)), metrics::scrape);
       LOG.info("pod {}: status at http://{}:{}/ (and /status.json), metrics at /metrics", podId,
           config.bindHost(), http.port());
     }
-    liveness.start(peerClient::ping, v.getMillis(PodConfig.HEARTBEAT_INTERVAL), silentAfter, peerClient::abort);
-    register(podId, fs, layout);
-    LOG.info("pod {} of {} listening on {}; taking buckets {}", podId, pods, bind, planned);
-    try {
-      shards.start(planned, v.getMillis(PodConfig.OWNERSHIP_POLL), this::askToFlush, policy);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while taking this pod's buckets", e);
+    LOG.info("pod {} listening on {}; serving tables {}", podId, bind, tables.keySet());
+    for (TablePod t : tables.values()) {
+      t.takeBuckets();
     }
-    starting = false;
     startLeaveWatch();
-    LOG.info("pod {} of {} serving table {} ({} buckets) on {} ({} layers; holding buckets {})", podId, pods,
-        layout.table(), buckets, bind, layers.liveLayerCount(), shards.held().keySet());
   }
 
   /**
-   * With {@code kvpod.coordination=zookeeper}: registers this pod and starts mirroring the
-   * holders and the membership into ZooKeeper ({@link ZkRegistration}). Serving does not wait
-   * for ZooKeeper: if it cannot be reached now, the pod registers once it can.
+   * The gauges read from the pod's parts when the meters are exported (see {@link PodMetrics}):
+   * each sums over the tables this pod serves.
    */
-  private void register(int podId, FileSystem fs, TableLayout layout) throws IOException {
-    io.kvpod.zk.ZkAddress zk = config.zookeeper();
-    if (zk == null) {
-      return;
-    }
-    String identity = layout.tableDir() + "@" + io.kvpod.contract.TableMeta.read(fs, layout).createdAtMillis;
-    int session = (int) config.values().getMillis(PodConfig.ZK_SESSION_TIMEOUT);
-    org.apache.curator.framework.CuratorFramework client = zk.connect(session, Math.min(session, 5000));
-    try {
-      registration = new ZkRegistration(client, layout.table(), identity, podId,
-          config.self().getHostString() + ":" + config.self().getPort(), shards::lastView,
-          () -> shards.held().keySet(), ownership::members, ZkRegistration.RESYNC_MILLIS);
-    } catch (RuntimeException e) {
-      client.close();
-      throw e;
-    }
-    registration.start();
-    LOG.info("pod {} registers in ZooKeeper at {}", podId, zk);
-  }
-
-  /** The gauges read from the pod's parts when the meters are exported (see {@link PodMetrics}). */
   private void registerGauges() {
-    metrics.gauge("kvpod.buckets.held", "buckets this pod holds", () -> shards.held().size());
-    metrics.gauge("kvpod.buckets.recovering", "buckets this pod is taking over now", () -> shards.recovering().size());
+    metrics.gauge("kvpod.buckets.held", "buckets this pod holds", () -> sum(t -> t.shards().held().size()));
+    metrics.gauge("kvpod.buckets.recovering", "buckets this pod is taking over now",
+        () -> sum(t -> t.shards().recovering().size()));
     metrics.counter("kvpod.gets.inline", "gets and multiGets answered on the I/O thread that read them "
         + "(their blocks prefetched, their buckets held here)", inlineReads, InlineReads::answered);
     metrics.counter("kvpod.reads.from.log", "keys this pod read from their bucket's log and the layers because "
-        + "the bucket's holder did not answer", peerWals, PeerWalReader::keysRead);
-    metrics.counter("kvpod.takeovers", "buckets this pod claimed since it started", shards, ShardSet::takeovers);
+        + "the bucket's holder did not answer", this, s -> s.sum(t -> t.peerWals().keysRead()));
+    metrics.counter("kvpod.takeovers", "buckets this pod claimed since it started", this,
+        s -> s.sum(t -> t.shards().takeovers()));
     metrics.gauge("kvpod.memtable.records", "records in memtables, not yet flushed",
-        () -> shards.held().values().stream().mapToLong(Shard::memRecords).sum());
+        () -> sum(t -> t.shards().held().values().stream().mapToLong(Shard::memRecords).sum()));
     metrics.gauge("kvpod.wal.segments", "write-ahead log segments not yet retired",
-        () -> shards.held().values().stream().mapToInt(Shard::walSegments).sum());
-    metrics.counter("kvpod.flushes", "memtables flushed to layers since start", shards,
-        s -> s.held().values().stream().mapToLong(Shard::flushes).sum());
-    metrics.gauge("kvpod.layers", "layers this pod serves", () -> layers.liveLayerCount());
+        () -> sum(t -> t.shards().held().values().stream().mapToInt(Shard::walSegments).sum()));
+    metrics.counter("kvpod.flushes", "memtables flushed to layers since start", this,
+        s -> s.sum(t -> t.shards().held().values().stream().mapToLong(Shard::flushes).sum()));
+    metrics.gauge("kvpod.layers", "layers this pod serves", () -> sum(t -> t.layers().liveLayerCount()));
     metrics.gauge("kvpod.layer.files.open", "layer data files this pod has open (its buckets' files, and "
-        + "others it read for a holder that did not answer)", () -> layers.openFiles());
+        + "others it read for a holder that did not answer)", () -> sum(t -> t.layers().openFiles()));
     metrics.gauge("kvpod.block.cache.bytes", "bytes of HFile blocks cached", () -> blockCache.getCurrentSize());
     metrics.gauge("kvpod.block.cache.hit.ratio", "block cache hits over lookups since start",
         () -> blockCache.getStats().getHitRatio());
@@ -282,32 +179,19 @@ public final class PodServer implements Closeable {
       metrics.counter("kvpod.tls.handshake.failures", "TLS handshakes that failed since start (wrong or missing "
           + "certificates, plaintext on the TLS port)", netty, NettyServer::handshakeFailures);
     }
-    metrics.gauge("kvpod.writes.waiting", "writes waiting on other pods now", () -> waitSlots.waiting());
-    metrics.counter("kvpod.writes.busy", "writes refused as BUSY since start", waitSlots, WaitSlots::refused);
+    metrics.gauge("kvpod.writes.waiting", "writes waiting on other pods now", () -> sum(t -> t.waitSlots().waiting()));
+    metrics.counter("kvpod.writes.busy", "writes refused as BUSY since start", this,
+        s -> s.sum(t -> t.waitSlots().refused()));
+    metrics.gauge("kvpod.tables", "tables this pod serves", tables::size);
   }
 
-  private int bucketCount(FileSystem fs, TableLayout layout, int pods) throws IOException {
-    return TableBuckets.resolve(fs, layout, pods, config.values().getInt(PodConfig.TABLE_BUCKETS),
-        config.raw().containsKey(PodConfig.TABLE_BUCKETS));
-  }
-
-  /**
-   * Fault tests only ({@code kvpod.debug.recovery.delay}): holds up a recovery this pod makes
-   * while it starts, after the claim and before the log is fenced and replayed, as a slow
-   * machine or a large log would. Takeovers after the start are not held up.
-   */
-  private static void holdUpStartRecovery(int bucket, long epoch, long delayMillis) throws IOException {
-    if (delayMillis <= 0) {
-      return;
+  /** {@code f} summed over the tables. */
+  private double sum(java.util.function.ToDoubleFunction<TablePod> f) {
+    double total = 0;
+    for (TablePod t : tables.values()) {
+      total += f.applyAsDouble(t);
     }
-    LOG.info("bucket {} (epoch {}): waiting {} ms before recovering its log ({})", bucket, epoch, delayMillis,
-        PodConfig.DEBUG_RECOVERY_DELAY);
-    try {
-      Thread.sleep(delayMillis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("interrupted while holding up the recovery of bucket " + bucket);
-    }
+    return total;
   }
 
   /**
@@ -398,96 +282,9 @@ public final class PodServer implements Closeable {
     }
   }
 
-  private void describeWrites(PodStatus st) {
-    int firstHome = config.podId(); // the lowest bucket whose home is this pod
-    int walSegments = 0;
-    long flushes = 0;
-    long records = 0;
-    long expired = 0;
-    List<String> held = new ArrayList<>();
-    String problem = null;
-    for (Shard s : shards.held().values()) {
-      records += s.memRecords();
-      expired += s.expiredWrites();
-      held.add(s.bucket + "@" + s.epoch);
-      walSegments += s.walSegments();
-      flushes += s.flushes();
-      if (s.bucket == firstHome) {
-        st.setWalDurableSeq(s.durableSeq());
-      }
-      if (s.walFailure() != null) {
-        problem = "REFUSING WRITES to bucket " + s.bucket + " (WAL failed: " + s.walFailure().getMessage()
-            + "); reads still served";
-      } else if (s.lastFlushError() != null && problem == null) {
-        problem = st.getState() + "; last flush of bucket " + s.bucket + " failed: " + s.lastFlushError();
-      }
-    }
-    st.setMemtableRecords(records);
-    st.setWalSegments(walSegments);
-    st.setFlushes(flushes);
-    if (compactor != null) {
-      st.setCompactions(compactor.compactions());
-    }
-    Ownership.View v = shards.lastView();
-    List<Integer> holders = new ArrayList<>();
-    List<Long> epochs = new ArrayList<>();
-    for (Ownership.Holding h : v.holdings()) {
-      holders.add(h.holder());
-      epochs.add(h.epoch());
-    }
-    st.setHolders(holders);
-    st.setHolderEpochs(epochs);
-    Membership m = v.members() != null ? v.members() : ownership.members();
-    List<String> members = new ArrayList<>();
-    List<String> states = new ArrayList<>();
-    for (int p = 0; p < m.slots(); p++) {
-      Membership.Member x = m.member(p);
-      members.add(x == null ? "" : x.address());
-      states.add(x == null ? "" : x.state().name().toLowerCase(Locale.ROOT));
-    }
-    st.setPods(m.slots());
-    st.setMembers(members);
-    st.setMemberStates(states);
-    st.setMembersVersion(m.version());
-    st.setRecovering(new ArrayList<>(shards.recovering()));
-    st.setExpiredWrites(expired);
-    st.setWaitingWrites(waitSlots.waiting());
-    st.setWaitingWritesMax(waitSlots.size());
-    st.setBusyWrites(waitSlots.refused());
-    if (blockCache != null) {
-      st.setBlockCacheBytes(blockCache.getCurrentSize());
-    }
-    st.setLayerFilesOpen(layers.openFiles());
-    if (http != null) {
-      st.setHttpPort(http.port());
-    }
-    st.setLatencies(metrics.latencies());
-    st.setEvents(events.list());
-    Set<Integer> recovering = shards.recovering();
-    st.setState((problem != null ? problem : st.getState()) + "; holds buckets " + held
-        + (recovering.isEmpty() ? "" : "; RECOVERING buckets " + recovering)
-        + "; buckets claimed since start: " + shards.takeovers());
-  }
-
-  /** Asks {@code holder} to flush {@code bucket}, so that taking it back leaves little to replay. */
-  private void askToFlush(int holder, int bucket) {
-    try {
-      long through = peerClient.write(holder, PeerRequest.flush(new FlushRequest(bucket))).getFlush().getThroughSeq();
-      LOG.info("pod {} flushed bucket {} through sequence {}", holder, bucket, through);
-    } catch (KvPodException e) {
-      LOG.info("pod {} did not flush bucket {} ({}); its log is replayed instead", holder, bucket, e.getMessage());
-    }
-  }
-
-  /** A newer membership was read: call and ping the pods it names. */
-  private void membersChanged(Membership m) {
-    peerClient.addresses(TableMembers.addresses(m));
-    liveness.members(TableMembers.ids(m));
-    events.add(RecentEvents.MEMBERS, "membership version " + m.version() + ": " + m.members());
-  }
-
   /**
-   * Once this pod is leaving (being decommissioned) and holds no bucket any more, stops it:
+   * Once this pod is leaving (being decommissioned) and holds no bucket of any of its tables
+   * any more, stops it:
    * {@link #awaitStop} returns, and the pod process exits.
    */
   private void startLeaveWatch() {
@@ -495,9 +292,7 @@ public final class PodServer implements Closeable {
       try {
         while (true) {
           Thread.sleep(500);
-          Membership.Member me = ownership.members().member(config.podId());
-          boolean leaving = me == null || me.state() == Membership.State.LEAVING;
-          if (leaving && shards.held().isEmpty() && shards.recovering().isEmpty()) {
+          if (tables.values().stream().allMatch(TablePod::handedOver)) {
             LOG.info("pod {} is decommissioned and holds no bucket any more; stopping", config.podId());
             left = true;
             close();
@@ -515,19 +310,6 @@ public final class PodServer implements Closeable {
   /** Whether this pod stopped because it was decommissioned (then its process exits 0). */
   public boolean left() {
     return left;
-  }
-
-  /** Asks the other pods to look at the layers now (best effort; they also poll). */
-  private void tellPeers(int self) {
-    for (int p : TableMembers.ids(ownership.members())) {
-      if (p != self && !peerClient.readsSkip(p)) {
-        try {
-          peerClient.read(p, PeerRequest.refresh(new RefreshRequest()));
-        } catch (KvPodException e) {
-          LOG.debug("pod {} did not take a refresh: {}", p, e.getMessage());
-        }
-      }
-    }
   }
 
   /** Blocks until the server stops. */
@@ -563,18 +345,14 @@ public final class PodServer implements Closeable {
   }
 
   private void closeParts() {
-    if (registration != null) {
-      try {
-        registration.close(); // first: clients stop sending calls here
-      } catch (RuntimeException e) {
-        LOG.warn("could not leave the ZooKeeper registry cleanly; this pod's node goes when its session ends", e);
-      }
+    for (TablePod t : tables.values()) {
+      t.leaveRegistry(); // first: clients stop sending calls here
     }
     try {
       var v = config.values();
-      gate.closeAndDrain(v.getMillis(PodConfig.WRITE_DEADLINE) + v.getMillis(PodConfig.CLOCK_MAX_SKEW));
-      if (gate.inFlight() > 0) {
-        LOG.warn("stopping with {} writes still in progress; their callers see their connections close", gate.inFlight());
+      long drain = v.getMillis(PodConfig.WRITE_DEADLINE) + v.getMillis(PodConfig.CLOCK_MAX_SKEW);
+      for (TablePod t : tables.values()) {
+        t.drainWrites(drain);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -594,23 +372,8 @@ public final class PodServer implements Closeable {
     if (socket != null) {
       socket.close();
     }
-    if (compactor != null) {
-      compactor.close();
-    }
-    if (liveness != null) {
-      liveness.close();
-    }
-    if (shards != null) {
-      shards.close();
-    }
-    if (router != null) {
-      router.close();
-    }
-    if (peerClient != null) {
-      peerClient.close();
-    }
-    if (layers != null) {
-      layers.close();
+    for (TablePod t : tables.values()) {
+      t.close();
     }
     if (blockCache != null) {
       blockCache.shutdown();

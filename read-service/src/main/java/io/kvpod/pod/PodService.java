@@ -5,7 +5,6 @@ import io.kvpod.contract.CorruptionException;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.RecordCodec;
 import io.kvpod.thrift.ErrorCode;
-import io.kvpod.thrift.KvPod;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.LayerStatus;
 import io.kvpod.thrift.Lookup;
@@ -13,7 +12,6 @@ import io.kvpod.thrift.PodStatus;
 import io.kvpod.thrift.Record;
 import io.kvpod.thrift.WriteOptions;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
@@ -25,13 +23,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The public KvPod API of one pod. Keys are served by their owners through the
+ * The public KvPod API of one table of a pod ({@link TableRouter} picks the table of each
+ * call, and answers the pod-to-pod calls). Keys are served by their owners through the
  * {@link OwnerRouter}: this pod's own keys from its memtables and layers, others through
  * their owners (or, when an owner is out of reach, its WAL); every failure
  * leaves as a {@link KvPodException} with a numbered code, and a bad request never harms
  * the pod. Thread-safe: called concurrently by the server's worker threads.
  */
-final class PodService implements KvPod.Iface {
+final class PodService {
   private static final Logger LOG = LoggerFactory.getLogger(PodService.class);
 
   private final int podId;
@@ -39,7 +38,6 @@ final class PodService implements KvPod.Iface {
   private final String table;
   private final LayerWatcher layers;
   private final OwnerRouter router;
-  private final PeerDispatcher peers;
   private final Consumer<PodStatus> writeStatus;
   private final DoubleSupplier cacheHitRatio;
   private final WriteGate gate;
@@ -51,7 +49,7 @@ final class PodService implements KvPod.Iface {
    * {@code writeStatus} adds the write path's figures to a status answer and sets its
    * state when writes are refused.
    */
-  PodService(int podId, int pods, String table, LayerWatcher layers, OwnerRouter router, PeerDispatcher peers,
+  PodService(int podId, int pods, String table, LayerWatcher layers, OwnerRouter router,
              Consumer<PodStatus> writeStatus, DoubleSupplier cacheHitRatio, WriteGate gate) {
     this.gate = gate;
     this.podId = podId;
@@ -59,7 +57,6 @@ final class PodService implements KvPod.Iface {
     this.table = table;
     this.layers = layers;
     this.router = router;
-    this.peers = peers;
     this.writeStatus = writeStatus;
     this.cacheHitRatio = cacheHitRatio;
   }
@@ -88,7 +85,6 @@ final class PodService implements KvPod.Iface {
     return router.get(new byte[][] {k})[0];
   }
 
-  @Override
   public Map<String, String> get(String key) throws KvPodException {
     try {
       Found f = lookup(key);
@@ -98,7 +94,6 @@ final class PodService implements KvPod.Iface {
     }
   }
 
-  @Override
   public Lookup getRecord(String key) throws KvPodException {
     try {
       Found f = lookup(key);
@@ -128,7 +123,6 @@ final class PodService implements KvPod.Iface {
     return router.get(ks);
   }
 
-  @Override
   public Map<String, Map<String, String>> multiGet(List<String> keys) throws KvPodException {
     try {
       Found[] found = lookup(keys);
@@ -144,7 +138,6 @@ final class PodService implements KvPod.Iface {
     }
   }
 
-  @Override
   public Map<String, Record> multiGetRecords(List<String> keys) throws KvPodException {
     try {
       Found[] found = lookup(keys);
@@ -165,12 +158,10 @@ final class PodService implements KvPod.Iface {
     return options != null && options.isSetDeadlineMillis() ? options.getDeadlineMillis() : router.defaultDeadline();
   }
 
-  @Override
   public boolean put(String key, Map<String, String> value, WriteOptions options) throws KvPodException {
     return writeOne("put", key, options, () -> checkedValue(key, value));
   }
 
-  @Override
   public boolean remove(String key, WriteOptions options) throws KvPodException {
     return writeOne("remove", key, options, RecordCodec::tombstone);
   }
@@ -201,7 +192,6 @@ final class PodService implements KvPod.Iface {
         true);
   }
 
-  @Override
   public boolean batchPut(Map<String, Map<String, String>> records, WriteOptions options) throws KvPodException {
     if (!gate.enter()) {
       throw stopping();
@@ -245,30 +235,6 @@ final class PodService implements KvPod.Iface {
     return key.length() <= 64 ? key : key.substring(0, 64) + "...";
   }
 
-  @Override
-  public ByteBuffer process(ByteBuffer input) throws KvPodException {
-    return internal("process", input, false);
-  }
-
-  @Override
-  public ByteBuffer heartbeat(ByteBuffer input) throws KvPodException {
-    return internal("heartbeat", input, true);
-  }
-
-  private ByteBuffer internal(String call, ByteBuffer input, boolean heartbeat) throws KvPodException {
-    try {
-      if (input == null) {
-        throw new ContractViolation(ErrorCode.UNAUTHENTICATED, call + "() needs a signed message");
-      }
-      byte[] in = new byte[input.remaining()];
-      input.duplicate().get(in);
-      return ByteBuffer.wrap(peers.handle(in, heartbeat));
-    } catch (Exception e) {
-      throw fail(call, e);
-    }
-  }
-
-  @Override
   public PodStatus status() throws KvPodException {
     LayerSet s = layers.acquire();
     try {
@@ -286,11 +252,6 @@ final class PodService implements KvPod.Iface {
     } finally {
       s.release();
     }
-  }
-
-  @Override
-  public void ping() {
-    // a round trip and nothing else
   }
 
   private KvPodException fail(String call, Exception e) {

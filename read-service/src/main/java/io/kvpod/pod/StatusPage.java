@@ -29,6 +29,9 @@ final class StatusPage {
     h.append("<h2>Summary</h2><table id=\"summary\">");
     row(h, "state", s.getState());
     row(h, "up", String.format("%.0f s", s.getUptimeMillis() / 1000.0));
+    if (s.getTablesSize() > 1) {
+      row(h, "tables", String.join(", ", s.getTables()) + " (this page: " + s.getTable() + ")");
+    }
     row(h, "buckets", s.getHoldersSize() + " (" + count(s.getHolders(), s.getPodId()) + " held here)");
     if (s.isSetMembers() && s.isSetMemberStates()) {
       StringBuilder pods = new StringBuilder();

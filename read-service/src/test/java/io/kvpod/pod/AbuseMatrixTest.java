@@ -172,33 +172,33 @@ class AbuseMatrixTest {
     List<Named<Abuse>> c = new ArrayList<>();
     // ---- arguments that break the contract: a KvPodException with the code the IDL documents
     c.add(Named.of("get of an empty key", t -> t.refused(ErrorCode.INVALID_ARGUMENT,
-        "get", new KvPod.get_args(""), new KvPod.get_result())));
+        "get", new KvPod.get_args("", null), new KvPod.get_result())));
     c.add(Named.of("put of an empty key", t -> t.refused(ErrorCode.INVALID_ARGUMENT,
-        "put", new KvPod.put_args("", Map.of("f", "v"), new WriteOptions()), new KvPod.put_result())));
+        "put", new KvPod.put_args("", Map.of("f", "v"), new WriteOptions(), null), new KvPod.put_result())));
     c.add(Named.of("remove of an empty key", t -> t.refused(ErrorCode.INVALID_ARGUMENT,
-        "remove", new KvPod.remove_args("", new WriteOptions()), new KvPod.remove_result())));
+        "remove", new KvPod.remove_args("", new WriteOptions(), null), new KvPod.remove_result())));
     c.add(Named.of("get of a key one byte over MAX_KEY_BYTES", t -> t.refused(ErrorCode.TOO_LARGE,
-        "get", new KvPod.get_args("k".repeat(Limits.MAX_KEY_BYTES + 1)), new KvPod.get_result())));
+        "get", new KvPod.get_args("k".repeat(Limits.MAX_KEY_BYTES + 1), null), new KvPod.get_result())));
     c.add(Named.of("put of a value over MAX_VALUE_BYTES", t -> t.refused(ErrorCode.TOO_LARGE, "put",
-        new KvPod.put_args("big", Map.of("f", "v".repeat(Limits.MAX_VALUE_BYTES + 1)), new WriteOptions()),
+        new KvPod.put_args("big", Map.of("f", "v".repeat(Limits.MAX_VALUE_BYTES + 1)), new WriteOptions(), null),
         new KvPod.put_result())));
     c.add(Named.of("put of a value with MAX_FIELDS + 1 fields", t -> t.refused(ErrorCode.TOO_LARGE, "put",
-        new KvPod.put_args("wide", fields(Limits.MAX_FIELDS + 1), new WriteOptions()), new KvPod.put_result())));
+        new KvPod.put_args("wide", fields(Limits.MAX_FIELDS + 1), new WriteOptions(), null), new KvPod.put_result())));
     c.add(Named.of("batchPut of MAX_BATCH + 1 records", t -> t.refused(ErrorCode.TOO_LARGE, "batchPut",
-        new KvPod.batchPut_args(records(Limits.MAX_BATCH + 1), new WriteOptions()), new KvPod.batchPut_result())));
+        new KvPod.batchPut_args(records(Limits.MAX_BATCH + 1), new WriteOptions(), null), new KvPod.batchPut_result())));
     c.add(Named.of("multiGet of MAX_BATCH + 1 keys", t -> t.refused(ErrorCode.TOO_LARGE, "multiGet",
-        new KvPod.multiGet_args(new ArrayList<>(records(Limits.MAX_BATCH + 1).keySet())),
+        new KvPod.multiGet_args(new ArrayList<>(records(Limits.MAX_BATCH + 1).keySet()), null),
         new KvPod.multiGet_result())));
     c.add(Named.of("batchPut with one empty key stores none of its records", t -> {
       Map<String, Map<String, String>> batch = new HashMap<>(Map.of("good-in-bad-batch", Map.of("f", "v")));
       batch.put("", Map.of("f", "v"));
-      t.refused(ErrorCode.INVALID_ARGUMENT, "batchPut", new KvPod.batchPut_args(batch, new WriteOptions()),
+      t.refused(ErrorCode.INVALID_ARGUMENT, "batchPut", new KvPod.batchPut_args(batch, new WriteOptions(), null),
           new KvPod.batchPut_result());
       assertFalse(t.client.getRecord("good-in-bad-batch").isFound(), "nothing of the refused batch was stored");
     }));
     c.add(Named.of("put whose deadline has passed is not applied", t -> {
       t.refused(ErrorCode.EXPIRED, "put", new KvPod.put_args("late", Map.of("f", "v"),
-          new WriteOptions().setDeadlineMillis(System.currentTimeMillis() - 60_000)), new KvPod.put_result());
+          new WriteOptions().setDeadlineMillis(System.currentTimeMillis() - 60_000), null), new KvPod.put_result());
       assertFalse(t.client.getRecord("late").isFound(), "the expired write was not applied");
     }));
     c.add(Named.of("get of a key that is not UTF-8", t -> {
@@ -255,7 +255,7 @@ class AbuseMatrixTest {
         })).getType())));
     c.add(Named.of("a reply sent to the pod as if it were a call", t -> assertEquals(
         TApplicationException.INVALID_MESSAGE_TYPE,
-        t.applicationError(message("get", TMessageType.REPLY, new KvPod.get_args("user:1"))).getType())));
+        t.applicationError(message("get", TMessageType.REPLY, new KvPod.get_args("user:1", null))).getType())));
     c.add(Named.of("a message of an unknown protocol version", t -> {
       TMemoryBuffer buf = new TMemoryBuffer(64);
       TProtocol p = new TBinaryProtocol(buf);
@@ -269,7 +269,7 @@ class AbuseMatrixTest {
       TMemoryBuffer buf = new TMemoryBuffer(64);
       TProtocol p = new TCompactProtocol(buf);
       p.writeMessageBegin(new TMessage("get", TMessageType.CALL, 1));
-      new KvPod.get_args("user:1").write(p);
+      new KvPod.get_args("user:1", null).write(p);
       p.writeMessageEnd();
       t.endsOrRefuses(bytes(buf));
     }));
@@ -294,7 +294,7 @@ class AbuseMatrixTest {
     c.add(Named.of("half a frame, then the client goes away", t -> {
       try (Socket s = t.connect()) {
         DataOutputStream out = new DataOutputStream(s.getOutputStream());
-        byte[] whole = message("get", TMessageType.CALL, new KvPod.get_args("user:1"));
+        byte[] whole = message("get", TMessageType.CALL, new KvPod.get_args("user:1", null));
         out.writeInt(whole.length);
         out.write(whole, 0, whole.length / 2);
         out.flush();
@@ -367,7 +367,7 @@ class AbuseMatrixTest {
     java.io.ByteArrayOutputStream frames = new java.io.ByteArrayOutputStream();
     for (int i = 0; i < calls; i++) {
       byte[] m = i % 4 == 3 ? message("ping", TMessageType.CALL, new KvPod.ping_args(), i)
-          : message("get", TMessageType.CALL, new KvPod.get_args(key), i);
+          : message("get", TMessageType.CALL, new KvPod.get_args(key, null), i);
       writeFrame(new DataOutputStream(frames), m);
     }
     try (Socket s = connect()) {
@@ -430,7 +430,7 @@ class AbuseMatrixTest {
         f.get();
       }
       KvPod.get_result r = new KvPod.get_result();
-      call(before, "get", new KvPod.get_args("user:1"), r);
+      call(before, "get", new KvPod.get_args("user:1", null), r);
       assertEquals(Map.of("name", "choke"), r.getSuccess(), "a connection from before the crowd is served");
       PodCluster.await("the pod says it refuses connections over its limits", 30_000,
           () -> pod.logText().contains("refused a connection from"));

@@ -84,8 +84,8 @@ class CallLanesTest {
 
   @Test
   void pingsAndHeartbeatsAreAnsweredWhileEveryWorkerIsTaken() throws Exception {
-    Future<Map<String, String>> first = callers.submit(() -> client().get("a"));
-    Future<Map<String, String>> second = callers.submit(() -> client().get("b"));
+    Future<Map<String, String>> first = callers.submit(() -> client().get("a", null));
+    Future<Map<String, String>> second = callers.submit(() -> client().get("b", null));
     while (getsStarted.get() == 0) {
       Thread.sleep(10);
     }

@@ -57,7 +57,7 @@ class ContractProcessorTest {
 
   private KvPodException batchPutRefusal(Map<String, Map<String, String>> records) throws TException {
     KvPod.batchPut_result r = new KvPod.batchPut_result();
-    reply(call("batchPut", new KvPod.batchPut_args(records, new WriteOptions())), r);
+    reply(call("batchPut", new KvPod.batchPut_args(records, new WriteOptions(), null)), r);
     return r.getE();
   }
 
@@ -83,7 +83,7 @@ class ContractProcessorTest {
     assertEquals(0, served.get());
     assertEquals(0, budget.used(), "the budget is given back");
     KvPod.batchPut_result ok = new KvPod.batchPut_result();
-    reply(call("batchPut", new KvPod.batchPut_args(records(1_000), new WriteOptions())), ok);
+    reply(call("batchPut", new KvPod.batchPut_args(records(1_000), new WriteOptions(), null)), ok);
     assertTrue(ok.isSuccess(), "a batch within its share is decoded and served");
   }
 
@@ -101,7 +101,7 @@ class ContractProcessorTest {
     assertEquals(others, budget.used(), "the refused call holds nothing");
     budget.giveBack(others);
     KvPod.batchPut_result ok = new KvPod.batchPut_result();
-    reply(call("batchPut", new KvPod.batchPut_args(records(5_000), new WriteOptions())), ok);
+    reply(call("batchPut", new KvPod.batchPut_args(records(5_000), new WriteOptions(), null)), ok);
     assertTrue(ok.isSuccess());
     assertEquals(1, served.get());
     assertEquals(0, budget.used(), "a served call gives back all it took");
@@ -109,7 +109,7 @@ class ContractProcessorTest {
 
   @Test
   void aConnectionLostInTheMiddleOfACallGivesItsBudgetBack() throws Exception {
-    byte[] whole = frame("batchPut", 1, new KvPod.batchPut_args(records(5_000), new WriteOptions()));
+    byte[] whole = frame("batchPut", 1, new KvPod.batchPut_args(records(5_000), new WriteOptions(), null));
     byte[] cut = java.util.Arrays.copyOf(whole, whole.length / 2);
     TMemoryInputTransport frames = new TMemoryInputTransport(cut);
     TMemoryBuffer out = new TMemoryBuffer(256);
@@ -126,7 +126,7 @@ class ContractProcessorTest {
       records.put("k" + i, Map.of());
     }
     KvPod.batchPut_result r = new KvPod.batchPut_result();
-    reply(call("batchPut", new KvPod.batchPut_args(records, new WriteOptions())), r);
+    reply(call("batchPut", new KvPod.batchPut_args(records, new WriteOptions(), null)), r);
     assertEquals(ErrorCode.TOO_LARGE, r.getE().getCode());
     assertTrue(r.getE().getMessage().contains("MAX_BATCH=" + Limits.MAX_BATCH), r.getE().getMessage());
     assertEquals(0, served.get());
@@ -139,7 +139,7 @@ class ContractProcessorTest {
       keys.add("k" + i);
     }
     KvPod.multiGet_result r = new KvPod.multiGet_result();
-    reply(call("multiGet", new KvPod.multiGet_args(keys)), r);
+    reply(call("multiGet", new KvPod.multiGet_args(keys, null)), r);
     assertEquals(ErrorCode.TOO_LARGE, r.getE().getCode());
     assertEquals(0, served.get());
   }
@@ -151,8 +151,8 @@ class ContractProcessorTest {
     for (int i = 0; i <= Limits.MAX_BATCH; i++) {
       records.put("k" + i, Map.of("a", "b"));
     }
-    byte[] batchFrame = frame("batchPut", 1, new KvPod.batchPut_args(records, new WriteOptions()));
-    byte[] getFrame = frame("get", 2, new KvPod.get_args("next"));
+    byte[] batchFrame = frame("batchPut", 1, new KvPod.batchPut_args(records, new WriteOptions(), null));
+    byte[] getFrame = frame("get", 2, new KvPod.get_args("next", null));
 
     // As libthrift's nonblocking server does: one framed transport and protocol per
     // connection, over a memory transport that it resets to each frame it has read.
@@ -218,7 +218,7 @@ class ContractProcessorTest {
   @Test
   void anUnexpectedErrorInTheServiceIsAnInternalKvPodException() throws Exception {
     KvPod.multiGet_result r = new KvPod.multiGet_result();
-    reply(call("multiGet", new KvPod.multiGet_args(List.of("boom"))), r);
+    reply(call("multiGet", new KvPod.multiGet_args(List.of("boom"), null)), r);
     assertEquals(ErrorCode.INTERNAL, r.getE().getCode());
     assertTrue(r.getE().getMessage().contains("a bug in the service"), r.getE().getMessage());
   }
@@ -256,7 +256,7 @@ class ContractProcessorTest {
   @Test
   void aRefusedCallIsAnsweredAsTheMethodsKvPodExceptionWithoutRunning() throws Exception {
     KvPodException why = new KvPodException(ErrorCode.UNAUTHENTICATED, "no client certificate");
-    byte[] get = refuse("get", new KvPod.get_args("user:1"), why);
+    byte[] get = refuse("get", new KvPod.get_args("user:1", null), why);
     KvPod.get_result r = new KvPod.get_result();
     reply(get, r);
     assertEquals(ErrorCode.UNAUTHENTICATED, r.getE().getCode());
@@ -339,25 +339,26 @@ class ContractProcessorTest {
   /** Answers get with the key it was given; counts the calls that reach it. */
   private final class Service implements KvPod.Iface {
     @Override
-    public Map<String, String> get(String key) {
+    public Map<String, String> get(String key, String table) {
       served.incrementAndGet();
       return Map.of("key", key);
     }
 
     @Override
-    public boolean put(String key, Map<String, String> value, WriteOptions options) {
+    public boolean put(String key, Map<String, String> value, WriteOptions options, String table) {
       served.incrementAndGet();
       return true;
     }
 
     @Override
-    public boolean batchPut(Map<String, Map<String, String>> records, WriteOptions options) {
+    public boolean batchPut(Map<String, Map<String, String>> records, WriteOptions options,
+        String table) {
       served.incrementAndGet();
       return true;
     }
 
     @Override
-    public Map<String, Map<String, String>> multiGet(List<String> keys) {
+    public Map<String, Map<String, String>> multiGet(List<String> keys, String table) {
       served.incrementAndGet();
       if (keys.contains("boom")) {
         throw new IllegalStateException("a bug in the service");
@@ -366,19 +367,19 @@ class ContractProcessorTest {
     }
 
     @Override
-    public io.kvpod.thrift.Lookup getRecord(String key) {
+    public io.kvpod.thrift.Lookup getRecord(String key, String table) {
       served.incrementAndGet();
       return new io.kvpod.thrift.Lookup(false);
     }
 
     @Override
-    public Map<String, io.kvpod.thrift.Record> multiGetRecords(List<String> keys) {
+    public Map<String, io.kvpod.thrift.Record> multiGetRecords(List<String> keys, String table) {
       served.incrementAndGet();
       return Map.of();
     }
 
     @Override
-    public boolean remove(String key, WriteOptions options) {
+    public boolean remove(String key, WriteOptions options, String table) {
       served.incrementAndGet();
       return true;
     }
@@ -394,7 +395,7 @@ class ContractProcessorTest {
     }
 
     @Override
-    public PodStatus status() throws KvPodException {
+    public PodStatus status(String table) throws KvPodException {
       throw new KvPodException(ErrorCode.UNSUPPORTED, "not here");
     }
 

@@ -34,6 +34,18 @@ final class PodCluster implements AutoCloseable {
 
   /** Starts HDFS and the pods; {@code extra} gives each pod's settings beyond the base ones. */
   PodCluster(File tmp, String name, int n, IntFunction<Map<String, String>> extra) throws Exception {
+    this(tmp, name, n, extra, (hdfs, root) -> { });
+  }
+
+  /** What a test puts on HDFS before the pods start (layers, say). */
+  @FunctionalInterface
+  interface BeforePods {
+    void run(MiniHdfs hdfs, String root) throws Exception;
+  }
+
+  /** As {@link #PodCluster(File, String, int, IntFunction)}, running {@code before} once HDFS is up. */
+  PodCluster(File tmp, String name, int n, IntFunction<Map<String, String>> extra, BeforePods before)
+      throws Exception {
     this.hdfs = new MiniHdfs(new File(tmp, "dfs"), 1);
     this.root = hdfs.uri() + "/kvpod";
     this.podList = PodProcess.loopbackPodList(n);
@@ -44,6 +56,7 @@ final class PodCluster implements AutoCloseable {
     this.logDir = new File("target/pod-logs/" + name);
     KvPodClient c = null;
     try {
+      before.run(hdfs, root);
       for (int id = 0; id < n; id++) {
         pods.add(PodProcess.start(id, config(id, Map.of()), logDir));
       }

@@ -269,10 +269,10 @@ class PodClusterTest {
 
     // The same checks on the server, bypassing the client's own validation.
     try (RawThrift raw = new RawThrift(port(0))) {
-      KvPodException se = assertThrows(KvPodException.class, () -> raw.client().get(longKey));
+      KvPodException se = assertThrows(KvPodException.class, () -> raw.client().get(longKey, null));
       assertEquals(ErrorCode.TOO_LARGE, se.getCode());
       assertTrue(se.getMessage().contains("MAX_KEY_BYTES"), se.getMessage());
-      se = assertThrows(KvPodException.class, () -> raw.client().get(""));
+      se = assertThrows(KvPodException.class, () -> raw.client().get("", null));
       assertEquals(ErrorCode.INVALID_ARGUMENT, se.getCode());
       // process() without a valid signature
       se = assertThrows(KvPodException.class,
@@ -290,24 +290,24 @@ class PodClusterTest {
       byte[] ping = PeerSigner.tool(SECRET).seal(PeerRequest.ping(new PingRequest()), 0).bytes();
       assertTrue(raw.client().heartbeat(ByteBuffer.wrap(ping)).remaining() > 0, "a signed PING is answered");
       // writes are checked like reads: an empty key, a null value
-      se = assertThrows(KvPodException.class, () -> raw.client().put("", Map.of("a", "b"), null));
+      se = assertThrows(KvPodException.class, () -> raw.client().put("", Map.of("a", "b"), null, null));
       assertEquals(ErrorCode.INVALID_ARGUMENT, se.getCode());
       se = assertThrows(KvPodException.class, () -> raw.client().batchPut(Map.of("k", Map.of("a",
-          "x".repeat(Limits.MAX_VALUE_BYTES))), null));
+          "x".repeat(Limits.MAX_VALUE_BYTES))), null, null));
       assertEquals(ErrorCode.TOO_LARGE, se.getCode());
       // a batch one record over MAX_BATCH is refused while it is decoded, as a KvPodException
       Map<String, Map<String, String>> tooMany = new HashMap<>();
       for (int i = 0; i <= Limits.MAX_BATCH; i++) {
         tooMany.put("b" + i, Map.of("a", "b"));
       }
-      se = assertThrows(KvPodException.class, () -> raw.client().batchPut(tooMany, null));
+      se = assertThrows(KvPodException.class, () -> raw.client().batchPut(tooMany, null, null));
       assertEquals(ErrorCode.TOO_LARGE, se.getCode());
       assertTrue(se.getMessage().contains("MAX_BATCH"), se.getMessage());
       // a key that is not UTF-8 is refused, not stored under U+FFFD
       KvPodException notUtf8 = raw.putWithRawKey(new byte[] {(byte) 0xff, 'z', 'z'});
       assertEquals(ErrorCode.INVALID_ARGUMENT, notUtf8 == null ? null : notUtf8.getCode());
       assertTrue(notUtf8.getMessage().contains("not valid UTF-8"), notUtf8.getMessage());
-      assertEquals(Map.of(), raw.client().get("\uFFFDzz"));
+      assertEquals(Map.of(), raw.client().get("\uFFFDzz", null));
     }
 
     // Garbage bytes, an oversized frame, a half-sent frame, a bad message in a good frame.

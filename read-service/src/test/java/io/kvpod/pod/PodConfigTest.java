@@ -52,6 +52,20 @@ class PodConfigTest {
     m = base();
     m.put(PodConfig.WORKER_THREADS, "1");
     assertTrue(failure(m).contains("must be in [2, 1024]"));
+    m = base();
+    m.put(PodConfig.TABLE, "users,orders,users");
+    assertTrue(failure(m).contains("table 'users' is named twice"), failure(m));
+    m = base();
+    m.put(PodConfig.TABLE, "users,");
+    assertTrue(failure(m).contains("bad table name ''"), failure(m));
+  }
+
+  @Test
+  void tablesAreListedDefaultFirst() {
+    Map<String, String> m = base();
+    m.put(PodConfig.TABLE, "users, orders");
+    assertEquals(java.util.List.of("users", "orders"), PodConfig.of(m).tables());
+    assertEquals(java.util.List.of("default"), PodConfig.of(base()).tables(), "one table, named default, unless set");
   }
 
   @Test

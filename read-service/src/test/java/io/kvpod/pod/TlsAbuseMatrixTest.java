@@ -149,7 +149,7 @@ class TlsAbuseMatrixTest extends AbuseMatrixTest {
       TlsConfig anonymous = TlsConfig.of(null, null, t.ours.resolve("trust.p12"), PASSWORD);
       try (Socket s = anonymous.connect(new InetSocketAddress("127.0.0.1", t.port), 30_000, 60_000)) {
         KvPod.multiGet_result r = new KvPod.multiGet_result();
-        call(s, "multiGet", new KvPod.multiGet_args(List.of("user:1")), r);
+        call(s, "multiGet", new KvPod.multiGet_args(List.of("user:1"), null), r);
         assertRefusal(ErrorCode.UNAUTHENTICATED, r);
       }
     }));

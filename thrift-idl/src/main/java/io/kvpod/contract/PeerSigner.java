@@ -29,8 +29,14 @@ import org.apache.thrift.protocol.TCompactProtocol;
  *                                     fromPod = the answering pod, toPod = the requester,
  *                                     sender, seq = the request's, mac = mac("R", ...)})
  *   mac(k)  := HmacSHA256(secret, k || i64be(sentAtMillis) || i32be(fromPod) || i32be(toPod)
- *                                   || i64be(sender) || i64be(seq) || body)
+ *                                   || i64be(sender) || i64be(seq) || tableField || body)
+ *   tableField := ""                                 (a request with no table: k = "Q"; a reply)
+ *               | i32be(len(utf8(table))) || utf8(table)   (a request naming a table: k = "T")
  * </pre>
+ *
+ * A request about a table other than the receiver's default one names it; the distinct
+ * {@code k} keeps the two forms apart, so no table can be added to, removed from or changed
+ * in a signed request.
  *
  * A receiver ({@link #open}) refuses with {@link ErrorCode#UNAUTHENTICATED} a request whose
  * mac does not verify, that is addressed to another pod, that was sent more than the time
@@ -47,6 +53,7 @@ public final class PeerSigner {
   private static final int MAX_SENDERS = 1024;
   private static final byte REQUEST = 'Q';
   private static final byte REPLY = 'R';
+  private static final byte TABLE_REQUEST = 'T';
 
   private final SecretKeySpec key;
   private final int self;
@@ -107,16 +114,34 @@ public final class PeerSigner {
   /** A sealed request, with what its reply must be bound to. */
   public record Sealed(byte[] bytes, int toPod, long sender, long seq) {}
 
-  /** Seals {@code request} for pod {@code toPod}, under this signer's next number. */
+  /** Seals {@code request} for pod {@code toPod}'s default table, under this signer's next number. */
   public Sealed seal(PeerRequest request, int toPod) {
+    return seal(request, toPod, null);
+  }
+
+  /**
+   * Seals {@code request} about {@code table} (null: the receiver's default table) for pod
+   * {@code toPod}, under this signer's next number.
+   */
+  public Sealed seal(PeerRequest request, int toPod, String table) {
     byte[] body = encodeRequest(request);
     long n = seq.incrementAndGet();
-    SignedEnvelope env = envelope(REQUEST, body, self, toPod, sender, n);
+    SignedEnvelope env = envelope(table == null ? REQUEST : TABLE_REQUEST, body, self, toPod, sender, n, table);
+    if (table != null) {
+      env.setTable(table);
+    }
     return new Sealed(serialize(env), toPod, sender, n);
   }
 
-  /** A verified request: who sent it, and under which number (its reply is bound to them). */
-  public record Opened(int fromPod, long sender, long seq, PeerRequest request) {}
+  /**
+   * A verified request: who sent it, and under which number (its reply is bound to them),
+   * and the table it is about (null: the receiver's default table).
+   */
+  public record Opened(int fromPod, long sender, long seq, PeerRequest request, String table) {
+    public Opened(int fromPod, long sender, long seq, PeerRequest request) {
+      this(fromPod, sender, seq, request, null);
+    }
+  }
 
   /**
    * Verifies and decodes a request sent to this pod, and remembers it so that it is never
@@ -129,7 +154,7 @@ public final class PeerSigner {
       throw new ContractViolation(ErrorCode.UNAUTHENTICATED, "process() message from pod " + env.getFromPod()
           + " carries no target, sender or number: is every pod and tool the same kvpod version?");
     }
-    verify(REQUEST, env, "process() message from pod " + env.getFromPod());
+    verify(env.isSetTable() ? TABLE_REQUEST : REQUEST, env, "process() message from pod " + env.getFromPod());
     if (env.getToPod() != self) {
       throw new ContractViolation(ErrorCode.UNAUTHENTICATED, "process() message from pod " + env.getFromPod()
           + " is addressed to pod " + env.getToPod() + ", not to this pod (" + self + ")");
@@ -155,12 +180,13 @@ public final class PeerSigner {
     } catch (TException e) {
       throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "process() body is not a PeerRequest: " + e.getMessage());
     }
-    return new Opened(env.getFromPod(), env.getSender(), env.getSeq(), req);
+    return new Opened(env.getFromPod(), env.getSender(), env.getSeq(), req, env.getTable());
   }
 
   /** Seals the reply to {@code request}, which this pod opened. */
   public byte[] sealReply(Opened request, PeerResponse response) {
-    return serialize(envelope(REPLY, encode(response), self, request.fromPod(), request.sender(), request.seq()));
+    return serialize(envelope(REPLY, encode(response), self, request.fromPod(), request.sender(), request.seq(),
+        null));
   }
 
   /**
@@ -189,10 +215,10 @@ public final class PeerSigner {
     return r;
   }
 
-  private SignedEnvelope envelope(byte kind, byte[] body, int from, int to, long senderId, long n) {
+  private SignedEnvelope envelope(byte kind, byte[] body, int from, int to, long senderId, long n, String table) {
     long now = clock.getAsLong();
     return new SignedEnvelope(ByteBuffer.wrap(body), now, from,
-        ByteBuffer.wrap(mac(kind, now, from, to, senderId, n, body)))
+        ByteBuffer.wrap(mac(kind, now, from, to, senderId, n, table, body)))
         .setToPod(to).setSender(senderId).setSeq(n);
   }
 
@@ -210,7 +236,7 @@ public final class PeerSigner {
 
   private void verify(byte kind, SignedEnvelope env, String what) {
     byte[] want = mac(kind, env.getSentAtMillis(), env.getFromPod(), env.getToPod(), env.getSender(), env.getSeq(),
-        env.getBody());
+        env.getTable(), env.getBody());
     if (!MessageDigest.isEqual(want, env.getMac())) {
       throw new ContractViolation(ErrorCode.UNAUTHENTICATED, what + " has a bad signature: is kvpod.secret the "
           + "same on every pod?");
@@ -252,10 +278,15 @@ public final class PeerSigner {
     }
   }
 
-  private byte[] mac(byte kind, long sentAt, int from, int to, long senderId, long n, byte[] body) {
+  private byte[] mac(byte kind, long sentAt, int from, int to, long senderId, long n, String table, byte[] body) {
     Mac m = macs.get(); // doFinal leaves it reset, keyed, for the next message
     m.update(ByteBuffer.allocate(33).put(kind).putLong(sentAt).putInt(from).putInt(to).putLong(senderId)
         .putLong(n).array());
+    if (kind == TABLE_REQUEST) {
+      byte[] t = table.getBytes(StandardCharsets.UTF_8);
+      m.update(ByteBuffer.allocate(4).putInt(t.length).array());
+      m.update(t);
+    }
     return m.doFinal(body);
   }
 }

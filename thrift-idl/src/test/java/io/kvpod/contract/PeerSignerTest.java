@@ -9,7 +9,12 @@ import io.kvpod.thrift.internal.FlushReply;
 import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.thrift.internal.PeerResponse;
 import io.kvpod.thrift.internal.RefreshRequest;
+import io.kvpod.thrift.internal.SignedEnvelope;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.thrift.TDeserializer;
+import org.apache.thrift.TSerializer;
+import org.apache.thrift.protocol.TCompactProtocol;
 import org.junit.jupiter.api.Test;
 
 class PeerSignerTest {
@@ -37,6 +42,36 @@ class PeerSignerTest {
     assertEquals(refresh("t"), o.request());
     assertEquals(1, o.fromPod());
     assertEquals(1, o.seq());
+  }
+
+  @Test
+  void requestAboutATableOpensWithItsTableAndOneWithoutHasNone() {
+    PeerSigner.Opened named = pod(2, SECRET).open(pod(1, SECRET).seal(refresh("t"), 2, "users").bytes());
+    assertEquals("users", named.table());
+    assertEquals(refresh("t"), named.request());
+    assertEquals(null, pod(2, SECRET).open(pod(1, SECRET).seal(refresh("t"), 2).bytes()).table());
+  }
+
+  @Test
+  void tableCannotBeChangedAddedOrRemovedInASignedRequest() throws Exception {
+    SignedEnvelope toUsers = envelope(pod(1, SECRET).seal(refresh(null), 2, "users").bytes());
+    SignedEnvelope noTable = envelope(pod(1, SECRET).seal(refresh(null), 2).bytes());
+    byte[] moved = sealed(toUsers.deepCopy().setTable("orders"));
+    byte[] stripped = sealed(toUsers.deepCopy().setTable(null));
+    byte[] added = sealed(noTable.deepCopy().setTable("users"));
+    for (byte[] forged : List.of(moved, stripped, added)) {
+      assertTrue(refused(pod(2, SECRET), forged).getMessage().contains("bad signature"));
+    }
+  }
+
+  private static SignedEnvelope envelope(byte[] bytes) throws Exception {
+    SignedEnvelope e = new SignedEnvelope();
+    new TDeserializer(new TCompactProtocol.Factory()).deserialize(e, bytes);
+    return e;
+  }
+
+  private static byte[] sealed(SignedEnvelope e) throws Exception {
+    return new TSerializer(new TCompactProtocol.Factory()).serialize(e);
   }
 
   @Test

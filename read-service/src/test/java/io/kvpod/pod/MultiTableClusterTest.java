@@ -1,0 +1,184 @@
+package io.kvpod.pod;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvpod.client.KvPodClient;
+import io.kvpod.contract.TableLayout;
+import io.kvpod.loader.MiniHdfs;
+import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPodException;
+import io.kvpod.thrift.PodStatus;
+import java.io.File;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two tables, {@code users} (the default) and {@code orders}, served by the same three pod
+ * processes over a real HDFS. The same keys hold different values in each table, and a
+ * bulk-loaded layer of {@code users} is not seen in {@code orders}. Writes and reads go
+ * through the routing client of each table and through pods that forward them to the
+ * holder (signed pod-to-pod messages that name the table). A pod killed with
+ * {@code kill -9} has the buckets of both tables taken over, and takes them back when
+ * restarted; every acknowledged write of each table is then read back through every pod.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class MultiTableClusterTest {
+  private static final int PODS = 3;
+  private static final int BUCKETS = 6;
+  private static final int VICTIM = 2;
+  private static final List<String> TABLES = List.of("users", "orders");
+
+  @TempDir
+  static File tmp;
+  private PodCluster cluster;
+  private KvPodClient users;
+  private KvPodClient orders;
+  /** Each table's acknowledged writes. */
+  private final Map<String, Map<String, Map<String, String>>> acked = Map.of("users", new HashMap<>(),
+      "orders", new HashMap<>());
+
+  @BeforeAll
+  void start() throws Exception {
+    Map<String, String> settings = new HashMap<>();
+    settings.put(PodConfig.TABLE, String.join(",", TABLES));
+    settings.put(PodConfig.TABLE_BUCKETS, Integer.toString(BUCKETS));
+    settings.put(PodConfig.TAKEOVER_AFTER, "1500ms");
+    cluster = new PodCluster(tmp, "MultiTable", PODS, id -> settings, this::loadUsersLayer);
+    users = client("users");
+    orders = client("orders");
+  }
+
+  /** Before the pods start: a bulk-loaded layer of table users only, 200 records. */
+  private void loadUsersLayer(MiniHdfs hdfs, String root) throws Exception {
+    Map<String, TestLayers.Rec> records = new HashMap<>();
+    for (int i = 0; i < 200; i++) {
+      records.put("loaded-" + i, TestLayers.Rec.of(1, "users-loaded-" + i));
+    }
+    TestLayers.write(hdfs.conf(), hdfs.fs(), new TableLayout(root, "users"), "1000000000000-load-0000aa", BUCKETS,
+        records);
+    records.forEach((k, r) -> acked.get("users").put(k, r.value()));
+  }
+
+  private KvPodClient client(String table) {
+    return KvPodClient.builder(cluster.podList).table(table).callTimeoutMs(15_000).deadlineMs(30_000).build();
+  }
+
+  private KvPodClient of(String table) {
+    return table.equals("users") ? users : orders;
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    for (KvPodClient c : new KvPodClient[] {users, orders}) {
+      if (c != null) {
+        c.close();
+      }
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  /** Writes {@code n} records of {@code prefix} to each table, the same keys with the table's own values. */
+  private void writeBoth(String prefix, int n) throws KvPodException {
+    for (String t : TABLES) {
+      Map<String, Map<String, String>> batch = new HashMap<>();
+      for (int i = 0; i < n; i++) {
+        batch.put(prefix + "-" + i, Map.of("v", t + "-" + prefix + "-" + i));
+      }
+      assertTrue(of(t).batchPut(batch), "a batch of " + t + ", split by holder");
+      acked.get(t).putAll(batch);
+    }
+  }
+
+  /** Every acknowledged record of each table reads right through each of {@code pods}. */
+  private void everyWriteReadsRight(int... pods) throws KvPodException {
+    for (String t : TABLES) {
+      List<String> keys = new ArrayList<>(acked.get(t).keySet());
+      for (int pod : pods) {
+        for (int from = 0; from < keys.size(); from += 500) {
+          List<String> some = keys.subList(from, Math.min(keys.size(), from + 500));
+          Map<String, Map<String, String>> want = new HashMap<>();
+          some.forEach(k -> want.put(k, acked.get(t).get(k)));
+          assertEquals(want, of(t).multiGetVia(pod, some), "table " + t + " through pod " + pod);
+        }
+      }
+    }
+  }
+
+  @Test
+  @Order(1)
+  void eachTableKeepsItsOwnRecordsUnderTheSameKeys() throws Exception {
+    for (int pod = 0; pod < PODS; pod++) {
+      PodStatus st = users.status(pod);
+      assertEquals(TABLES, st.getTables(), "pod " + pod + " serves both tables, the default first");
+      assertEquals("users", st.getTable());
+      assertEquals("orders", orders.status(pod).getTable());
+      assertEquals(BUCKETS, orders.status(pod).getHoldersSize());
+    }
+    writeBoth("k", 300);
+    for (String t : TABLES) {
+      for (int pod = 0; pod < PODS; pod++) {
+        String key = "single-" + t + "-" + pod;
+        assertTrue(of(t).putVia(pod, key, Map.of("v", t + "-via-" + pod)), "a put sent to pod " + pod
+            + ", forwarded to its holder");
+        acked.get(t).put(key, Map.of("v", t + "-via-" + pod));
+      }
+    }
+    everyWriteReadsRight(0, 1, 2);
+    assertEquals(Map.of(), orders.get("loaded-7"), "users' bulk-loaded layer is not orders'");
+    assertFalse(orders.getRecord("single-users-0").isFound(), "a key written to users only");
+    assertEquals(Map.of("v", "orders-k-7"), orders.getVia(1, "k-7"));
+    assertEquals(Map.of("v", "users-k-7"), users.getVia(1, "k-7"));
+  }
+
+  @Test
+  @Order(2)
+  void callsThatNameNoTableAreAboutTheDefaultTableAndAnUnknownTableIsRefused() throws Exception {
+    try (KvPodClient seed = KvPodClient.builder(cluster.podList).callTimeoutMs(15_000).build();
+         KvPodClient unknown = KvPodClient.builder(cluster.podList).table("nope").maxAttempts(1).build()) {
+      assertEquals(Map.of("v", "users-k-3"), seed.getVia(0, "k-3"));
+      KvPodException e = assertThrows(KvPodException.class, () -> unknown.getVia(0, "k-3"));
+      assertEquals(ErrorCode.INVALID_ARGUMENT, e.getCode());
+      assertTrue(e.getMessage().contains("nope") && e.getMessage().contains("[users, orders]"), e.getMessage());
+      e = assertThrows(KvPodException.class, () -> unknown.putVia(0, "k-3", Map.of("v", "x")));
+      assertEquals(ErrorCode.INVALID_ARGUMENT, e.getCode());
+    }
+    assertEquals(Map.of("v", "orders-k-3"), orders.get("k-3"), "nothing was written by the refused put");
+  }
+
+  @Test
+  @Order(3)
+  void aKilledPodsBucketsOfBothTablesAreTakenOverAndTakenBack() throws Exception {
+    cluster.pod(VICTIM).kill9();
+    for (String t : TABLES) {
+      PodCluster.await("the survivors hold every bucket of " + t, 120_000, () -> {
+        List<Integer> h = of(t).status(0).getHolders();
+        return h.size() == BUCKETS && !h.contains(VICTIM);
+      });
+    }
+    writeBoth("after-kill", 200);
+    everyWriteReadsRight(0, 1);
+    cluster.relaunch(VICTIM, Map.of());
+    for (String t : TABLES) {
+      PodCluster.await("pod " + VICTIM + " holds its home buckets of " + t + " again", 120_000,
+          () -> of(t).status(VICTIM).getHolders().contains(VICTIM));
+    }
+    writeBoth("after-return", 100);
+    everyWriteReadsRight(0, 1, 2);
+  }
+}
