@@ -91,6 +91,15 @@ public final class Cli {
     return cl;
   }
 
+  /** The kvpod root: {@code --root}, else {@link LoaderConfig#ROOT} in {@code conf}; a usage error without either. */
+  public static String root(CommandLine cl, Configuration conf, String cmd) throws UsageException {
+    String root = cl.getOptionValue("root", conf.get(LoaderConfig.ROOT));
+    if (root == null) {
+      throw new UsageException(cmd + ": --root is required (see " + cmd + " --help)");
+    }
+    return root;
+  }
+
   /** Copies each given flag's value into its config key, so flags win over -D. */
   public static void applyFlags(CommandLine cl, Configuration conf, Map<String, String> flagToKey) {
     flagToKey.forEach((flag, key) -> {

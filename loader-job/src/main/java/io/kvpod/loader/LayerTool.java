@@ -80,10 +80,7 @@ public class LayerTool extends Configured implements Tool {
     if (cl == null) {
       return 0;
     }
-    String root = cl.getOptionValue("root", getConf().get(LoaderConfig.ROOT));
-    if (root == null) {
-      throw new UsageException(cmd() + ": --root is required (see " + cmd() + " --help)");
-    }
+    String root = Cli.root(cl, getConf(), cmd());
     TableLayout layout = new TableLayout(root, cl.getOptionValue("table", getConf().get(LoaderConfig.TABLE, "default")));
     FileSystem fs = layout.tableDir().getFileSystem(getConf());
     return switch (mode) {

@@ -87,10 +87,7 @@ public class TableTool extends Configured implements Tool {
     if (cl == null) {
       return 0;
     }
-    String root = cl.getOptionValue("root", getConf().get(LoaderConfig.ROOT));
-    if (root == null) {
-      throw new UsageException(cmd() + ": --root is required (see " + cmd() + " --help)");
-    }
+    String root = Cli.root(cl, getConf(), cmd());
     if (mode == Mode.LIST) {
       return list(root, cl.hasOption("json"));
     }

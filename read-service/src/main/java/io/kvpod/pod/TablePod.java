@@ -63,7 +63,7 @@ final class TablePod implements Closeable {
   private PeerDispatcher peers;
   private long silentAfter;
   /** Null unless {@code kvpod.coordination=zookeeper}. */
-  private ZkRegistration registration;
+  private volatile ZkRegistration registration;
   /** True until {@link #takeBuckets} has taken this pod's buckets (see {@link #holdUpStartRecovery}). */
   private volatile boolean starting = true;
 
