@@ -26,8 +26,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Answers the internal messages that arrive through {@code process()}: verifies the
@@ -40,7 +38,6 @@ import org.slf4j.LoggerFactory;
  * with this pod's {@link PeerLiveness} view. Thread-safe.
  */
 final class PeerDispatcher {
-  private static final Logger LOG = LoggerFactory.getLogger(PeerDispatcher.class);
   private final PeerSigner signer;
   private final int podId;
   /** One more than the highest pod id now (the membership's slots). */
