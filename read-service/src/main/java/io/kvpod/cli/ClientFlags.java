@@ -23,7 +23,7 @@ final class ClientFlags {
         .addOption(Cli.flag("zk", "host:port,...[/root]", "find the pods in this ZooKeeper registry instead "
             + "(pods run with kvpod.coordination=zookeeper; default: $KVPOD_ZK); give --table too"))
         .addOption(Cli.flag("table", "T", "the table (default: with --pods, each pod's default table, the first "
-            + "it serves; with --zk, $KVPOD_TABLE)"));
+            + "it serves; with --zk, the first of $KVPOD_TABLE)"));
   }
 
   /**
@@ -42,7 +42,9 @@ final class ClientFlags {
       pods = zk == null || zk.isBlank() ? System.getenv("KVPOD_PODS") : null;
     }
     if (zk != null && !zk.isBlank()) {
-      String table = cl.getOptionValue("table", System.getenv("KVPOD_TABLE"));
+      // KVPOD_TABLE of a local cluster lists every table it serves: the first is its default
+      String env = System.getenv("KVPOD_TABLE");
+      String table = cl.getOptionValue("table", env == null ? null : env.split(",", -1)[0].trim());
       if (table == null || table.isBlank()) {
         throw new UsageException(command + ": with --zk, say which table: --table T");
       }
