@@ -91,8 +91,9 @@ class DistributionIT {
   }
 
   /**
-   * Starts the tarball's ZooKeeper and one pod registered in it on a new table under
-   * {@code root}; writes, reads and asks its status through the registry (the client commands
+   * Starts the tarball's ZooKeeper and one pod registered in it on two tables under
+   * {@code root} (a new one, and one made by {@code table create}); writes, reads and asks its
+   * status through the registry, in both tables (the client commands
    * find the pod there); then stops both.
    */
   private void runAPod(Path home, Map<String, String> env, String root) throws Exception {
@@ -104,8 +105,10 @@ class DistributionIT {
     Ran stopped;
     Ran zkStopped;
     try {
+      Ran created = kvpod(home, env, "table", "create", "--root", root, "--table", "other", "--buckets", "4");
+      assertEquals(0, created.exit(), created.output());
       Ran started = kvpod(home, env, "cluster", "start", "--root", root, "--table",
-          "dist", "--pods", "1", "--base-port", Integer.toString(port), "--zk", "127.0.0.1:" + zkPort);
+          "dist,other", "--pods", "1", "--base-port", Integer.toString(port), "--zk", "127.0.0.1:" + zkPort);
       assertEquals(0, started.exit(), started.output());
       assertTrue(started.output().contains("pod 0 serving"), started.output());
       assertFalse(started.output().contains("building"), "nothing was built: " + started.output());
@@ -121,6 +124,16 @@ class DistributionIT {
       assertTrue(status.output().contains("\"httpPort\":"), status.output());
       Ran direct = kvpod(home, env, "get", "--zk", "127.0.0.1:" + zkPort, "--table", "dist", "dist:key");
       assertEquals(0, direct.exit(), direct.output());
+      // the pod serves a second table: the same key holds its own record there
+      Ran putOther = kvpod(home, env, "put", "--table", "other", "dist:key", "f=other");
+      assertEquals(0, putOther.exit(), putOther.output());
+      Ran getOther = kvpod(home, env, "get", "--json", "--table", "other", "dist:key");
+      assertTrue(getOther.output().contains("\"value\":{\"f\":\"other\"}"), getOther.output());
+      Ran getDefault = kvpod(home, env, "get", "--json", "dist:key");
+      assertTrue(getDefault.output().contains("\"value\":{\"f\":\"v\"}"), getDefault.output());
+      Ran tables = kvpod(home, env, "table", "list", "--root", root);
+      assertEquals(0, tables.exit(), tables.output());
+      assertTrue(tables.output().contains("2 tables under"), tables.output());
     } finally {
       stopped = kvpod(home, env, "cluster", "stop"); // checked below, so that it never hides a failure above
       zkStopped = kvpod(home, env, "zk", "stop");
