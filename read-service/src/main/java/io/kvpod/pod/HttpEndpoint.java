@@ -4,7 +4,10 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.Closeable;
 import java.io.IOException;
+import io.kvpod.thrift.ErrorCode;
+import io.kvpod.thrift.KvPodException;
 import java.io.OutputStream;
+import java.net.URLDecoder;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
@@ -15,8 +18,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A pod's HTTP endpoint, for monitoring: {@code GET /} answers the pod's status page
  * ({@link StatusPage}), {@code GET /status.json} the same status as JSON (the Thrift
- * {@code PodStatus}), and {@code GET /metrics} the pod's meters as Prometheus text
- * ({@link PodMetrics#scrape}); any other path is 404, any other method 405. Served by
+ * {@code PodStatus}), each of the pod's default table or of {@code ?table=T}, and
+ * {@code GET /metrics} the pod's meters as Prometheus text ({@link PodMetrics#scrape}); any
+ * other path, or a table the pod does not serve, is 404, any other method 405. Served by
  * the JDK's own HTTP server on one thread of its own, so a scrape never waits for, or holds
  * up, the pod's Thrift calls. Read-only: it changes nothing in the pod. Owns the server;
  * thread-safe.
@@ -37,10 +41,14 @@ final class HttpEndpoint implements Closeable {
     return t;
   });
 
-  /** What a page says; it may fail, and the endpoint then answers 503 with the failure. */
+  /**
+   * What a page says about {@code table} (null: the default table, or a page of the whole
+   * pod); it may fail, and the endpoint then answers 503 with the failure (404 for a table
+   * the pod does not serve).
+   */
   @FunctionalInterface
   interface Page {
-    String render() throws Exception;
+    String render(String table) throws Exception;
   }
 
   /**
@@ -73,7 +81,10 @@ final class HttpEndpoint implements Closeable {
     }
     String body;
     try {
-      body = page.render();
+      body = page.render(tableOf(x.getRequestURI().getRawQuery()));
+    } catch (KvPodException e) {
+      send(x, e.getCode() == ErrorCode.INVALID_ARGUMENT ? 404 : 503, TEXT, e.getMessage() + "\n");
+      return;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       send(x, 503, TEXT, "the pod is stopping\n");
@@ -84,6 +95,19 @@ final class HttpEndpoint implements Closeable {
       return;
     }
     send(x, 200, type, body);
+  }
+
+  /** The value of {@code table=} in a raw query string, decoded; null if it has none. */
+  static String tableOf(String rawQuery) {
+    if (rawQuery == null) {
+      return null;
+    }
+    for (String pair : rawQuery.split("&")) {
+      if (pair.startsWith("table=")) {
+        return URLDecoder.decode(pair.substring("table=".length()), StandardCharsets.UTF_8);
+      }
+    }
+    return null;
   }
 
   private static void send(HttpExchange x, int status, String type, String body) throws IOException {

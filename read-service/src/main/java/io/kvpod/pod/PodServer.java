@@ -138,8 +138,9 @@ public final class PodServer implements Closeable {
     int httpPort = v.getInt(PodConfig.HTTP_PORT);
     if (httpPort >= 0) {
       http = new HttpEndpoint(new InetSocketAddress(config.bindHost(), httpPort),
-          () -> StatusPage.render(router.status(null)), () -> ThriftJson.of(router.status(null)), metrics::scrape);
-      LOG.info("pod {}: status at http://{}:{}/ (and /status.json), metrics at /metrics", podId,
+          table -> StatusPage.render(router.status(table)), table -> ThriftJson.of(router.status(table)),
+          table -> metrics.scrape());
+      LOG.info("pod {}: status at http://{}:{}/ (and /status.json; ?table=T for a table), metrics at /metrics", podId,
           config.bindHost(), http.port());
     }
     LOG.info("pod {} listening on {}; serving tables {}", podId, bind, tables.keySet());

@@ -30,7 +30,12 @@ final class StatusPage {
     row(h, "state", s.getState());
     row(h, "up", String.format("%.0f s", s.getUptimeMillis() / 1000.0));
     if (s.getTablesSize() > 1) {
-      row(h, "tables", String.join(", ", s.getTables()) + " (this page: " + s.getTable() + ")");
+      StringBuilder links = new StringBuilder();
+      for (String t : s.getTables()) {
+        links.append(links.length() == 0 ? "" : ", ").append(t.equals(s.getTable()) ? "<b>" + esc(t) + "</b>"
+            : "<a href=\"/?table=" + esc(t) + "\">" + esc(t) + "</a>");
+      }
+      rawRow(h, "tables", links.toString());
     }
     row(h, "buckets", s.getHoldersSize() + " (" + count(s.getHolders(), s.getPodId()) + " held here)");
     if (s.isSetMembers() && s.isSetMemberStates()) {
@@ -107,7 +112,12 @@ final class StatusPage {
   }
 
   private static void row(StringBuilder h, String name, String value) {
-    h.append("<tr><th>").append(esc(name)).append("</th><td>").append(esc(value)).append("</td></tr>");
+    rawRow(h, name, esc(value));
+  }
+
+  /** A row whose value is HTML already escaped. */
+  private static void rawRow(StringBuilder h, String name, String html) {
+    h.append("<tr><th>").append(esc(name)).append("</th><td>").append(html).append("</td></tr>");
   }
 
   private static int count(List<Integer> holders, int pod) {

@@ -146,6 +146,31 @@ class MultiTableClusterTest {
     assertEquals(Map.of("v", "users-k-7"), users.getVia(1, "k-7"));
   }
 
+  /** The body and status of GET {@code path} on pod {@code pod}'s HTTP endpoint. */
+  private String http(int pod, String path, int wantStatus) throws Exception {
+    int port = users.status(pod).getHttpPort();
+    java.net.HttpURLConnection c = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + port + path)
+        .openConnection();
+    try {
+      assertEquals(wantStatus, c.getResponseCode(), path);
+      try (java.io.InputStream in = wantStatus == 200 ? c.getInputStream() : c.getErrorStream()) {
+        return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      }
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  @Test
+  @Order(2)
+  void theStatusPagesShowEachTableAndRefuseAnUnknownOne() throws Exception {
+    assertTrue(http(1, "/status.json", 200).contains("\"table\":\"users\""));
+    assertTrue(http(1, "/status.json?table=orders", 200).contains("\"table\":\"orders\""));
+    String page = http(1, "/?table=orders", 200);
+    assertTrue(page.contains("<b>orders</b>") && page.contains("<a href=\"/?table=users\">users</a>"), page);
+    assertTrue(http(1, "/?table=nope", 404).contains("does not serve table 'nope'"));
+  }
+
   @Test
   @Order(2)
   void callsThatNameNoTableAreAboutTheDefaultTableAndAnUnknownTableIsRefused() throws Exception {
