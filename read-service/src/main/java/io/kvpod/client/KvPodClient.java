@@ -695,11 +695,12 @@ public final class KvPodClient implements Closeable {
   }
 
   /**
-   * Sends {@code request} to {@code pod}, sealed by {@code signer} (a tool's, usually), and
-   * returns the pod's reply once its signature and binding to the request are verified.
+   * Sends {@code request} about this client's table (see {@link Builder#table}) to
+   * {@code pod}, sealed by {@code signer} (a tool's, usually), and returns the pod's reply
+   * once its signature and binding to the request are verified.
    */
   public PeerResponse process(int pod, PeerSigner signer, PeerRequest request) throws KvPodException {
-    Exchange x = process(pod, () -> signer.seal(request, pod), new Delivery());
+    Exchange x = process(pod, () -> signer.seal(request, pod, table), new Delivery());
     try {
       return signer.openReply(x.sent(), x.reply());
     } catch (ContractViolation e) {
