@@ -171,6 +171,28 @@ class MultiTableClusterTest {
     assertTrue(http(1, "/?table=nope", 404).contains("does not serve table 'nope'"));
   }
 
+  /** Gets and multiGets answered on the I/O thread, summed over the pods. */
+  private double inlineGets() throws Exception {
+    double n = 0;
+    for (int pod = 0; pod < PODS; pod++) {
+      n += PrometheusText.parse(http(pod, "/metrics", 200)).stream()
+          .filter(x -> x.name().equals("kvpod_gets_inline_total")).mapToDouble(PrometheusText.Sample::value).sum();
+    }
+    return n;
+  }
+
+  @Test
+  @Order(2)
+  void getsOfATableOtherThanTheDefaultOneAreAnsweredInline() throws Exception {
+    double before = inlineGets();
+    for (int i = 0; i < 300; i++) {
+      assertEquals(Map.of("v", "orders-k-" + i), orders.get("k-" + i));
+    }
+    // each pod answers a get inline only while its view of the holders is fresh: on a busy
+    // machine some may go to a worker, so this asks for some, not all
+    assertTrue(inlineGets() > before, "no get of orders was answered inline");
+  }
+
   @Test
   @Order(2)
   void callsThatNameNoTableAreAboutTheDefaultTableAndAnUnknownTableIsRefused() throws Exception {
