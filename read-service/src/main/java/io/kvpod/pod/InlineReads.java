@@ -5,7 +5,6 @@ import java.nio.ByteBuffer;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
-import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.thrift.TConfiguration;
 import org.apache.thrift.TException;
 import org.apache.thrift.protocol.TBinaryProtocol;
@@ -29,8 +28,9 @@ import org.apache.thrift.transport.TTransport;
  * get runs there only if nothing in it can wait: its key's bucket is held here in a view of
  * the holder records confirmed within half a lease ({@link ShardSet#servesNow}, so no
  * reading of the records), every live layer's files of that bucket were prefetched into the
- * block cache ({@link LayerWatcher#prefetched}), and the cache has never evicted a block for
- * room (so what was prefetched is still there). The memtables are in memory. Anything else (a
+ * block cache ({@link LayerWatcher#prefetched}), and the cache has evicted none of those files'
+ * blocks for room since (so what was prefetched is still there: {@link EvictedFiles}). The
+ * memtables are in memory. Anything else (a
  * bucket held elsewhere, which is forwarded; a bucket being taken over; a layer still being
  * prefetched or opened whole) goes to a worker as before. (A prefetch that failed part-way
  * also counts as ended: a get may then read a block from the filesystem on the selector
@@ -52,12 +52,10 @@ final class InlineReads {
 
   /** Each table's parts by name (null: the default table); throws for a table not served here. */
   private final Function<String, TablePod> tables;
-  private final BlockCache cache;
   private final LongAdder answered = new LongAdder();
 
-  InlineReads(Function<String, TablePod> tables, BlockCache cache) {
+  InlineReads(Function<String, TablePod> tables) {
     this.tables = tables;
-    this.cache = cache;
   }
 
   /**
@@ -66,10 +64,8 @@ final class InlineReads {
    * Reads nothing from {@code frame}: the key is read from a copy of its position.
    */
   boolean answerable(String method, TTransport frame) {
-    // blocks evicted for room (not those dropped with a file, and not the cache's periodic
-    // eviction runs, which HBase counts even when they free nothing)
     boolean one = METHODS.contains(method);
-    if (!one && !LIST_METHODS.contains(method) || cache.getStats().getEvictedCount() > 0) {
+    if (!one && !LIST_METHODS.contains(method)) {
       return false;
     }
     Call call = peek(frame, !one, MAX_INLINE_KEYS);

@@ -60,24 +60,41 @@ final class LayerReader {
 
   /**
    * What opening a pod's layer files needs. {@code warm} prefetches a file into the block
-   * cache when it opens; {@code cold} does not. Both share one block cache.
+   * cache when it opens; {@code cold} does not. Both share one block cache. A layer prefetches
+   * at most {@code prefetchBudget} bytes of files (by their size on disk).
    */
   record Opener(FileSystem fs, TableLayout layout, Configuration conf, CacheConfig warm, CacheConfig cold,
-                int buckets, boolean prefetch) {
-    /** Opener over {@code blockCache}; {@code prefetch} false leaves every file to fill the cache as read. */
+                int buckets, boolean prefetch, long prefetchBudget, EvictedFiles evicted) {
+    /** The share of the cache one layer's prefetch may fill when nothing else is said. */
+    static final int DEFAULT_PREFETCH_CACHE_PERCENT = 25;
+
+    /** Opener over {@code blockCache} whose layers prefetch at most the default share of it. */
     static Opener of(FileSystem fs, TableLayout layout, Configuration conf, BlockCache blockCache, int buckets,
                      boolean prefetch) {
+      return of(fs, layout, conf, blockCache, buckets, prefetch, DEFAULT_PREFETCH_CACHE_PERCENT);
+    }
+
+    /**
+     * Opener over {@code blockCache}; {@code prefetch} false leaves every file to fill the
+     * cache as read, and each layer prefetches at most {@code cachePercent} of the cache.
+     */
+    static Opener of(FileSystem fs, TableLayout layout, Configuration conf, BlockCache blockCache, int buckets,
+                     boolean prefetch, int cachePercent) {
       Configuration warmConf = new Configuration(conf);
       warmConf.setBoolean(CacheConfig.PREFETCH_BLOCKS_ON_OPEN_KEY, prefetch);
       Configuration coldConf = new Configuration(conf);
       coldConf.setBoolean(CacheConfig.PREFETCH_BLOCKS_ON_OPEN_KEY, false);
       return new Opener(fs, layout, conf, new CacheConfig(warmConf, blockCache),
-          new CacheConfig(coldConf, blockCache), buckets, prefetch);
+          new CacheConfig(coldConf, blockCache), buckets, prefetch,
+          blockCache.getMaxSize() / 100 * cachePercent, EvictedFiles.of(blockCache));
     }
   }
 
-  /** One open data file: its reader, its bloom filter (or null), and whether it was opened warm. */
-  private record Part(HFile.Reader reader, BloomFilter bloom, boolean warm) {}
+  /**
+   * One open data file: its reader, its bloom filter (or null), whether it was opened warm
+   * (its bucket held here: its blocks stay cached as read), and whether it was prefetched.
+   */
+  private record Part(HFile.Reader reader, BloomFilter bloom, boolean warm, boolean prefetching, long bytes) {}
 
   private final LayerMeta meta;
   private final Opener opener;
@@ -92,6 +109,10 @@ final class LayerReader {
    */
   private final List<Part> setAside = new ArrayList<>();
   private final RefCount refs = new RefCount();
+  /** Bytes of the open files that were prefetched (at most {@link Opener#prefetchBudget}). Guarded by this. */
+  private long prefetchedBytes;
+  /** Whether a file was opened warm without a prefetch for want of budget (logged once). Guarded by this. */
+  private boolean overBudget;
 
   private LayerReader(LayerMeta meta, Opener opener) {
     this.meta = meta;
@@ -176,15 +197,30 @@ final class LayerReader {
   private Part openPart(int p, boolean warm) throws IOException {
     LayerMeta.FileMeta f = meta.files.stream().filter(x -> x.partition == p).findFirst().orElseThrow();
     TableLayout layout = opener.layout();
+    boolean prefetching = warm && opener.prefetch() && prefetchedBytes + f.bytes <= opener.prefetchBudget();
+    if (prefetching) {
+      opener.evicted().forget(f.name); // the prefetch about to start caches it whole again
+    } else if (warm && opener.prefetch() && !overBudget) {
+      overBudget = true;
+      LOG.info("layer {}: {} bytes of its files prefetched, and {} more would pass the {} bytes one layer may "
+          + "prefetch ({} of the block cache): its other files of buckets held here are cached as gets read them",
+          meta.layerId, prefetchedBytes, f.bytes, opener.prefetchBudget(), PodConfig.LAYERS_PREFETCH_CACHE_PERCENT);
+    }
     HFile.Reader r = openLinked(opener.fs(), new Path(layout.layerDir(meta.layerId), f.name),
-        new Path(layout.retiredDir(meta.layerId), f.name), warm ? opener.warm() : opener.cold(), opener.conf());
+        new Path(layout.retiredDir(meta.layerId), f.name), prefetching ? opener.warm() : opener.cold(),
+        opener.conf());
     try {
       byte[] stored = r.getHFileInfo().get(LayerFormat.INFO_PARTITION);
       if (stored == null || !Integer.toString(p).equals(new String(stored, StandardCharsets.UTF_8))) {
         throw new CorruptionException(f.name + " does not hold partition " + p);
       }
       var bloomMeta = r.getGeneralBloomFilterMetadata();
-      return new Part(r, bloomMeta == null ? null : BloomFilterFactory.createFromMeta(bloomMeta, r), warm);
+      Part x = new Part(r, bloomMeta == null ? null : BloomFilterFactory.createFromMeta(bloomMeta, r), warm,
+          prefetching, f.bytes);
+      if (prefetching) {
+        prefetchedBytes += f.bytes;
+      }
+      return x;
     } catch (IOException | RuntimeException e) {
       closeQuietly(r);
       throw e;
@@ -226,6 +262,9 @@ final class LayerReader {
         Part x = parts.getAndSet(p, null);
         if (x != null) {
           setAside.add(x);
+          if (x.prefetching()) {
+            prefetchedBytes -= x.bytes();
+          }
           opener.warm().getBlockCache().ifPresent(c -> c.evictBlocksByHfileName(x.reader().getName()));
         }
       }
@@ -234,9 +273,10 @@ final class LayerReader {
 
   /**
    * True if no file of this layer can hold {@code bucket}, or every file that does was
-   * opened warm and HBase's prefetch of it has ended, so that (unless the cache evicted
-   * since) a get of the bucket reads no block from the filesystem. False for files that may
-   * hold any bucket (never prefetched) and when prefetching is off.
+   * was prefetched when it opened (warm, within the layer's budget), HBase's prefetch of it has ended, and the cache has evicted none of its
+   * blocks for room since it opened ({@link EvictedFiles}), so that a get of the bucket reads
+   * no block from the filesystem (but for an eviction racing the get). False for files that
+   * may hold any bucket (never prefetched) and when prefetching is off.
    */
   boolean prefetched(int bucket) {
     if (!mayHold(bucket)) {
@@ -252,7 +292,8 @@ final class LayerReader {
       }
       if (b == bucket) {
         Part x = parts.get(p);
-        if (x == null || !x.warm() || !PrefetchExecutor.isCompleted(x.reader().getPath())) {
+        if (x == null || !x.prefetching() || !PrefetchExecutor.isCompleted(x.reader().getPath())
+            || opener.evicted().evictedFrom(x.reader().getName())) {
           return false;
         }
       }

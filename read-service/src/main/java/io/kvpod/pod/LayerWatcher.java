@@ -37,8 +37,11 @@ final class LayerWatcher implements Closeable {
   private final Map<Integer, Object> held = new ConcurrentHashMap<>();
   private final ScheduledExecutorService poller;
   private volatile LayerSet current;
-  /** Buckets whose files in {@link #current} are known prefetched; replaced whenever that may change. */
-  private volatile Set<Integer> prefetched = ConcurrentHashMap.newKeySet();
+  /**
+   * Buckets whose files in {@link #current} are known prefetched, as of an eviction
+   * generation ({@link EvictedFiles#generation}); replaced whenever that may change.
+   */
+  private volatile Prefetched prefetched = new Prefetched(-1);
   private volatile String lastError;
 
   LayerWatcher(LayerReader.Opener opener) {
@@ -99,7 +102,7 @@ final class LayerWatcher implements Closeable {
       throw e;
     }
     current = new LayerSet(next, opener.buckets(), held::containsKey);
-    prefetched = ConcurrentHashMap.newKeySet();
+    prefetched = new Prefetched(-1);
     old.release();
     lastError = null;
     LOG.info("serving {} layers: {}", ids.size(), ids);
@@ -139,7 +142,7 @@ final class LayerWatcher implements Closeable {
    */
   synchronized void warm(int bucket, Object token) {
     held.put(bucket, token);
-    prefetched = ConcurrentHashMap.newKeySet();
+    prefetched = new Prefetched(-1);
     long start = System.nanoTime();
     int files = 0;
     for (LayerReader l : current.layers()) {
@@ -162,7 +165,7 @@ final class LayerWatcher implements Closeable {
   synchronized void cool(int bucket, Object token) {
     if (held.remove(bucket, token)) {
       current.layers().forEach(l -> l.cool(bucket));
-      prefetched = ConcurrentHashMap.newKeySet(); // after: a check in between may have found the files still warm
+      prefetched = new Prefetched(-1); // after: a check in between may have found the files still warm
       LOG.info("bucket {}: its layer files are set aside and their blocks dropped from the block cache", bucket);
     }
   }
@@ -170,12 +173,18 @@ final class LayerWatcher implements Closeable {
   /**
    * True if the live layers' files of {@code bucket} are all prefetched into the block
    * cache ({@link LayerReader#prefetched}). Cheap once true: the answer is kept until the
-   * layers or the held buckets change.
+   * layers or the held buckets change, or the cache evicts blocks of another file.
    */
   boolean prefetched(int bucket) {
-    Set<Integer> known = prefetched; // read before the set: a refresh swaps the set first
-    if (known.contains(bucket)) {
+    long generation = opener.evicted().generation(); // read before checking the files
+    Prefetched known = prefetched; // read before the set: a refresh swaps the set first
+    if (known.generation == generation && known.buckets.contains(bucket)) {
       return true;
+    }
+    if (known.generation != generation) {
+      Prefetched fresh = new Prefetched(generation);
+      known = fresh;
+      prefetched = fresh; // a refresh racing this may be undone: that only costs a recheck
     }
     LayerSet s = acquire();
     try {
@@ -185,8 +194,15 @@ final class LayerWatcher implements Closeable {
     } finally {
       s.release();
     }
-    known.add(bucket);
+    known.buckets.add(bucket);
     return true;
+  }
+
+  /** Buckets known prefetched while the cache's eviction generation stays {@code generation}. */
+  private record Prefetched(long generation, Set<Integer> buckets) {
+    Prefetched(long generation) {
+      this(generation, ConcurrentHashMap.newKeySet());
+    }
   }
 
   /** Layer data files open now, over the live layers. */

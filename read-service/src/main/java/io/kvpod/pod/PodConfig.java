@@ -45,6 +45,7 @@ public final class PodConfig {
   public static final String BLOCK_CACHE_BYTES = "kvpod.block.cache.bytes";
   public static final String LAYERS_POLL = "kvpod.layers.poll.interval";
   public static final String LAYERS_PREFETCH = "kvpod.layers.prefetch";
+  public static final String LAYERS_PREFETCH_CACHE_PERCENT = "kvpod.layers.prefetch.cache.percent";
   public static final String PEER_TIMEOUT = "kvpod.peer.timeout";
   public static final String PEER_READ_TIMEOUT = "kvpod.peer.read.timeout";
   public static final String PEER_DOWN_WINDOW = "kvpod.peer.down.window";
@@ -110,7 +111,7 @@ public final class PodConfig {
       .define(SELECTOR_THREADS, Type.INT, "2", Validator.between(1, 64), "threads that do network I/O")
       .define(SERVER_INLINE_READS, Type.BOOLEAN, "true",
           "answer a get on the I/O thread (selector or Netty event loop) that read it when nothing in it can wait (its bucket held here, "
-              + "its files prefetched, the block cache never full), rather than hand it to a worker")
+              + "its files prefetched and none of their blocks evicted since), rather than hand it to a worker")
       .define(WORKER_THREADS, Type.INT, "64", Validator.between(2, 1024),
           "threads that run calls, started as calls need them (gets block on HDFS reads, and forwarded "
               + "writes on other pods, so many more than cores); one idle for a minute ends. Pings and pods' "
@@ -172,6 +173,11 @@ public final class PodConfig {
       .define(LAYERS_PREFETCH, Type.BOOLEAN, "true",
           "read the layer files of the buckets this pod holds into the block cache when they open "
           + "(a new layer, a bucket taken over), rather than block by block as gets miss")
+      .define(LAYERS_PREFETCH_CACHE_PERCENT, Type.INT, "25", Validator.between(1, 100),
+          "the most of the block cache one layer's prefetch may fill, in percent: the files of the buckets held "
+              + "are prefetched in turn while the layer's prefetched bytes stay within it, and the rest are cached "
+              + "block by block as gets read them. The cache keeps blocks read once, as a prefetch reads them, in a "
+              + "quarter of its room once it is full, so a larger prefetch would evict itself and other tables' blocks")
       .define(LAYERS_POLL, Type.DURATION_MS, "5s", Validator.atLeast(100),
           "how often to look for new, rolled-back or compacted layers")
       .define(PEER_TIMEOUT, Type.DURATION_MS, "5s", Validator.atLeast(1),

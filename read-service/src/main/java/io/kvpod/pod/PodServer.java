@@ -132,7 +132,7 @@ public final class PodServer implements Closeable {
       }
     });
     InetSocketAddress bind = new InetSocketAddress(config.bindHost(), config.self().getPort());
-    inlineReads = new InlineReads(router::table, blockCache);
+    inlineReads = new InlineReads(router::table);
     listen(bind, new ContractProcessor(router, metrics));
     registerGauges();
     int httpPort = v.getInt(PodConfig.HTTP_PORT);
@@ -210,6 +210,11 @@ public final class PodServer implements Closeable {
     metrics.gauge("kvpod.block.cache.bytes", "bytes of HFile blocks cached", () -> blockCache.getCurrentSize());
     metrics.gauge("kvpod.block.cache.hit.ratio", "block cache hits over lookups since start",
         () -> blockCache.getStats().getHitRatio());
+    metrics.gauge("kvpod.block.cache.evicted.blocks", "blocks the block cache evicted for room since start",
+        () -> blockCache.getStats().getEvictedCount());
+    EvictedFiles evicted = EvictedFiles.of(blockCache);
+    metrics.gauge("kvpod.block.cache.evicted.files", "layer files that lost a block to eviction for room "
+        + "since they were last prefetched (gets of their buckets are answered on worker threads)", evicted::count);
     metrics.gauge("kvpod.connections", "open Thrift connections",
         () -> netty != null ? netty.connections() : frameWatch.connections());
     if (netty != null) {

@@ -97,7 +97,7 @@ final class TablePod implements Closeable {
     Membership members = TableMembers.atStart(recordFs, layout, config.pods(), podId, buckets);
     int pods = members.slots();
     layers = new LayerWatcher(LayerReader.Opener.of(fs, layout, hadoop, shared.blockCache(), buckets,
-        v.getBoolean(PodConfig.LAYERS_PREFETCH)));
+        v.getBoolean(PodConfig.LAYERS_PREFETCH), v.getInt(PodConfig.LAYERS_PREFETCH_CACHE_PERCENT)));
     layers.start(v.getMillis(PodConfig.LAYERS_POLL));
 
     PodMetrics metrics = shared.metrics();

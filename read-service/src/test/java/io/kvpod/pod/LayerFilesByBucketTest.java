@@ -21,6 +21,8 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.hbase.io.hfile.BlockCache;
 import org.apache.hadoop.hbase.io.hfile.BlockCacheFactory;
+import org.apache.hadoop.hbase.io.hfile.BlockCacheKey;
+import org.apache.hadoop.hbase.io.hfile.LruBlockCache;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -124,6 +126,76 @@ class LayerFilesByBucketTest {
       assertFalse(w.prefetched(0), "bucket 0's file was opened cold: a get of it may read the disk");
       String k2 = keyOf(2);
       assertEquals("v" + k2.substring(1), read(w, k2));
+    }
+  }
+
+  @Test
+  void aFileThatLostABlockToEvictionIsNoLongerPrefetchedUntilItIsWarmedAgain() throws Exception {
+    load("1000000000000-load-000001", 3);
+    try (LayerWatcher w = watcher(true)) {
+      w.refresh();
+      Object shard2 = new Object();
+      w.warm(1, new Object());
+      w.warm(2, shard2);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!(w.prefetched(1) && w.prefetched(2)) && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(w.prefetched(1) && w.prefetched(2), "both held buckets' files prefetched");
+
+      String file2 = LayerFormat.dataFileName(2, "1000000000000-load-000001");
+      // what the cache does with a block it evicts for room (EvictedFilesTest shows it does)
+      EvictedFiles.of(cache).cacheBlock(new BlockCacheKey(file2, 0), null);
+      assertFalse(w.prefetched(2), "bucket 2's file lost a block: a get of it may read the disk");
+      assertTrue(w.prefetched(1), "bucket 1's file lost nothing: its gets stay answerable from the cache");
+
+      w.cool(2, shard2); // the bucket leaves and comes back: its file is opened and prefetched anew
+      w.warm(2, new Object());
+      while (!w.prefetched(2) && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(w.prefetched(2), "prefetched whole again");
+    }
+  }
+
+  @Test
+  void aLayerPrefetchesNoMoreThanItsShareOfTheCacheAndCachesTheRestAsRead() throws Exception {
+    Map<String, TestLayers.Rec> records = new TreeMap<>();
+    for (int i = 0; i < RECORDS; i++) {
+      records.put("k" + i, TestLayers.Rec.of(1, "v" + i));
+    }
+    LayerMeta meta = TestLayers.write(conf, FileSystem.getLocal(conf), layout(), "1000000000000-load-000001", 3,
+        records);
+    long[] bytes = new long[3];
+    meta.files.forEach(f -> bytes[f.partition] = f.bytes); // file p holds bucket p
+    // a budget of 1% of the cache that holds bucket 1's file and then bucket 0's (files of a
+    // third of the records each), but not bucket 1's and 2's together
+    LruBlockCache sized = new LruBlockCache(100 * (bytes[1] + bytes[2] / 2) + 100, 64 * 1024);
+    try (LayerWatcher w = new LayerWatcher(LayerReader.Opener.of(FileSystem.getLocal(conf), layout(), conf, sized,
+        BUCKETS, true, 1))) {
+      w.refresh();
+      Object shard1 = new Object();
+      w.warm(1, shard1);
+      w.warm(2, new Object());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!w.prefetched(1) && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(w.prefetched(1), "the first held bucket's file fit the budget and was prefetched");
+      assertFalse(w.prefetched(2), "the second would pass it: not prefetched, so not answerable inline");
+      long before = sized.getDataBlockCount();
+      String k2 = keyOf(2);
+      assertEquals("v" + k2.substring(1), read(w, k2));
+      assertTrue(sized.getDataBlockCount() > before, "a held bucket's file not prefetched caches what gets read");
+
+      w.cool(1, shard1); // bucket 1 leaves: its bytes return to the budget
+      w.warm(0, new Object());
+      while (!w.prefetched(0) && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(w.prefetched(0), "a bucket arriving later is prefetched within the budget freed");
+    } finally {
+      sized.shutdown();
     }
   }
 

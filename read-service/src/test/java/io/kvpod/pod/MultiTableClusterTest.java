@@ -41,6 +41,8 @@ class MultiTableClusterTest {
   private static final int BUCKETS = 6;
   private static final int VICTIM = 2;
   private static final List<String> TABLES = List.of("users", "orders");
+  private static final long CACHE_BYTES = 2L << 20;
+  private static final int BIG_LAYER_RECORDS = 60_000;
 
   @TempDir
   static File tmp;
@@ -57,6 +59,9 @@ class MultiTableClusterTest {
     settings.put(PodConfig.TABLE, String.join(",", TABLES));
     settings.put(PodConfig.TABLE_BUCKETS, Integer.toString(BUCKETS));
     settings.put(PodConfig.TAKEOVER_AFTER, "1500ms");
+    // small enough that reading orders' big layer (the last case) overflows it
+    settings.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(CACHE_BYTES));
+    settings.put(PodConfig.LAYERS_POLL, "1s");
     cluster = new PodCluster(tmp, "MultiTable", PODS, id -> settings, this::loadUsersLayer);
     users = client("users");
     orders = client("orders");
@@ -171,12 +176,17 @@ class MultiTableClusterTest {
     assertTrue(http(1, "/?table=nope", 404).contains("does not serve table 'nope'"));
   }
 
+  /** Pod {@code pod}'s value of the metric {@code name}. */
+  private double metric(int pod, String name) throws Exception {
+    return PrometheusText.parse(http(pod, "/metrics", 200)).stream()
+        .filter(x -> x.name().equals(name)).mapToDouble(PrometheusText.Sample::value).sum();
+  }
+
   /** Gets and multiGets answered on the I/O thread, summed over the pods. */
   private double inlineGets() throws Exception {
     double n = 0;
     for (int pod = 0; pod < PODS; pod++) {
-      n += PrometheusText.parse(http(pod, "/metrics", 200)).stream()
-          .filter(x -> x.name().equals("kvpod_gets_inline_total")).mapToDouble(PrometheusText.Sample::value).sum();
+      n += metric(pod, "kvpod_gets_inline_total");
     }
     return n;
   }
@@ -227,5 +237,62 @@ class MultiTableClusterTest {
     }
     writeBoth("after-return", 100);
     everyWriteReadsRight(0, 1, 2);
+  }
+
+  /** The records of users' bulk-loaded layer, read through their holders, each right. */
+  private void readUsersLoadedLayer() throws KvPodException {
+    List<String> keys = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      keys.add("loaded-" + i);
+    }
+    Map<String, Map<String, String>> got = users.multiGet(keys);
+    for (String k : keys) {
+      assertEquals(acked.get("users").get(k), got.get(k), k);
+    }
+  }
+
+  @Test
+  @Order(4)
+  void aTableWhoseLayerOverflowsTheCacheLeavesTheOtherTablesGetsOnTheIoThread() throws Exception {
+    // a bulk-loaded layer of orders, several times each pod's cache, published by one rename
+    Map<String, TestLayers.Rec> big = new HashMap<>();
+    for (int i = 0; i < BIG_LAYER_RECORDS; i++) {
+      big.put("big-" + i, TestLayers.Rec.of(1, "orders-big-" + i + "-" + "x".repeat(80)));
+    }
+    String id = "1000000000001-load-0000bb";
+    TableLayout staged = new TableLayout(cluster.root + "-staging", "orders");
+    TestLayers.write(cluster.hdfs.conf(), cluster.hdfs.fs(), staged, id, BUCKETS, big);
+    TableLayout live = new TableLayout(cluster.root, "orders");
+    assertTrue(cluster.hdfs.fs().rename(staged.layerDir(id), live.layerDir(id)));
+    PodCluster.await("every pod serves orders' new layer", 60_000, () -> {
+      for (int pod = 0; pod < PODS; pod++) {
+        if (orders.status(pod).getLayers().stream().noneMatch(l -> l.getLayerId().equals(id))) {
+          return false;
+        }
+      }
+      return true;
+    });
+
+    // read all of it, keeping users' blocks the most recently used (as a table in use is)
+    List<String> keys = new ArrayList<>(big.keySet());
+    for (int from = 0; from < keys.size(); from += 200) {
+      List<String> some = keys.subList(from, Math.min(keys.size(), from + 200));
+      Map<String, Map<String, String>> got = orders.multiGet(some);
+      for (String k : some) {
+        assertEquals(big.get(k).value(), got.get(k), k);
+      }
+      readUsersLoadedLayer();
+    }
+    for (int pod = 0; pod < PODS; pod++) {
+      assertTrue(metric(pod, "kvpod_block_cache_evicted_blocks") > 0, "pod " + pod + "'s cache evicted for room");
+      assertTrue(metric(pod, "kvpod_block_cache_evicted_files") > 0, "pod " + pod + " names the files that lost blocks");
+    }
+
+    // users' files lost nothing: their gets are still answered on the I/O thread
+    double before = inlineGets();
+    for (int i = 0; i < 200; i++) {
+      assertEquals(acked.get("users").get("loaded-" + i), users.get("loaded-" + i));
+    }
+    assertTrue(inlineGets() > before, "an eviction of orders' blocks sent users' gets to worker threads");
   }
 }
