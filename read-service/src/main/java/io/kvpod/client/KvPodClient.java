@@ -1,5 +1,8 @@
 package io.kvpod.client;
 
+import static io.kvpod.client.PodCalls.error;
+import static io.kvpod.client.PodCalls.failure;
+
 import io.kvpod.contract.ContractViolation;
 import io.kvpod.contract.Limits;
 import io.kvpod.contract.Membership;
@@ -20,17 +23,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.apache.thrift.TException;
-import org.apache.thrift.transport.TTransportException;
 
 /**
  * The Java client of a kvpod cluster, with the seed's interface ({@code get}, {@code put},
@@ -81,15 +79,14 @@ import org.apache.thrift.transport.TTransportException;
  * Thread-safe; share one instance. Close it to release connections.
  */
 public final class KvPodClient implements Closeable {
+  /** The most threads one client runs the shares of its multi-key calls on; past that, on the caller's. */
+  static final int FAN_OUT_THREADS = 64;
   private final ConnectionPool pool;
   private final int callTimeoutMs;
   private final long deadlineMs;
-  private final int maxAttempts;
-  private final Backoff backoff;
-  private final long hedgeAfterMs;
   private final long maxClockSkewMs;
-  private final ExecutorService hedgePool;
-  private final AtomicInteger hedges = new AtomicInteger();
+  /** Attempts, retries and hedges of calls to the pods. */
+  private final PodCalls calls;
   private final PodHealth health;
   /** Which pod holds each bucket. */
   private final HolderTable holders;
@@ -99,32 +96,40 @@ public final class KvPodClient implements Closeable {
   private final java.util.concurrent.ScheduledExecutorService watchdog;
   /** The table every call is about; null: each pod's default table. */
   private final String table;
-  private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "kvpod-client-fan-out");
-    t.setDaemon(true);
-    return t;
-  });
+  /** Runs the shares of a multi-key call in parallel, on at most {@link #FAN_OUT_THREADS} threads. */
+  private final ScatterGather shares = new ScatterGather("kvpod-client-fan-out", FAN_OUT_THREADS);
+  /** Relearns the holders after failures: best effort, so a request made while two run is dropped. */
+  private final ThreadPoolExecutor background = new ThreadPoolExecutor(0, 2, 60, TimeUnit.SECONDS,
+      new SynchronousQueue<>(), r -> {
+        Thread t = new Thread(r, "kvpod-client-holders");
+        t.setDaemon(true);
+        return t;
+      }, new ThreadPoolExecutor.DiscardPolicy());
 
   private KvPodClient(Builder b) {
     this.table = b.table == null || b.table.isEmpty() ? null : b.table;
     this.pool = new ConnectionPool(b.pods, b.maxIdlePerPod, b.connectTimeoutMs, b.callTimeoutMs, b.tls);
     this.callTimeoutMs = b.callTimeoutMs;
     this.deadlineMs = b.deadlineMs;
-    this.maxAttempts = b.maxAttempts;
-    this.backoff = b.backoff;
-    this.hedgeAfterMs = b.hedgeAfterMs;
     this.maxClockSkewMs = b.maxClockSkewMs;
     this.health = new PodHealth(Membership.MAX_PODS, b.backoff);
     this.silent = new SilentPods(Membership.MAX_PODS);
+    this.calls = new PodCalls(pool, health, silent, this::registered, this::relearn, b.callTimeoutMs, b.deadlineMs,
+        b.maxAttempts, b.backoff, b.maxClockSkewMs, b.hedgeAfterMs);
     this.holders = new HolderTable(pool::size,
-        pod -> attempt(pod, c -> c.status(table), Math.min(callTimeoutMs, 2000)), fanOut, this::members);
+        pod -> calls.attempt(pod, c -> c.status(table), Math.min(callTimeoutMs, 2000)), background, this::members);
     this.discovery = b.zookeeper == null ? null : discover(b);
     this.watchdog = b.silentAfterMs > 0 ? startWatchdog(b.silentAfterMs) : null;
-    this.hedgePool = b.hedgeAfterMs > 0 ? Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "kvpod-client-hedge");
-      t.setDaemon(true);
-      return t;
-    }) : null;
+  }
+
+  /** False for a pod not to be called: with ZooKeeper, one with no registration (dead or stopped). */
+  private boolean registered(int pod) {
+    return discovery == null || discovery.registered(pod);
+  }
+
+  /** A call sent first to {@code pod} as a bucket's holder failed: the holder may have moved. */
+  private void relearn(int pod) {
+    holders.relearn(pod);
   }
 
   /** Watches the table in ZooKeeper, and waits for the first view of it; on failure, releases everything. */
@@ -310,10 +315,6 @@ public final class KvPodClient implements Closeable {
     }
   }
 
-  @FunctionalInterface
-  private interface PodCall<T> {
-    T call(KvPod.Client c) throws TException;
-  }
 
   /** One more than the highest pod id this client knows; some ids may have no pod ({@link #podIds}). */
   public int pods() {
@@ -367,7 +368,7 @@ public final class KvPodClient implements Closeable {
 
   /** How many gets were hedged so far. */
   public int hedgedCalls() {
-    return hedges.get();
+    return calls.hedgedCalls();
   }
 
   /** The pod that holds {@code key}'s bucket, as far as this client knows (its home pod, if it knows none). */
@@ -420,10 +421,10 @@ public final class KvPodClient implements Closeable {
   public Map<String, String> get(String key) throws KvPodException {
     checkKey(key);
     int owner = ownerOf(key);
-    if (hedgePool == null || pool.size() == 1) {
-      return call("get", owner, c -> c.get(key, table));
+    if (!calls.hedging() || pool.size() == 1) {
+      return calls.call("get", owner, c -> c.get(key, table));
     }
-    return hedged(owner, c -> c.get(key, table));
+    return calls.hedged(owner, c -> c.get(key, table));
   }
 
   /**
@@ -433,10 +434,10 @@ public final class KvPodClient implements Closeable {
   public Lookup getRecord(String key) throws KvPodException {
     checkKey(key);
     int owner = ownerOf(key);
-    if (hedgePool == null || pool.size() == 1) {
-      return call("getRecord", owner, c -> c.getRecord(key, table));
+    if (!calls.hedging() || pool.size() == 1) {
+      return calls.call("getRecord", owner, c -> c.getRecord(key, table));
     }
-    return hedged(owner, c -> c.getRecord(key, table));
+    return calls.hedged(owner, c -> c.getRecord(key, table));
   }
 
   /**
@@ -455,7 +456,7 @@ public final class KvPodClient implements Closeable {
   public boolean remove(String key) throws KvPodException {
     checkKey(key);
     int owner = ownerOf(key);
-    return writeCall("remove", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.remove(key, options(d), table));
+    return calls.writeCall("remove", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.remove(key, options(d), table));
   }
 
   /** Asks one given pod for {@code key}, with no failover: for tools and tests. */
@@ -494,30 +495,27 @@ public final class KvPodClient implements Closeable {
     long deadline = System.currentTimeMillis() + deadlineMs;
     if (byOwner.size() <= 1) {
       int owner = byOwner.isEmpty() ? 0 : byOwner.keySet().iterator().next();
-      return call(what, owner, deadline, c -> read.read(c, keys));
+      return calls.call(what, owner, deadline, c -> read.read(c, keys));
     }
-    List<Map.Entry<Integer, List<String>>> shares = new ArrayList<>(byOwner.entrySet());
-    List<CompletableFuture<Map<String, V>>> others = new ArrayList<>();
-    for (Map.Entry<Integer, List<String>> share : shares.subList(1, shares.size())) {
-      others.add(CompletableFuture.supplyAsync(() -> {
-        try {
-          return call(what, share.getKey(), deadline, c -> read.read(c, share.getValue()));
-        } catch (KvPodException e) {
-          throw new CompletionException(e);
-        }
-      }, fanOut));
+    ScatterGather.Outcome<Map<String, V>> got = gather(new ArrayList<>(byOwner.keySet()),
+        owner -> calls.call(what, owner, deadline, c -> read.read(c, byOwner.get(owner))));
+    if (got.failed()) {
+      throw failure(got.failures().get(0)); // a read has nothing to wait out
     }
-    Map.Entry<Integer, List<String>> first = shares.get(0);
-    Map<String, V> out = new java.util.HashMap<>(call(what, first.getKey(), deadline,
-        c -> read.read(c, first.getValue())));
-    for (CompletableFuture<Map<String, V>> f : others) {
-      try {
-        out.putAll(f.join());
-      } catch (CompletionException e) {
-        throw failure(e.getCause());
-      }
-    }
+    Map<String, V> out = new java.util.HashMap<>();
+    got.results().forEach(out::putAll);
     return out;
+  }
+
+  /** {@link ScatterGather#run}, with an interrupt reported as a retriable UNAVAILABLE. */
+  private <R> ScatterGather.Outcome<R> gather(List<Integer> owners, ScatterGather.Share<R> share)
+      throws KvPodException {
+    try {
+      return shares.run(owners, share);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw error(ErrorCode.UNAVAILABLE, "call interrupted", true);
+    }
   }
 
   /**
@@ -528,7 +526,7 @@ public final class KvPodClient implements Closeable {
   public boolean put(String key, Map<String, String> value) throws KvPodException {
     checkKey(key);
     int owner = ownerOf(key);
-    return writeCall("put", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.put(key, value, options(d), table));
+    return calls.writeCall("put", owner, System.currentTimeMillis() + deadlineMs, (c, d) -> c.put(key, value, options(d), table));
   }
 
   /**
@@ -551,32 +549,21 @@ public final class KvPodClient implements Closeable {
     return sendShares(shares, System.currentTimeMillis() + deadlineMs);
   }
 
-  private boolean sendShares(List<Map<String, Map<String, String>>> shares, long deadline) throws KvPodException {
-    List<CompletableFuture<Boolean>> sent = new ArrayList<>();
-    for (int owner = 0; owner < shares.size(); owner++) {
-      Map<String, Map<String, String>> share = shares.get(owner);
-      if (share.isEmpty()) {
-        continue;
+  private boolean sendShares(List<Map<String, Map<String, String>>> byOwner, long deadline) throws KvPodException {
+    List<Integer> owners = new ArrayList<>();
+    for (int owner = 0; owner < byOwner.size(); owner++) {
+      if (!byOwner.get(owner).isEmpty()) {
+        owners.add(owner);
       }
-      int o = owner;
-      sent.add(CompletableFuture.supplyAsync(() -> {
-        try {
-          return writeCall("batchPut", o, deadline, (c, d) -> c.batchPut(share, options(d), table));
-        } catch (KvPodException e) {
-          throw new CompletionException(e);
-        }
-      }, fanOut));
     }
+    ScatterGather.Outcome<Boolean> got = gather(owners, o ->
+        calls.writeCall("batchPut", o, deadline, (c, d) -> c.batchPut(byOwner.get(o), options(d), table)));
     KvPodException first = null;
-    for (CompletableFuture<Boolean> f : sent) {
-      try {
-        f.join();
-      } catch (CompletionException e) {
-        KvPodException k = failure(e.getCause());
-        // a share that may still take effect decides: its error is retriable, so the caller waits it out
-        if (first == null || (k.isRetriable() && !first.isRetriable())) {
-          first = k;
-        }
+    for (Exception e : got.failures()) {
+      KvPodException k = failure(e);
+      // a share that may still take effect decides: its error is retriable, so the caller waits it out
+      if (first == null || (k.isRetriable() && !first.isRetriable())) {
+        first = k;
       }
     }
     if (first != null) {
@@ -595,7 +582,7 @@ public final class KvPodClient implements Closeable {
   public boolean removeVia(int pod, String key) throws KvPodException {
     checkKey(key);
     checkPod(pod);
-    return attempt(pod, c -> c.remove(key, options(writeDeadline()), table), callTimeoutMs, new Delivery());
+    return calls.attempt(pod, c -> c.remove(key, options(writeDeadline()), table), callTimeoutMs, new Delivery());
   }
 
   /** Asks one given pod for many keys, with no failover: for tools and tests. */
@@ -627,7 +614,7 @@ public final class KvPodClient implements Closeable {
       throws KvPodException {
     checkKey(key);
     checkPod(pod);
-    return attempt(pod, c -> c.put(key, value, options(deadlineMillis), table), callTimeoutMs, delivery);
+    return calls.attempt(pod, c -> c.put(key, value, options(deadlineMillis), table), callTimeoutMs, delivery);
   }
 
   /** Sends a whole batch to one given pod, which splits it among the owners; as {@link #putVia}. */
@@ -646,7 +633,7 @@ public final class KvPodClient implements Closeable {
                              Delivery delivery) throws KvPodException {
     guard(() -> Limits.checkBatchSize(records.size()));
     checkPod(pod);
-    return attempt(pod, c -> c.batchPut(records, options(deadlineMillis), table), callTimeoutMs, delivery);
+    return calls.attempt(pod, c -> c.batchPut(records, options(deadlineMillis), table), callTimeoutMs, delivery);
   }
 
   /**
@@ -734,7 +721,7 @@ public final class KvPodClient implements Closeable {
       throws KvPodException {
     checkPod(pod);
     PeerSigner.Sealed[] sent = new PeerSigner.Sealed[1];
-    ByteBuffer r = attempt(pod, c -> {
+    ByteBuffer r = calls.attempt(pod, c -> {
       sent[0] = sealer.get();
       ByteBuffer in = ByteBuffer.wrap(sent[0].bytes());
       return heartbeat ? c.heartbeat(in) : c.process(in);
@@ -747,7 +734,7 @@ public final class KvPodClient implements Closeable {
   /** {@link #process(int, byte[])}, telling {@code delivery} whether the message may have reached the pod. */
   public byte[] process(int pod, byte[] sealed, Delivery delivery) throws KvPodException {
     checkPod(pod);
-    ByteBuffer r = attempt(pod, c -> c.process(ByteBuffer.wrap(sealed)), callTimeoutMs, delivery);
+    ByteBuffer r = calls.attempt(pod, c -> c.process(ByteBuffer.wrap(sealed)), callTimeoutMs, delivery);
     byte[] out = new byte[r.remaining()];
     r.get(out);
     return out;
@@ -771,35 +758,15 @@ public final class KvPodClient implements Closeable {
     }
   }
 
-  /** What a call run on another thread failed with: its KvPodException, or INTERNAL for anything else. */
-  private static KvPodException failure(Throwable cause) {
-    return cause instanceof KvPodException k ? k : error(ErrorCode.INTERNAL, String.valueOf(cause), false);
-  }
-
-  private static KvPodException error(ErrorCode code, String msg, boolean retriable) {
-    KvPodException e = new KvPodException(code, msg);
-    e.setRetriable(retriable);
-    return e;
-  }
-
-  private <T> T callOne(int pod, PodCall<T> op) throws KvPodException {
+  private <T> T callOne(int pod, PodCalls.PodCall<T> op) throws KvPodException {
     checkPod(pod);
-    return attempt(pod, op, callTimeoutMs);
+    return calls.attempt(pod, op, callTimeoutMs);
   }
 
   private void checkPod(int pod) throws KvPodException {
     if (pool.address(pod) == null) {
       throw error(ErrorCode.INVALID_ARGUMENT, "no pod " + pod + " (pods: " + podIds() + ")", false);
     }
-  }
-
-  /**
-   * One attempt on one pod; transport failures come back as retriable UNAVAILABLE. A pooled
-   * connection that fails is replaced once by a new one within the same attempt: after a
-   * pod restarts, every idle connection to it is dead, and that is no reason to fail a call.
-   */
-  private <T> T attempt(int pod, PodCall<T> op, int timeoutMs) throws KvPodException {
-    return attempt(pod, op, timeoutMs, new Delivery());
   }
 
   /**
@@ -825,259 +792,14 @@ public final class KvPodClient implements Closeable {
     public void distrustAnswer() {
       answered = false;
     }
-  }
 
-  private <T> T attempt(int pod, PodCall<T> op, int timeoutMs, Delivery delivery) throws KvPodException {
-    if (discovery != null && !discovery.registered(pod)) {
-      throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " is not registered in ZooKeeper (it stopped, or its session "
-          + "ended): not called", true);
+    void markSent() {
+      sent = true;
     }
-    for (int round = 0; ; round++) {
-      PodConnection c;
-      try {
-        c = pool.borrow(pod);
-      } catch (TTransportException e) {
-        pool.evict(pod);
-        throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") unreachable: "
-            + e.getMessage(), true);
-      }
-      boolean answered = false;
-      silent.began(pod);
-      try {
-        c.setTimeout(Math.max(1, timeoutMs));
-        delivery.sent = true;
-        T r = op.call(c.client);
-        answered = true;
-        delivery.answered = true;
-        pool.giveBack(c);
-        return r;
-      } catch (KvPodException e) {
-        answered = true;
-        delivery.answered = true;
-        pool.giveBack(c); // the pod answered; the connection is fine
-        throw e;
-      } catch (TTransportException e) {
-        pool.discard(c);
-        if (c.aborted) {
-          throw givenUp(pod);
-        }
-        pool.evict(pod);
-        if (c.reused && round == 0 && e.getType() != TTransportException.TIMED_OUT) {
-          continue; // an idle connection to a pod that restarted: the request reached no live process
-        }
-        throw error(ErrorCode.UNAVAILABLE, "pod " + pod + " (" + pool.address(pod) + ") failed: "
-            + e.getMessage(), true);
-      } catch (TException e) {
-        pool.discard(c);
-        throw error(ErrorCode.INTERNAL, "pod " + pod + " answered with a protocol error: " + e, false);
-      } catch (RuntimeException e) {
-        if (!c.aborted) {
-          throw e;
-        }
-        pool.discard(c); // abort() closed it between the borrow and the call (libthrift then throws an NPE)
-        throw givenUp(pod);
-      } finally {
-        silent.ended(pod, answered);
-      }
+
+    void markAnswered() {
+      answered = true;
     }
-  }
-
-  private KvPodException givenUp(int pod) {
-    return error(ErrorCode.UNAVAILABLE, "the call to pod " + pod + " (" + pool.address(pod)
-        + ") was given up: the pod stopped answering", true);
-  }
-
-  /**
-   * Tries pods in order from {@code firstPod}, skipping pods that recently failed to answer
-   * (unless every pod has); moves to the next pod at once after a retriable failure, and
-   * waits {@link Backoff} only when a call comes back round to a pod it already tried.
-   */
-  private <T> T call(String what, int firstPod, PodCall<T> op) throws KvPodException {
-    return call(what, firstPod, System.currentTimeMillis() + deadlineMs, op);
-  }
-
-  private <T> T call(String what, int firstPod, long deadline, PodCall<T> op) throws KvPodException {
-    return retrying(what, "", firstPod, deadline,
-        (pod, now) -> attempt(pod, op, (int) Math.min(callTimeoutMs, deadline - now)));
-  }
-
-  /** One attempt on {@code pod}, made at {@code now} (wall ms). */
-  @FunctionalInterface
-  private interface Attempt<T> {
-    T run(int pod, long now) throws KvPodException;
-  }
-
-  /**
-   * The retry loop of {@link #call} and {@link #writeCall}: tries pods in order from
-   * {@code firstPod}, skipping pods that recently failed, until an attempt succeeds, one
-   * fails for good, {@code maxAttempts} are spent, or {@code deadline} passes.
-   */
-  private <T> T retrying(String what, String outcome, int firstPod, long deadline, Attempt<T> attempt)
-      throws KvPodException {
-    KvPodException last = null;
-    int n = pool.size();
-    int next = firstPod;
-    int rounds = 0;
-    boolean[] tried = untried(n);
-    for (int i = 0; i < maxAttempts; i++) {
-      int pod = health.pick(next, tried);
-      if (tried[pod]) {
-        tried = untried(n);
-        if (!sleep(backoff.delayMillis(rounds++), deadline)) {
-          break;
-        }
-        pod = health.pick(next, tried);
-        if (tried[pod]) { // no pod can be called now (none registered): wait, within the deadline
-          last = error(ErrorCode.UNAVAILABLE, "no pod of the table is registered in ZooKeeper", true);
-          continue;
-        }
-      }
-      long now = System.currentTimeMillis();
-      if (deadline <= now) {
-        break;
-      }
-      tried[pod] = true;
-      try {
-        T r = attempt.run(pod, now);
-        health.succeeded(pod);
-        return r;
-      } catch (KvPodException e) {
-        if (!e.isRetriable()) {
-          throw e;
-        }
-        health.failed(pod);
-        if (pod == firstPod) {
-          holders.relearn(pod); // the holder may have moved
-        }
-        last = e;
-      }
-      next = (pod + 1) % n;
-    }
-    throw error(ErrorCode.UNAVAILABLE, what + " failed on every pod tried (within its deadline, at most "
-        + maxAttempts + " attempts)" + outcome + "; last error: " + (last == null ? "deadline passed"
-        : last.getMessage()), true);
-  }
-
-  /**
-   * None of the {@code n} ids tried yet, except those with no pod (it left), and, with
-   * ZooKeeper, those with no registration (dead or stopped), which count as tried.
-   */
-  private boolean[] untried(int n) {
-    boolean[] tried = new boolean[n];
-    for (int p = 0; p < n; p++) {
-      tried[p] = pool.address(p) == null || (discovery != null && !discovery.registered(p));
-    }
-    return tried;
-  }
-
-  /** One attempt of a write, given the deadline of this attempt's copy. */
-  @FunctionalInterface
-  private interface WriteOp {
-    Boolean call(KvPod.Client c, long copyDeadlineMillis) throws TException;
-  }
-
-  /**
-   * {@link #call} for a write: each attempt sends a copy with its own deadline, and no
-   * attempt starts while an earlier copy may still take effect (see the class comment). A
-   * copy that timed out is past its deadline when the timeout fires; one that failed
-   * otherwise without an answer is waited out. A copy refused as {@code EXPIRED} before the
-   * write's own deadline is settled (never applied), so another attempt follows. Throws once
-   * every copy is settled.
-   */
-  private boolean writeCall(String what, int firstPod, long deadline, WriteOp op) throws KvPodException {
-    return retrying(what, "; it did not take effect, or took effect before this error", firstPod,
-        deadline - maxClockSkewMs, (pod, now) -> {
-          long copyDeadline = Math.min(deadline - maxClockSkewMs, now + Math.max(1, callTimeoutMs - maxClockSkewMs));
-          Delivery d = new Delivery();
-          try {
-            return attempt(pod, c -> op.call(c, copyDeadline), (int) (copyDeadline + maxClockSkewMs - now), d);
-          } catch (KvPodException e) {
-            if (e.getCode() == ErrorCode.EXPIRED && copyDeadline < deadline - maxClockSkewMs) {
-              // Only this copy's own, shorter deadline passed: it was not applied and never
-              // will be, and the write's deadline leaves time for another copy.
-              throw error(ErrorCode.EXPIRED, "this attempt's copy expired at pod " + pod + " (not applied): "
-                  + e.getMessage(), true);
-            }
-            if (e.isRetriable() && d.uncertain()) {
-              waitUntil(copyDeadline + maxClockSkewMs, e); // that copy may still take effect until then
-            }
-            throw e;
-          }
-        });
-  }
-
-  private static void waitUntil(long wallMillis, KvPodException cause) throws KvPodException {
-    long ms = wallMillis - System.currentTimeMillis();
-    if (ms <= 0) {
-      return;
-    }
-    try {
-      Thread.sleep(ms);
-    } catch (InterruptedException ie) {
-      Thread.currentThread().interrupt();
-      throw error(ErrorCode.UNAVAILABLE, "interrupted while waiting out a write that may still take effect until "
-          + wallMillis + ": " + cause.getMessage(), true);
-    }
-  }
-
-  /** Sleeps up to the deadline; false if the deadline has passed. */
-  private static boolean sleep(long millis, long deadline) throws KvPodException {
-    long ms = Math.min(millis, deadline - System.currentTimeMillis());
-    if (ms < 0) {
-      return false;
-    }
-    try {
-      Thread.sleep(ms);
-    } catch (InterruptedException ie) {
-      Thread.currentThread().interrupt();
-      throw error(ErrorCode.UNAVAILABLE, "call interrupted", true);
-    }
-    return System.currentTimeMillis() < deadline;
-  }
-
-  private <T> T hedged(int owner, PodCall<T> op) throws KvPodException {
-    CompletableFuture<T> primary = async(owner, op);
-    try {
-      return primary.get(hedgeAfterMs, TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      hedges.incrementAndGet();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw error(ErrorCode.UNAVAILABLE, "get interrupted", true);
-    } catch (ExecutionException e) {
-      throw failure(e.getCause());
-    }
-    CompletableFuture<T> hedge = async((owner + 1) % pool.size(), op);
-    CompletableFuture<T> first = new CompletableFuture<>();
-    AtomicInteger failed = new AtomicInteger();
-    for (CompletableFuture<T> f : List.of(primary, hedge)) {
-      f.whenComplete((v, err) -> {
-        if (err == null) {
-          first.complete(v);
-        } else if (failed.incrementAndGet() == 2) {
-          first.completeExceptionally(err);
-        }
-      });
-    }
-    try {
-      return first.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw error(ErrorCode.UNAVAILABLE, "get interrupted", true);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause() instanceof CompletionException ce ? ce.getCause() : e.getCause();
-      throw failure(cause);
-    }
-  }
-
-  private <T> CompletableFuture<T> async(int pod, PodCall<T> op) {
-    return CompletableFuture.supplyAsync(() -> {
-      try {
-        return call("get", pod, op);
-      } catch (KvPodException e) {
-        throw new CompletionException(e);
-      }
-    }, hedgePool);
   }
 
   @Override
@@ -1088,10 +810,9 @@ public final class KvPodClient implements Closeable {
     if (watchdog != null) {
       watchdog.shutdownNow();
     }
-    fanOut.shutdownNow();
+    shares.close();
+    background.shutdownNow();
     pool.close();
-    if (hedgePool != null) {
-      hedgePool.shutdownNow();
-    }
+    calls.close();
   }
 }

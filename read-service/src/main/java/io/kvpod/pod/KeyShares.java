@@ -1,5 +1,6 @@
 package io.kvpod.pod;
 
+import io.kvpod.client.ScatterGather;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.thrift.ErrorCode;
 import io.kvpod.thrift.KvPodException;
@@ -8,26 +9,20 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
- * The scatter-gather of a request over many keys: its keys are split into shares (by bucket,
- * or by holder), each share runs on its own, in parallel, and the answers come back by share,
- * with the failure that matters most when some shares fail. The first share runs on the
- * calling thread, the others on a fan-out pool that grows with the load and whose threads
- * die after a minute idle.
+ * A pod's scatter-gather of a request over many keys: its keys are split into shares (by
+ * bucket, or by holder), the shares run in parallel on {@link ScatterGather} (the one the Java
+ * client uses), and the answers come back by share, with the failure that matters most when
+ * some shares fail. At most {@link #MAX_THREADS} threads; past that a share runs on the
+ * request's own thread.
  *
  * <p>Thread-safe. {@link #close} ends the pool; shares still running are interrupted.
  */
 final class KeyShares implements Closeable {
-  private final ExecutorService fanOut = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "owner-fan-out");
-    t.setDaemon(true);
-    return t;
-  });
+  /** The most fan-out threads a pod runs shares on (a multiGet splits into up to a share per bucket). */
+  static final int MAX_THREADS = 256;
+  private final ScatterGather gather = new ScatterGather("owner-fan-out", MAX_THREADS);
 
   /** The indexes of {@code keys}, by bucket ({@code murmur3(key) mod buckets}). */
   static List<List<Integer>> groupByBucket(byte[][] keys, int buckets) {
@@ -54,51 +49,33 @@ final class KeyShares implements Closeable {
    */
   Object[] eachShare(List<List<Integer>> byBucket, Share share)
       throws IOException, KvPodException, InterruptedException {
-    int shares = 0;
-    int inline = -1;
+    List<Integer> ids = new ArrayList<>();
     for (int b = 0; b < byBucket.size(); b++) {
       if (!byBucket.get(b).isEmpty()) {
-        shares++;
-        inline = inline < 0 ? b : inline;
+        ids.add(b);
       }
     }
+    ScatterGather.Outcome<Object> got = gather.run(ids, id -> share.run(id, byBucket.get(id)));
     Object[] results = new Object[byBucket.size()];
-    List<Future<Object>> futures = new ArrayList<>();
-    List<Integer> futureBuckets = new ArrayList<>();
-    for (int b = 0; b < byBucket.size(); b++) {
-      List<Integer> idx = byBucket.get(b);
-      if (!idx.isEmpty() && b != inline) {
-        int bucket = b;
-        futures.add(fanOut.submit(() -> share.run(bucket, idx)));
-        futureBuckets.add(b);
-      }
+    for (int i = 0; i < ids.size(); i++) {
+      results[ids.get(i)] = got.results().get(i);
+    }
+    if (!got.failed()) {
+      return results;
     }
     Exception first = null;
     int refusedUnapplied = 0;
-    if (inline >= 0) {
-      try {
-        results[inline] = share.run(inline, byBucket.get(inline));
-      } catch (Exception e) {
-        first = e;
-        refusedUnapplied += refusedUnapplied(e) ? 1 : 0;
-      }
+    for (Exception e : got.failures()) {
+      // a share interrupted on the pool (the pod stopping) failed as an I/O would
+      Exception x = e instanceof InterruptedException ie ? new InterruptedIOException(ie.getMessage()) : e;
+      first = first == null || (retriable(x) && !retriable(first)) ? x : first;
+      refusedUnapplied += refusedUnapplied(x) ? 1 : 0;
     }
-    for (int i = 0; i < futures.size(); i++) {
-      try {
-        results[futureBuckets.get(i)] = await(futures.get(i));
-      } catch (IOException | KvPodException | RuntimeException e) {
-        first = first == null || (retriable(e) && !retriable(first)) ? e : first;
-        refusedUnapplied += refusedUnapplied(e) ? 1 : 0;
-      }
-    }
-    if (first != null && refusedUnapplied(first) && refusedUnapplied < shares) {
+    if (refusedUnapplied(first) && refusedUnapplied < ids.size()) {
       // BUSY and EXPIRED say "not stored", which holds for this share only
       KvPodException k = Errors.from(first);
       first = new PodUnavailable(ErrorCode.UNAVAILABLE, "part of the request was refused and not applied ("
           + k.getCode() + ": " + k.getMessage() + "); its other parts were applied, or may have been");
-    }
-    if (first instanceof InterruptedException ie) {
-      throw ie;
     }
     if (first instanceof IOException io) {
       throw io;
@@ -109,10 +86,7 @@ final class KeyShares implements Closeable {
     if (first instanceof RuntimeException re) {
       throw re;
     }
-    if (first != null) {
-      throw new IOException(first);
-    }
-    return results;
+    throw new IOException(first);
   }
 
   /** A refusal that says its share was not applied and never will be. */
@@ -132,27 +106,6 @@ final class KeyShares implements Closeable {
     return !(e instanceof InterruptedException) && Errors.from(e).isRetriable();
   }
 
-  private static <T> T await(Future<T> f) throws IOException, KvPodException, InterruptedException {
-    try {
-      return f.get();
-    } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      if (c instanceof KvPodException k) {
-        throw k;
-      }
-      if (c instanceof InterruptedException ie) {
-        throw new InterruptedIOException(ie.getMessage());
-      }
-      if (c instanceof IOException io) {
-        throw io;
-      }
-      if (c instanceof RuntimeException re) {
-        throw re;
-      }
-      throw new IOException(c);
-    }
-  }
-
   /** The elements of {@code all} at {@code idx}, in that order. */
   static byte[][] pick(byte[][] all, List<Integer> idx) {
     byte[][] out = new byte[idx.size()][];
@@ -164,6 +117,6 @@ final class KeyShares implements Closeable {
 
   @Override
   public void close() {
-    fanOut.shutdownNow();
+    gather.close();
   }
 }

@@ -273,10 +273,11 @@ final class LayerReader {
 
   /**
    * True if no file of this layer can hold {@code bucket}, or every file that does was
-   * was prefetched when it opened (warm, within the layer's budget), HBase's prefetch of it has ended, and the cache has evicted none of its
-   * blocks for room since it opened ({@link EvictedFiles}), so that a get of the bucket reads
-   * no block from the filesystem (but for an eviction racing the get). False for files that
-   * may hold any bucket (never prefetched) and when prefetching is off.
+   * prefetched when it opened (warm, within the layer's budget), HBase's prefetch of it has
+   * ended, and the cache has evicted none of its blocks for room since it opened
+   * ({@link EvictedFiles}), so that a get of the bucket reads no block from the filesystem
+   * (but for an eviction racing the get). False for files that may hold any bucket (never
+   * prefetched), for files over the layer's prefetch budget, and when prefetching is off.
    */
   boolean prefetched(int bucket) {
     if (!mayHold(bucket)) {

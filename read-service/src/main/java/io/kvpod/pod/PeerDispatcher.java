@@ -1,6 +1,7 @@
 package io.kvpod.pod;
 
 import io.kvpod.client.KvPodClient;
+import io.kvpod.client.ScatterGather;
 import io.kvpod.contract.ContractViolation;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.Limits;
@@ -54,12 +55,7 @@ final class PeerDispatcher {
   private final WriteGate gate;
   private final WaitSlots waitSlots;
   /** Writes the shares of byBucket writes, each waiting for its bucket's group commit. */
-  private final java.util.concurrent.ExecutorService shareWriters =
-      java.util.concurrent.Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "share-writer");
-        t.setDaemon(true);
-        return t;
-      });
+  private final ScatterGather shareWriters = new ScatterGather("share-writer", KeyShares.MAX_THREADS);
 
   /** {@code defaultDeadline}: the deadline of a forwarded write that carries none (an older sender). */
   PeerDispatcher(PeerSigner signer, int podId, IntSupplier slots, String table, ShardSet shards, LayerWatcher layers,
@@ -187,21 +183,14 @@ final class PeerDispatcher {
     for (int i = 0; i < kv[0].length; i++) {
       byBucket.computeIfAbsent(KeyPartitioner.bucket(kv[0][i], buckets), b -> new ArrayList<>()).add(i);
     }
-    List<java.util.concurrent.Future<ShareOutcome>> pending = new ArrayList<>();
-    for (Map.Entry<Integer, List<Integer>> e : byBucket.entrySet()) {
-      int bucket = e.getKey();
-      List<Integer> idx = e.getValue();
-      pending.add(shareWriters.submit(() -> writeShare(bucket, pick(kv[0], idx), pick(kv[1], idx), deadlineMillis)));
+    ScatterGather.Outcome<ShareOutcome> out = shareWriters.run(new ArrayList<>(byBucket.keySet()), bucket -> {
+      List<Integer> idx = byBucket.get(bucket);
+      return writeShare(bucket, pick(kv[0], idx), pick(kv[1], idx), deadlineMillis);
+    });
+    if (out.failed()) {
+      throw new IllegalStateException("writing a share failed outside its own handling", out.failures().get(0));
     }
-    List<ShareOutcome> out = new ArrayList<>();
-    for (java.util.concurrent.Future<ShareOutcome> f : pending) {
-      try {
-        out.add(f.get());
-      } catch (java.util.concurrent.ExecutionException e) {
-        throw new IllegalStateException("writing a share failed outside its own handling", e.getCause());
-      }
-    }
-    return new WriteReply(-1, -1).setShares(out);
+    return new WriteReply(-1, -1).setShares(out.results());
   }
 
   /** Writes one bucket's share of a byBucket write; its failure becomes its outcome. */
