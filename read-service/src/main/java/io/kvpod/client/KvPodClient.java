@@ -58,7 +58,8 @@ import org.apache.thrift.TException;
  *       timed out) or a {@code KvPodException} marked retriable is retried on the next pod;
  *       any other {@code KvPodException} is thrown at once. Retries wait
  *       {@link Backoff} and stop at {@code maxAttempts} or the call's {@code deadline},
- *       whichever comes first; then a retriable {@code UNAVAILABLE} is thrown.</li>
+ *       whichever comes first; then a retriable {@code UNAVAILABLE} is thrown
+ *       ({@link PodCalls}).</li>
  *   <li><b>Following a takeover while calls are stuck.</b> A pod that has calls waiting
  *       and has answered none for {@code silentAfterMs} (default 1 s) is silent
  *       ({@link SilentPods}): a frozen or cut-off holder. While one is, the client re-learns
@@ -482,8 +483,9 @@ public final class KvPodClient implements Closeable {
 
   /**
    * Reads {@code keys} split by holder: each holder's share from it, with the usual failover
-   * and retries, the first share on this thread and the others on the fan-out threads; the
-   * answers merged. The first failure is thrown (a read has nothing to wait out).
+   * and retries, the first share on this thread and the others on the fan-out threads
+   * ({@link ScatterGather}); the answers merged. The first failure is thrown (a read has
+   * nothing to wait out).
    */
   private <V> Map<String, V> readShares(String what, List<String> keys, ShareRead<V> read) throws KvPodException {
     guard(() -> Limits.checkBatchSize(keys.size()));
