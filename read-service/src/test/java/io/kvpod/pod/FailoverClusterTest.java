@@ -45,6 +45,9 @@ import org.junit.jupiter.api.io.TempDir;
  *   <li>a forwarded write delayed past a newer acknowledged write of the same key is
  *       refused by its deadline rather than applied over it.</li>
  * </ol>
+ * The pods also register in ZooKeeper ({@link PodCluster#inBothModes}; only the ZooKeeper
+ * session timeout is shorter than its default), and the client with a stuck call is checked
+ * both ways: one given the pod list, one that found the pods in ZooKeeper.
  * Waits are on conditions, with generous limits: the times are printed, not asserted.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -60,7 +63,7 @@ class FailoverClusterTest {
 
   @BeforeAll
   void start() throws Exception {
-    cluster = new PodCluster(tmp, "FailoverClusterTest", PODS, id -> Map.of());
+    cluster = PodCluster.inBothModes(tmp, "FailoverClusterTest", PODS, id -> Map.of());
   }
 
   @AfterAll
@@ -95,6 +98,11 @@ class FailoverClusterTest {
       }
     });
     return (System.nanoTime() - start) / 1e9;
+  }
+
+  /** "hdfs" for the first of {@code patients} (given the pod list), "zookeeper" for the other. */
+  private static String modeOf(KvPodClient patient, List<KvPodClient> patients) {
+    return patient == patients.get(0) ? "hdfs" : "zookeeper";
   }
 
   /** Puts through {@code client}; true if acknowledged, false on a retriable failure. */
@@ -196,38 +204,56 @@ class FailoverClusterTest {
       put(i % PODS, k, value(k, 1));
     }
     PodProcess p1 = cluster.pod(1);
-    // a routing client whose calls wait a minute: one of them gets stuck on the frozen holder
-    String stuckKey = cluster.keyOf(1, "stuck", 0);
-    String afterKey = cluster.keyOf(1, "after-takeover", 0);
-    CompletableFuture<Boolean> stuck;
-    try (KvPodClient patient = KvPodClient.builder(cluster.podList).callTimeoutMs(60_000).deadlineMs(120_000).build()) {
+    // routing clients whose calls wait a minute, one per way of finding the pods: a call of
+    // each gets stuck on the frozen holder
+    List<KvPodClient> patients = new ArrayList<>();
+    Map<KvPodClient, CompletableFuture<Boolean>> stuck = new HashMap<>();
+    try {
+      patients.add(KvPodClient.builder(cluster.podList).callTimeoutMs(60_000).deadlineMs(120_000).build());
+      patients.add(KvPodClient.builder().zookeeper(cluster.registry).table(cluster.table).callTimeoutMs(60_000)
+          .deadlineMs(120_000).zookeeperTimeoutMs(30_000).build());
       p1.signal("STOP");
       try {
-        stuck = CompletableFuture.supplyAsync(() -> putQuietly(patient, stuckKey));
+        for (KvPodClient patient : patients) {
+          String stuckKey = cluster.keyOf(1, "stuck-" + modeOf(patient, patients), 0);
+          stuck.put(patient, CompletableFuture.supplyAsync(() -> putQuietly(patient, stuckKey)));
+        }
         String probe = cluster.keyOf(1, "probe", 0);
         double took = putUntilAcknowledged(0, probe, value(probe, 1)); // pod 1 stays frozen until then
         System.out.printf("[freeze] pod 1 frozen (SIGSTOP); a write of its bucket through pod 0 succeeded after %.1f s%n",
             took);
         assertNotEquals(1, cluster.holderIn(0, 1), "bucket 1 was taken over");
-        // the patient client learns the new holder while its first call still waits on pod 1
-        long start = System.nanoTime();
-        PodCluster.await("the client with a stuck call learns bucket 1's new holder", 30_000,
-            () -> patient.ownerOf(afterKey) != 1);
-        patient.put(afterKey, value(afterKey, 1));
-        acked.put(afterKey, value(afterKey, 1));
-        System.out.printf("[freeze] a client with a call stuck on the frozen holder wrote to the new holder %.1f s "
-            + "after the takeover%n",
-            (System.nanoTime() - start) / 1e9);
-        assertTrue(!stuck.isDone(), "the first call is still waiting on the frozen pod, so the second did not wait "
-            + "for it to time out");
+        // each patient client learns the new holder while its first call may still wait on pod 1
+        for (KvPodClient patient : patients) {
+          String mode = modeOf(patient, patients);
+          String afterKey = cluster.keyOf(1, "after-takeover-" + mode, 0);
+          long start = System.nanoTime();
+          PodCluster.await("the " + mode + " client with a stuck call learns bucket 1's new holder", 30_000,
+              () -> patient.ownerOf(afterKey) != 1);
+          patient.put(afterKey, value(afterKey, 1));
+          acked.put(afterKey, value(afterKey, 1));
+          System.out.printf("[freeze] a %s client with a call stuck on the frozen holder wrote to the new holder "
+              + "%.1f s after the takeover%n", mode, (System.nanoTime() - start) / 1e9);
+        }
+        // the list client's first call still waits on the frozen pod, so its second did not wait for it
+        // to time out (the ZooKeeper client may have given up on it: its node went with its session)
+        assertTrue(!stuck.get(patients.get(0)).isDone(), "the hdfs client's first call is still waiting on the "
+            + "frozen pod");
         for (String k : keys) {
           put(2, k, value(k, 2)); // overwrites what pod 1 still holds in memory
         }
       } finally {
         p1.signal("CONT");
       }
-      if (stuck.get(120, TimeUnit.SECONDS)) {
-        acked.put(stuckKey, value(stuckKey, 1));
+      for (KvPodClient patient : patients) {
+        if (stuck.get(patient).get(120, TimeUnit.SECONDS)) {
+          String stuckKey = cluster.keyOf(1, "stuck-" + modeOf(patient, patients), 0);
+          acked.put(stuckKey, value(stuckKey, 1));
+        }
+      }
+    } finally {
+      for (KvPodClient patient : patients) {
+        patient.close();
       }
     }
     for (String k : keys) {

@@ -3,6 +3,7 @@ package io.kvpod.pod;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.kvpod.client.KvPodClient;
 import io.kvpod.contract.BucketHomes;
 import io.kvpod.contract.KeyPartitioner;
 import io.kvpod.contract.PeerSigner;
@@ -24,6 +25,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -37,10 +39,12 @@ import org.junit.jupiter.api.io.TempDir;
  * A table with the default bucket count (64) on four pod processes over a real HDFS: each pod
  * holds its 16 home buckets; a pod killed with {@code kill -9} while writes run has its
  * buckets spread over the three survivors rather than given to one; restarted, it takes them
- * back. Writes go through the routing client, and through survivors that forward them (single
- * puts, and batches that a pod forwards one request per holder). Every write is a new key, so
- * each acknowledged key has exactly one right answer, and every one is read back through
- * every pod.
+ * back. Writes go through both routing clients ({@link PodCluster#inBothModes}: one given the
+ * pod list, one that found the pods in ZooKeeper), each of which must route the dead pod's
+ * buckets to their new holders and then back to it, and through survivors that forward them
+ * (single puts, and batches that a pod forwards one request per holder). Every write is a new
+ * key, so each acknowledged key has exactly one right answer, and every one is read back
+ * through every pod.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -59,7 +63,7 @@ class ManyBucketsClusterTest {
     Map<String, String> unset = new HashMap<>();
     unset.put(PodConfig.TABLE_BUCKETS, null);
     unset.put(PodConfig.TAKEOVER_AFTER, "1500ms");
-    cluster = new PodCluster(tmp, "ManyBuckets", PODS, id -> unset);
+    cluster = PodCluster.inBothModes(tmp, "ManyBuckets", PODS, id -> unset);
   }
 
   @AfterAll
@@ -102,11 +106,16 @@ class ManyBucketsClusterTest {
       });
     }
     Map<String, Map<String, String>> batch = new HashMap<>();
-    for (int i = 0; i < 500; i++) {
-      batch.put("first-" + i, Map.of("v", "first-" + i));
+    for (KvPodClient c : cluster.routingClients()) {
+      Map<String, Map<String, String>> one = new HashMap<>();
+      for (int i = 0; i < 500; i++) {
+        String k = "first-" + cluster.modeOf(c) + "-" + i;
+        one.put(k, Map.of("v", k));
+      }
+      assertTrue(c.batchPut(one), "a batch over many buckets, split by holder (" + cluster.modeOf(c) + ")");
+      acked.putAll(one);
+      batch.putAll(one);
     }
-    assertTrue(cluster.client.batchPut(batch), "a batch over many buckets, split by holder");
-    acked.putAll(batch);
     Map<String, Map<String, String>> viaOne = new HashMap<>();
     for (int i = 0; i < 500; i++) {
       viaOne.put("via-0-" + i, Map.of("v", "via-0-" + i));
@@ -125,8 +134,10 @@ class ManyBucketsClusterTest {
   void aKilledPodsBucketsAreSpreadOverTheSurvivorsAndNoAcknowledgedWriteIsLost() throws Exception {
     AtomicBoolean running = new AtomicBoolean(true);
     AtomicInteger failures = new AtomicInteger();
+    List<KvPodClient> routing = cluster.routingClients();
+    AtomicIntegerArray routed = new AtomicIntegerArray(routing.size()); // acknowledged puts, by routing client
     List<Thread> writers = new ArrayList<>();
-    for (int w = 0; w < 4; w++) {
+    for (int w = 0; w < 2 + routing.size(); w++) {
       int writer = w;
       Thread t = new Thread(() -> {
         for (int i = 0; running.get(); i++) {
@@ -143,8 +154,9 @@ class ManyBucketsClusterTest {
               if (cluster.client.batchPutVia(i % 3, batch)) {
                 acked.putAll(batch);
               }
-            } else if (writer > 1 && cluster.client.put(key, value)) {
+            } else if (writer > 1 && routing.get(writer - 2).put(key, value)) {
               acked.put(key, value);
+              routed.incrementAndGet(writer - 2);
             }
           } catch (KvPodException e) {
             failures.incrementAndGet(); // not acknowledged: may or may not be stored, and is not checked
@@ -164,6 +176,20 @@ class ManyBucketsClusterTest {
       });
       System.out.printf("[many-buckets] pod %d's buckets were all taken over %d ms after kill -9%n", VICTIM,
           (System.nanoTime() - killed) / 1_000_000);
+      List<Integer> after = holders(0);
+      for (KvPodClient c : routing) {
+        PodCluster.await("the " + cluster.modeOf(c) + " client routes each of pod " + VICTIM
+            + "'s buckets to its new holder", 60_000, () -> routesAs(c, after, BucketHomes.homedAt(VICTIM, BUCKETS, PODS)));
+      }
+      int[] routedBefore = new int[routing.size()];
+      for (int i = 0; i < routing.size(); i++) {
+        routedBefore[i] = routed.get(i);
+      }
+      for (int i = 0; i < routing.size(); i++) {
+        int c = i;
+        PodCluster.await("the " + cluster.modeOf(routing.get(c)) + " client's puts are acknowledged after the "
+            + "takeovers", 60_000, () -> routed.get(c) > routedBefore[c] + 100);
+      }
       int[] n = load(holders(0));
       int took = 0;
       for (int p = 0; p < PODS - 1; p++) {
@@ -193,15 +219,27 @@ class ManyBucketsClusterTest {
     Map<String, String> otherCount = new HashMap<>();
     otherCount.put(PodConfig.TABLE_BUCKETS, "8"); // ignored: the count is fixed when the table is made
     cluster.relaunch(VICTIM, otherCount);
+    List<Integer> home = BucketHomes.homedAt(VICTIM, BUCKETS, PODS);
     PodCluster.await("pod " + VICTIM + " holds its home buckets again", 60_000, () -> {
       List<Integer> h = holders(VICTIM);
-      for (int b : BucketHomes.homedAt(VICTIM, BUCKETS, PODS)) {
+      for (int b : home) {
         if (h.get(b) != VICTIM) {
           return false;
         }
       }
       return true;
     });
+    List<Integer> now = holders(VICTIM);
+    for (KvPodClient c : cluster.routingClients()) {
+      int[] n = {0};
+      PodCluster.await("the " + cluster.modeOf(c) + " client routes pod " + VICTIM + "'s home buckets to it again",
+          60_000, () -> {
+            String k = "back-" + cluster.modeOf(c) + "-" + n[0]++;
+            assertTrue(c.put(k, Map.of("v", k))); // the client given the list learns from the answers
+            acked.put(k, Map.of("v", k));
+            return routesAs(c, now, home);
+          });
+    }
     assertEquals(BUCKETS, holders(VICTIM).size(), "the table's recorded bucket count is kept");
     assertTrue(cluster.pod(VICTIM).logText().contains("kvpod.table.buckets=8 is ignored"),
         "the pod says the setting is ignored");
@@ -233,6 +271,16 @@ class ManyBucketsClusterTest {
     assertTrue(byBucket.get(1).isRetriable());
     assertEquals(Map.of("v", held), cluster.client.get(held));
     assertEquals(Map.of(), cluster.client.get(elsewhere), "the refused share stored nothing");
+  }
+
+  /** Whether {@code client} routes a key of each of {@code buckets} to its holder in {@code holders}. */
+  private static boolean routesAs(KvPodClient client, List<Integer> holders, List<Integer> buckets) {
+    for (int b : buckets) {
+      if (client.ownerOf(keyOf(b, "route")) != holders.get(b)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The first key {@code prefix-0, prefix-1, ...} in {@code bucket} of the table's 64. */

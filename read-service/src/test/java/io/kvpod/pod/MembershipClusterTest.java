@@ -38,7 +38,10 @@ import org.junit.jupiter.api.io.TempDir;
  * meanwhile: writers of new keys, each acknowledged one read back through every remaining pod
  * and through a client that was given the old pod list; and the chaos run's ordered writers
  * ({@link CheckedWrites}: overwrites, reads through random pods), whose whole history the
- * chaos checker checks for stale, phantom, lost and diverged values.
+ * chaos checker checks for stale, phantom, lost and diverged values. The pods also register
+ * in ZooKeeper ({@link PodCluster#inBothModes}): new keys are routed both by a client given
+ * the pod list and by one that found the pods there, and each must follow the pod that joins
+ * and the one that leaves.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -64,7 +67,7 @@ class MembershipClusterTest {
     Map<String, String> settings = new HashMap<>();
     settings.put(PodConfig.TABLE_BUCKETS, Integer.toString(BUCKETS));
     settings.put(PodConfig.TAKEOVER_AFTER, "1500ms");
-    cluster = new PodCluster(tmp, "Membership", PODS, id -> settings);
+    cluster = PodCluster.inBothModes(tmp, "Membership", PODS, id -> settings);
   }
 
   @AfterAll
@@ -99,7 +102,8 @@ class MembershipClusterTest {
     checked = new CheckedWrites(cluster.client, 3, 40, 13);
     checked.start();
     writing.set(true);
-    for (int w = 0; w < 2; w++) {
+    List<KvPodClient> routing = cluster.routingClients();
+    for (int w = 0; w < 1 + routing.size(); w++) {
       int writer = w;
       Thread t = new Thread(() -> {
         for (int i = 0; writing.get(); i++) {
@@ -109,7 +113,7 @@ class MembershipClusterTest {
           try {
             List<Integer> ids = cluster.client.podIds();
             boolean ok = writer == 0 ? cluster.client.putVia(ids.get(i % ids.size()), key, value) // forwarded
-                : cluster.client.put(key, value);
+                : routing.get(writer - 1).put(key, value); // routed by each way of finding the pods
             if (ok) {
               acked.put(key, value);
               writeMillis.add((System.nanoTime() - t0) / 1_000_000);
@@ -157,8 +161,10 @@ class MembershipClusterTest {
           "no pod holds more than 1.25x the mean: " + Arrays.toString(n));
     }
     assertTrue(joiner.logText().contains("asking pod"), "the joiner took its buckets by hand-back");
-    PodCluster.await("the client learned of the new pod from the pods", 30_000,
-        () -> cluster.client.podIds().contains(JOINER));
+    for (KvPodClient c : cluster.routingClients()) {
+      PodCluster.await("the " + cluster.modeOf(c) + " client learned of the new pod", 30_000,
+          () -> c.podIds().contains(JOINER));
+    }
     PodCluster.await("pod 0's status page shows the new pod active", 30_000,
         () -> StatusPage.render(cluster.client.status(0)).contains(JOINER + " at " + address + " (active)"));
     awaitMoreWrites("after the join", 300);
@@ -178,8 +184,10 @@ class MembershipClusterTest {
     int[] n = load(0);
     assertTrue(Arrays.stream(n).max().getAsInt() <= (BUCKETS + PODS - 1) / PODS,
         "at most ceil(B / 3) each: " + Arrays.toString(n));
-    PodCluster.await("the client follows the pod that left", 30_000,
-        () -> cluster.client.podIds().equals(List.of(0, 2, JOINER)));
+    for (KvPodClient c : cluster.routingClients()) {
+      PodCluster.await("the " + cluster.modeOf(c) + " client follows the pod that left", 30_000,
+          () -> c.podIds().equals(List.of(0, 2, JOINER)));
+    }
     awaitMoreWrites("after the decommission", 300);
     report("decommission", pauses);
   }

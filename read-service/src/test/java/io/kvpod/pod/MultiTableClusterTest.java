@@ -30,9 +30,12 @@ import org.junit.jupiter.api.io.TempDir;
  * processes over a real HDFS. The same keys hold different values in each table, and a
  * bulk-loaded layer of {@code users} is not seen in {@code orders}. Writes and reads go
  * through the routing client of each table and through pods that forward them to the
- * holder (signed pod-to-pod messages that name the table). A pod killed with
+ * holder (signed pod-to-pod messages that name the table). The pods also register each table
+ * in ZooKeeper ({@link PodCluster#inBothModes}), and each table's batches are split between a
+ * client given the pod list and one that found the pods there. A pod killed with
  * {@code kill -9} has the buckets of both tables taken over, and takes them back when
- * restarted; every acknowledged write of each table is then read back through every pod.
+ * restarted, and both kinds of client follow; every acknowledged write of each table is then
+ * read back through every pod.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -49,6 +52,9 @@ class MultiTableClusterTest {
   private PodCluster cluster;
   private KvPodClient users;
   private KvPodClient orders;
+  /** Each table's client that found the pods in ZooKeeper. */
+  private KvPodClient usersZk;
+  private KvPodClient ordersZk;
   /** Each table's acknowledged writes. */
   private final Map<String, Map<String, Map<String, String>>> acked = Map.of("users", new HashMap<>(),
       "orders", new HashMap<>());
@@ -62,9 +68,11 @@ class MultiTableClusterTest {
     // small enough that reading orders' big layer (the last case) overflows it
     settings.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(CACHE_BYTES));
     settings.put(PodConfig.LAYERS_POLL, "1s");
-    cluster = new PodCluster(tmp, "MultiTable", PODS, id -> settings, this::loadUsersLayer);
+    cluster = PodCluster.inBothModes(tmp, "MultiTable", PODS, id -> settings, this::loadUsersLayer);
     users = client("users");
     orders = client("orders");
+    usersZk = cluster.newZkClient("users");
+    ordersZk = cluster.newZkClient("orders");
   }
 
   /** Before the pods start: a bulk-loaded layer of table users only, 200 records. */
@@ -88,7 +96,7 @@ class MultiTableClusterTest {
 
   @AfterAll
   void stop() throws Exception {
-    for (KvPodClient c : new KvPodClient[] {users, orders}) {
+    for (KvPodClient c : new KvPodClient[] {users, orders, usersZk, ordersZk}) {
       if (c != null) {
         c.close();
       }
@@ -98,15 +106,27 @@ class MultiTableClusterTest {
     }
   }
 
-  /** Writes {@code n} records of {@code prefix} to each table, the same keys with the table's own values. */
+  private KvPodClient zkOf(String table) {
+    return table.equals("users") ? usersZk : ordersZk;
+  }
+
+  /**
+   * Writes {@code n} records of {@code prefix} to each table, the same keys with the table's
+   * own values: the even ones through the client given the pod list, the odd ones through
+   * the one that found the pods in ZooKeeper, each batch split by holder.
+   */
   private void writeBoth(String prefix, int n) throws KvPodException {
     for (String t : TABLES) {
-      Map<String, Map<String, String>> batch = new HashMap<>();
-      for (int i = 0; i < n; i++) {
-        batch.put(prefix + "-" + i, Map.of("v", t + "-" + prefix + "-" + i));
+      for (int half = 0; half < 2; half++) {
+        Map<String, Map<String, String>> batch = new HashMap<>();
+        for (int i = half; i < n; i += 2) {
+          batch.put(prefix + "-" + i, Map.of("v", t + "-" + prefix + "-" + i));
+        }
+        KvPodClient c = half == 0 ? of(t) : zkOf(t);
+        assertTrue(c.batchPut(batch), "a batch of " + t + ", split by holder (" + (half == 0 ? "hdfs" : "zookeeper")
+            + " client)");
+        acked.get(t).putAll(batch);
       }
-      assertTrue(of(t).batchPut(batch), "a batch of " + t + ", split by holder");
-      acked.get(t).putAll(batch);
     }
   }
 
@@ -235,8 +255,22 @@ class MultiTableClusterTest {
       PodCluster.await("pod " + VICTIM + " holds its home buckets of " + t + " again", 120_000,
           () -> of(t).status(VICTIM).getHolders().contains(VICTIM));
     }
+    for (String t : TABLES) {
+      String key = keyOfVictim();
+      PodCluster.await("the zookeeper client of " + t + " routes pod " + VICTIM + "'s home bucket to it again, "
+          + "from its watches alone", 60_000, () -> zkOf(t).ownerOf(key) == VICTIM);
+    }
     writeBoth("after-return", 100);
     everyWriteReadsRight(0, 1, 2);
+  }
+
+  /** A key of bucket {@code VICTIM}, the victim's home bucket (bucket b's home is pod b mod PODS). */
+  private static String keyOfVictim() {
+    for (int i = 0; ; i++) {
+      if (io.kvpod.contract.KeyPartitioner.bucket("victim-" + i, BUCKETS) == VICTIM) {
+        return "victim-" + i;
+      }
+    }
   }
 
   /** The records of users' bulk-loaded layer, read through their holders, each right. */

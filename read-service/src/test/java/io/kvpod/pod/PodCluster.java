@@ -8,17 +8,26 @@ import io.kvpod.local.PodProcess;
 import io.kvpod.thrift.KvPodException;
 import io.kvpod.thrift.internal.FaultRequest;
 import io.kvpod.thrift.internal.PeerRequest;
+import io.kvpod.zk.LoopbackZooKeeper;
 import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntFunction;
+import org.apache.curator.test.TestingServer;
 
 /**
  * For cluster tests: a MiniDFSCluster and {@code n} pod processes on loopback serving one
  * table, and a client. Pods get {@link PodProcess#baseConfig} plus modest memory settings,
  * plus what the test adds per pod. {@link #close} stops everything, even after a failure.
+ *
+ * <p>Built {@link #inBothModes}, the cluster also runs a ZooKeeper server on loopback, the
+ * pods register in it ({@code kvpod.coordination=zookeeper}), and a second client finds the
+ * pods there and follows the holders by its watches: {@link #routingClients} gives both, so a
+ * routing test checks each case under both ways of finding the pods. The first client is
+ * given the pod list and never touches ZooKeeper: it routes as under {@code hdfs}, from the
+ * pods' answers and its polling. Whatever the pods decide, they decide on HDFS in both modes.
  */
 final class PodCluster implements AutoCloseable {
   final MiniHdfs hdfs;
@@ -28,6 +37,12 @@ final class PodCluster implements AutoCloseable {
   final String secret;
   final int size;
   final KvPodClient client;
+  /** The ZooKeeper server the pods register in, or null if they do not ({@code hdfs}). */
+  final TestingServer zk;
+  /** The registry ({@code host:port/root}), or null. */
+  final String registry;
+  /** A client of the pods' first table that found the pods in {@link #registry}, or null. */
+  final KvPodClient zkClient;
   private final List<PodProcess> pods = new ArrayList<>();
   private final File logDir;
   private final IntFunction<Map<String, String>> extra;
@@ -46,7 +61,36 @@ final class PodCluster implements AutoCloseable {
   /** As {@link #PodCluster(File, String, int, IntFunction)}, running {@code before} once HDFS is up. */
   PodCluster(File tmp, String name, int n, IntFunction<Map<String, String>> extra, BeforePods before)
       throws Exception {
-    this.hdfs = new MiniHdfs(new File(tmp, "dfs"), 1);
+    this(tmp, name, n, extra, before, false);
+  }
+
+  /**
+   * As {@link #PodCluster(File, String, int, IntFunction, BeforePods)}, the pods also
+   * registered in a ZooKeeper server, with {@link #zkClient} (see the class comment).
+   */
+  static PodCluster inBothModes(File tmp, String name, int n, IntFunction<Map<String, String>> extra,
+      BeforePods before) throws Exception {
+    return new PodCluster(tmp, name, n, extra, before, true);
+  }
+
+  /** As {@link #inBothModes(File, String, int, IntFunction, BeforePods)}, with nothing put on HDFS first. */
+  static PodCluster inBothModes(File tmp, String name, int n, IntFunction<Map<String, String>> extra)
+      throws Exception {
+    return inBothModes(tmp, name, n, extra, (hdfs, root) -> { });
+  }
+
+  private PodCluster(File tmp, String name, int n, IntFunction<Map<String, String>> extra, BeforePods before,
+      boolean withZooKeeper) throws Exception {
+    this.zk = withZooKeeper ? LoopbackZooKeeper.server() : null;
+    this.registry = withZooKeeper ? zk.getConnectString() + "/kvpod-" + name.toLowerCase() : null;
+    try {
+      this.hdfs = new MiniHdfs(new File(tmp, "dfs"), 1);
+    } catch (Exception e) {
+      if (zk != null) {
+        zk.close();
+      }
+      throw e;
+    }
     this.root = hdfs.uri() + "/kvpod";
     this.podList = PodProcess.loopbackPodList(n);
     this.table = name.toLowerCase();
@@ -55,18 +99,44 @@ final class PodCluster implements AutoCloseable {
     this.extra = extra;
     this.logDir = new File("target/pod-logs/" + name);
     KvPodClient c = null;
+    KvPodClient z = null;
     try {
       before.run(hdfs, root);
       for (int id = 0; id < n; id++) {
         pods.add(PodProcess.start(id, config(id, Map.of()), logDir));
       }
       c = KvPodClient.builder(podList).callTimeoutMs(15_000).deadlineMs(30_000).build();
+      // the pods' first table is the one a client means when it names none
+      z = withZooKeeper ? newZkClient(config(0, Map.of()).get(PodConfig.TABLE).split(",")[0].trim()) : null;
     } finally {
-      if (c == null) {
-        close();
+      if (c == null || (withZooKeeper && z == null)) {
+        if (c != null) {
+          c.close();
+        }
+        stopAll();
       }
     }
     this.client = c;
+    this.zkClient = z;
+  }
+
+  /** A new client of {@code table} that finds the pods in {@link #registry}; the caller closes it. */
+  KvPodClient newZkClient(String table) {
+    if (registry == null) {
+      throw new IllegalStateException("this cluster's pods do not register in ZooKeeper");
+    }
+    return KvPodClient.builder().zookeeper(registry).table(table).callTimeoutMs(15_000).deadlineMs(30_000)
+        .zookeeperTimeoutMs(30_000).build();
+  }
+
+  /** The clients that route by holder: the one given the pod list, and then, in both modes, {@link #zkClient}. */
+  List<KvPodClient> routingClients() {
+    return zkClient == null ? List.of(client) : List.of(client, zkClient);
+  }
+
+  /** How {@code c}, one of {@link #routingClients}, finds the pods: "hdfs" or "zookeeper". */
+  String modeOf(KvPodClient c) {
+    return c == zkClient ? "zookeeper" : "hdfs";
   }
 
   /** Pod {@code id}'s settings: the base, the test's, then {@code more}; a key mapped to null is unset. */
@@ -75,6 +145,11 @@ final class PodCluster implements AutoCloseable {
     c.put(PodConfig.BLOCK_CACHE_BYTES, Long.toString(16L << 20));
     c.put(PodConfig.WORKER_THREADS, "8");
     c.put(PodConfig.TABLE_BUCKETS, Integer.toString(size)); // one bucket per pod, unless the test sets more
+    if (registry != null) {
+      c.put(PodConfig.COORDINATION, "zookeeper");
+      c.put(PodConfig.ZK_QUORUM, registry);
+      c.put(PodConfig.ZK_SESSION_TIMEOUT, "4s"); // a killed pod's node goes within seconds
+    }
     c.putAll(extra.apply(id));
     c.putAll(more);
     c.values().removeIf(java.util.Objects::isNull); // a setting mapped to null is left at its default
@@ -149,10 +224,29 @@ final class PodCluster implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    if (client != null) {
-      client.close();
+    for (KvPodClient c : new KvPodClient[] {zkClient, client}) {
+      if (c != null) {
+        c.close();
+      }
     }
-    PodProcess.stopAll(pods);
-    hdfs.close();
+    stopAll();
+  }
+
+  private void stopAll() throws Exception {
+    stop(pods, hdfs, zk);
+  }
+
+  /** Stops {@code pods}, then HDFS, then ZooKeeper (either may be null), ZooKeeper even if the others fail. */
+  static void stop(List<PodProcess> pods, MiniHdfs hdfs, TestingServer zk) throws Exception {
+    try {
+      PodProcess.stopAll(pods);
+      if (hdfs != null) {
+        hdfs.close();
+      }
+    } finally {
+      if (zk != null) {
+        zk.close();
+      }
+    }
   }
 }

@@ -16,6 +16,7 @@ import io.kvpod.thrift.internal.FaultRequest;
 import io.kvpod.thrift.internal.PeerRequest;
 import io.kvpod.wal.WalReplay;
 import io.kvpod.wal.WriteAheadLog;
+import io.kvpod.zk.LoopbackZooKeeper;
 import java.io.File;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -26,6 +27,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.curator.test.TestingServer;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.AfterAll;
@@ -41,7 +43,10 @@ import org.junit.jupiter.api.io.TempDir;
  * Fenced takeover and reclaim with three pod processes on a real HDFS: a holder cut off from
  * every pod (split brain), a holder killed with {@code kill -9} while writes run, and a
  * holder whose own log was fenced from outside. Every
- * write is a new key, so each acknowledged key has exactly one right answer.
+ * write is a new key, so each acknowledged key has exactly one right answer. The pods also
+ * register in a ZooKeeper server ({@code kvpod.coordination=zookeeper}; HDFS still decides and
+ * fences), so routing is checked both ways: a client given the pod list learns the new
+ * holders from the pods' answers, and one that found the pods in ZooKeeper from its watches.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -56,6 +61,10 @@ class TakeoverClusterTest {
   private String podList;
   private final List<PodProcess> pods = new ArrayList<>();
   private KvPodClient client;
+  private TestingServer zk;
+  private String registry;
+  /** A client that found the pods in ZooKeeper: the other way of routing under test. */
+  private KvPodClient zkClient;
   private final File logDir = new File("target/pod-logs/" + getClass().getSimpleName());
   private final Map<String, Map<String, String>> acked = new ConcurrentHashMap<>();
   /** How each acknowledged key was written: when, and through what (for a failure's message). */
@@ -63,6 +72,8 @@ class TakeoverClusterTest {
 
   @BeforeAll
   void startCluster() throws Exception {
+    zk = LoopbackZooKeeper.server();
+    registry = zk.getConnectString() + "/kvpod-takeover";
     hdfs = new MiniHdfs(new File(tmp, "dfs"), 1);
     root = hdfs.uri() + "/kvpod";
     podList = PodProcess.loopbackPodList(PODS);
@@ -70,6 +81,8 @@ class TakeoverClusterTest {
       pods.add(PodProcess.start(id, podConfig(id), logDir));
     }
     client = KvPodClient.builder(podList).callTimeoutMs(20_000).deadlineMs(40_000).build();
+    zkClient = KvPodClient.builder().zookeeper(registry).table("takeover").callTimeoutMs(20_000).deadlineMs(40_000)
+        .zookeeperTimeoutMs(30_000).build();
   }
 
   private Map<String, String> podConfig(int id) {
@@ -85,18 +98,38 @@ class TakeoverClusterTest {
     c.put(PodConfig.TAKEOVER_AFTER, "2s");
     c.put(PodConfig.WRITE_DEADLINE, "15s");
     c.put(PodConfig.WAL_LEASE_TIMEOUT, "30s");
+    c.put(PodConfig.COORDINATION, "zookeeper");
+    c.put(PodConfig.ZK_QUORUM, registry);
+    c.put(PodConfig.ZK_SESSION_TIMEOUT, "4s");
     return c;
   }
 
   @AfterAll
   void stopCluster() throws Exception {
-    if (client != null) {
-      client.close();
+    for (KvPodClient c : new KvPodClient[] {zkClient, client}) {
+      if (c != null) {
+        c.close();
+      }
     }
-    PodProcess.stopAll(pods);
-    if (hdfs != null) {
-      hdfs.close();
-    }
+    PodCluster.stop(pods, hdfs, zk);
+  }
+
+  /**
+   * Waits until {@code c} routes bucket {@code bucket}'s keys to pod {@code holder}; with
+   * {@code writing}, putting a key of the bucket through {@code c} each round (a client given
+   * the pod list learns from the answers), else by what it hears alone.
+   */
+  private void awaitRoute(KvPodClient c, String mode, int bucket, int holder, boolean writing) throws Exception {
+    String key = keyOf(bucket, "route", 0);
+    int[] n = {0};
+    PodCluster.await("the " + mode + " client routes bucket " + bucket + " to pod " + holder, 60_000, () -> {
+      if (writing) {
+        String k = keyOf(bucket, "route-" + mode, n[0]++);
+        c.put(k, value(k));
+        acked.put(k, value(k));
+      }
+      return c.ownerOf(key) == holder;
+    });
   }
 
   private static Map<String, String> value(String key) {
@@ -185,6 +218,10 @@ class TakeoverClusterTest {
     int newHolder = holderIn(0, 1);
     assertNotEquals(1, newHolder, "bucket 1 was taken over");
     assertEquals(newHolder, holderIn(2, 1), "both connected pods route bucket 1 to the same holder");
+    awaitRoute(zkClient, "zookeeper", 1, newHolder, false); // pushed: this client made no call since the cut
+    String routed = keyOf(1, "after-cut-zk", 0);
+    zkClient.put(routed, value(routed));
+    acked.put(routed, value(routed));
     for (int i = 1; i < 50; i++) {
       String k = keyOf(1, "after-cut", i);
       client.putVia(i % 2 == 0 ? 0 : 2, k, value(k));
@@ -238,9 +275,12 @@ class TakeoverClusterTest {
           try {
             long invoked = System.currentTimeMillis();
             String via;
-            if (n % 2 == 0) {
+            if (n % 3 == 0) {
               via = "client";
-              client.batchPut(batch); // the smart client, routing by the holders it learned
+              client.batchPut(batch); // the smart client, routing by the holders it learned from the pods
+            } else if (n % 3 == 1) {
+              via = "zookeeper client";
+              zkClient.batchPut(batch); // routing by the holders its watches show
             } else {
               int pod = r.nextInt(PODS);
               via = "pod " + pod;
@@ -279,7 +319,10 @@ class TakeoverClusterTest {
       }
       System.out.printf("[kill -9] pod 2's keys took writes again %.1f s after it was killed%n",
           (System.nanoTime() - killedAt) / 1e9);
-      assertNotEquals(2, holderIn(0, 2));
+      int interim = holderIn(0, 2);
+      assertNotEquals(2, interim);
+      awaitRoute(client, "hdfs", 2, interim, false); // the writers use both clients meanwhile
+      awaitRoute(zkClient, "zookeeper", 2, interim, false);
       Thread.sleep(3000);
       victim.launch(podConfig(2)); // reclaims its keys while the writers run
       Thread.sleep(3000);
@@ -293,6 +336,8 @@ class TakeoverClusterTest {
     for (int pod = 0; pod < PODS; pod++) {
       assertEquals(2, holderIn(pod, 2), "pod 2 holds its keys again, in pod " + pod + "'s view");
     }
+    awaitRoute(zkClient, "zookeeper", 2, 2, false);
+    awaitRoute(client, "hdfs", 2, 2, true);
     verifyAllThroughEveryPod();
     System.out.printf("[kill -9] %d keys acknowledged in all and read back through every pod; %d writes failed "
         + "retriably during the takeover and the reclaim%n", acked.size(), retried.get());
