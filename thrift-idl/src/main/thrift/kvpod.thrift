@@ -217,6 +217,23 @@ service KvPod {
   map<string, map<string, string>> multiGet(1: list<string> keys, 2: string table) throws (1: KvPodException e),
 
   /**
+   * multiGet with each record in its stored form, decoded on neither side: values[i] is the
+   * record of keys[i] as RecordCodec bytes (docs/formats.md, "Record value": 0x01, then each field as
+   * varint(len) name varint(len) text), or empty if it has none. At most MAX_BATCH keys. For
+   * clients that pass records on, or decode only what they use; any Thrift language can
+   * decode the format in a few lines.
+   */
+  list<binary> multiGetEncoded(1: list<string> keys, 2: string table) throws (1: KvPodException e),
+
+  /**
+   * batchPut of records already in their stored form (RecordCodec bytes, as multiGetEncoded
+   * returns them); the pod checks each against the format and the limits, and a bad one is
+   * refused with INVALID_ARGUMENT (or TOO_LARGE) and writes nothing. Otherwise as batchPut.
+   */
+  bool batchPutEncoded(1: map<string, binary> records, 2: WriteOptions options, 3: string table)
+      throws (1: KvPodException e),
+
+  /**
    * Removes key's record durably: true once the removal is acknowledged (it never returns
    * false), after which every pod reads the key as not found until it is written again.
    * Removing a key that has no record is not an error. The removal is a write like put, with

@@ -1,6 +1,7 @@
 package io.kvpod.cli;
 
 import io.kvpod.client.KvPodClient;
+import io.kvpod.contract.RecordCodec;
 import io.kvpod.config.Durations;
 import io.kvpod.loader.Cli;
 import io.kvpod.loader.UsageException;
@@ -29,6 +30,8 @@ public final class BenchPut {
         .addOption(Cli.flag("duration", "D", "time to write, e.g. 30s (default: 20s)"))
         .addOption(Cli.flag("batch", "B", "records per call; 1 uses put (default: 1000)"))
         .addOption(Cli.flag("value-bytes", "N", "bytes of text per value (default: 100)"))
+        .addOption(Cli.flag("encoded", null, "with --batch > 1: call batchPutEncoded, each value encoded "
+            + "(RecordCodec) by the client and stored as it is"))
         .addOption(Cli.flag("random-pod", null, "send each call to a random pod, which forwards to the owners")));
   }
 
@@ -55,6 +58,12 @@ public final class BenchPut {
     int batch = Integer.parseInt(cl.getOptionValue("batch", "1000"));
     int valueBytes = Integer.parseInt(cl.getOptionValue("value-bytes", "100"));
     boolean randomPod = cl.hasOption("random-pod");
+    boolean encoded = cl.hasOption("encoded");
+    if (encoded && (batch == 1 || randomPod)) {
+      System.err.println("kvpod bench put: --encoded needs --batch > 1 and no --random-pod (batchPutEncoded is "
+          + "routed by the client)");
+      return 2;
+    }
     if (batch < 1 || threads < 1 || valueBytes < 0) {
       System.err.println("kvpod bench put: --batch and --threads must be >= 1, --value-bytes >= 0");
       return 2;
@@ -73,7 +82,8 @@ public final class BenchPut {
     }
     try (settings; KvPodClient c = built) {
       java.util.List<Integer> ids = c.podIds();
-      BenchPhase.Result phase = settings.phase(batch == 1 ? "put" : "batchPut x" + batch).run(r -> {
+      String call = batch == 1 ? "put" : encoded ? "batchPutEncoded x" + batch : "batchPut x" + batch;
+      BenchPhase.Result phase = settings.phase(call).run(r -> {
         long first = next.getAndAdd(batch);
         if (batch == 1) {
           String k = "bench-" + run + "-" + first;
@@ -82,6 +92,14 @@ public final class BenchPut {
           } else {
             c.put(k, value);
           }
+          return;
+        }
+        if (encoded) {
+          Map<String, byte[]> records = new HashMap<>(batch * 2);
+          for (int i = 0; i < batch; i++) {
+            records.put("bench-" + run + "-" + (first + i), RecordCodec.encode(value)); // encoded per record, as a caller would
+          }
+          c.batchPutEncoded(records);
           return;
         }
         Map<String, Map<String, String>> records = new HashMap<>(batch * 2);

@@ -475,6 +475,28 @@ public final class KvPodClient implements Closeable {
     return readShares("multiGet", keys, (c, ks) -> c.multiGet(ks, table));
   }
 
+  /**
+   * The records of {@code keys} in their stored form ({@link io.kvpod.contract.RecordCodec}
+   * bytes, docs/formats.md), decoded on neither side; keys without a record are absent. Split
+   * by holder as {@link #multiGet} is. For callers that pass records on or decode only some:
+   * {@code RecordCodec.decode(bytes)} gives what {@link #multiGet} would have.
+   */
+  public Map<String, byte[]> multiGetEncoded(List<String> keys) throws KvPodException {
+    return readShares("multiGetEncoded", keys, (c, ks) -> {
+      List<java.nio.ByteBuffer> values = c.multiGetEncoded(ks, table);
+      if (values.size() != ks.size()) {
+        throw error(ErrorCode.INTERNAL, "a pod answered " + values.size() + " values for " + ks.size() + " keys", false);
+      }
+      Map<String, byte[]> found = new java.util.HashMap<>();
+      for (int i = 0; i < ks.size(); i++) {
+        if (values.get(i).hasRemaining()) { // copied now: the buffer may be the connection's
+          found.put(ks.get(i), org.apache.thrift.TBaseHelper.byteBufferToByteArray(values.get(i)));
+        }
+      }
+      return found;
+    });
+  }
+
   /** A read of many keys from one pod. */
   @FunctionalInterface
   private interface ShareRead<V> {
@@ -538,20 +560,46 @@ public final class KvPodClient implements Closeable {
    * {@link #put}), and the other shares may have been stored. Sending the batch again is safe.
    */
   public boolean batchPut(Map<String, Map<String, String>> records) throws KvPodException {
-    guard(() -> Limits.checkBatchSize(records.size()));
-    int n = pool.size();
-    List<Map<String, Map<String, String>>> shares = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      shares.add(new java.util.HashMap<>());
-    }
-    for (Map.Entry<String, Map<String, String>> e : records.entrySet()) {
-      checkKey(e.getKey());
-      shares.get(ownerOf(e.getKey())).put(e.getKey(), e.getValue());
-    }
-    return sendShares(shares, System.currentTimeMillis() + deadlineMs);
+    return sendShares("batchPut", records, (c, share, d) -> c.batchPut(share, options(d), table));
   }
 
-  private boolean sendShares(List<Map<String, Map<String, String>>> byOwner, long deadline) throws KvPodException {
+  /**
+   * {@link #batchPut} of records already in their stored form ({@link
+   * io.kvpod.contract.RecordCodec} bytes, as {@link #multiGetEncoded} returns them, or as
+   * {@code RecordCodec.encode} or its {@code Builder} makes them): the pods check each value
+   * against the format and store it as it is, with no decoding on either side. A malformed
+   * value is refused with INVALID_ARGUMENT and nothing of the batch is written by its pod.
+   */
+  public boolean batchPutEncoded(Map<String, byte[]> records) throws KvPodException {
+    return sendShares("batchPutEncoded", records, (c, share, d) -> {
+      Map<String, java.nio.ByteBuffer> wrapped = new java.util.HashMap<>(share.size() * 2);
+      share.forEach((k, v) -> wrapped.put(k, v == null ? null : java.nio.ByteBuffer.wrap(v)));
+      return c.batchPutEncoded(wrapped, options(d), table);
+    });
+  }
+
+  /** A write of one holder's share of a batch to one pod, by the deadline given. */
+  @FunctionalInterface
+  private interface ShareWrite<V> {
+    boolean write(KvPod.Client c, Map<String, V> share, long deadline) throws TException;
+  }
+
+  /**
+   * Splits {@code records} by holder and sends each holder's share to it in parallel (the
+   * first on this thread); see {@link #batchPut} for what a failure means.
+   */
+  private <V> boolean sendShares(String what, Map<String, V> records, ShareWrite<V> write) throws KvPodException {
+    guard(() -> Limits.checkBatchSize(records.size()));
+    long deadline = System.currentTimeMillis() + deadlineMs;
+    int n = pool.size();
+    List<Map<String, V>> byOwner = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      byOwner.add(new java.util.HashMap<>());
+    }
+    for (Map.Entry<String, V> e : records.entrySet()) {
+      checkKey(e.getKey());
+      byOwner.get(ownerOf(e.getKey())).put(e.getKey(), e.getValue());
+    }
     List<Integer> owners = new ArrayList<>();
     for (int owner = 0; owner < byOwner.size(); owner++) {
       if (!byOwner.get(owner).isEmpty()) {
@@ -559,7 +607,7 @@ public final class KvPodClient implements Closeable {
       }
     }
     ScatterGather.Outcome<Boolean> got = gather(owners, o ->
-        calls.writeCall("batchPut", o, deadline, (c, d) -> c.batchPut(byOwner.get(o), options(d), table)));
+        calls.writeCall(what, o, deadline, (c, d) -> write.write(c, byOwner.get(o), d)));
     KvPodException first = null;
     for (Exception e : got.failures()) {
       KvPodException k = failure(e);

@@ -43,7 +43,7 @@ final class InlineReads {
   /** The calls of one key that may run inline: each has the key as field 1 and the table as field 2. */
   static final Set<String> METHODS = Set.of("get", "getRecord");
   /** The calls of many keys that may run inline: each has a list of keys as field 1 and the table as field 2. */
-  static final Set<String> LIST_METHODS = Set.of("multiGet", "multiGetRecords");
+  static final Set<String> LIST_METHODS = Set.of("multiGet", "multiGetRecords", "multiGetEncoded");
   /**
    * The most keys a call may have to run inline: each is a seek in cached blocks, and the
    * thread's other connections wait meanwhile (a few microseconds a key).

@@ -12,7 +12,9 @@ import io.kvpod.thrift.PodStatus;
 import io.kvpod.thrift.Record;
 import io.kvpod.thrift.WriteOptions;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -153,6 +155,23 @@ final class PodService {
     }
   }
 
+  /** multiGetEncoded's answer for a key with no record: empty, which no value encodes to. */
+  private static final ByteBuffer NONE = ByteBuffer.wrap(new byte[0]);
+
+  /** The records of {@code keys} in their stored form, index for index; empty where there is none. */
+  public List<ByteBuffer> multiGetEncoded(List<String> keys) throws KvPodException {
+    try {
+      Found[] found = lookup(keys);
+      List<ByteBuffer> out = new ArrayList<>(found.length);
+      for (Found f : found) {
+        out.add(isRecord(f) ? ByteBuffer.wrap(f.value()) : NONE);
+      }
+      return out;
+    } catch (Exception e) {
+      throw fail("multiGetEncoded", e);
+    }
+  }
+
   /** The write's deadline: the caller's, or this pod's default from now. */
   private long deadlineOf(WriteOptions options) {
     return options != null && options.isSetDeadlineMillis() ? options.getDeadlineMillis() : router.defaultDeadline();
@@ -193,6 +212,17 @@ final class PodService {
   }
 
   public boolean batchPut(Map<String, Map<String, String>> records, WriteOptions options) throws KvPodException {
+    return writeBatch("batchPut", records, options, PodService::checkedValue);
+  }
+
+  /** batchPut of values in their stored form: each is checked ({@link RecordCodec#check}), then stored as it is. */
+  public boolean batchPutEncoded(Map<String, ByteBuffer> records, WriteOptions options) throws KvPodException {
+    return writeBatch("batchPutEncoded", records, options, PodService::checkedEncoded);
+  }
+
+  /** Logs {@code records}, each value turned into its stored form by {@code stored}, once all are checked. */
+  private <V> boolean writeBatch(String call, Map<String, V> records, WriteOptions options,
+      java.util.function.BiFunction<String, V, byte[]> stored) throws KvPodException {
     if (!gate.enter()) {
       throw stopping();
     }
@@ -205,16 +235,16 @@ final class PodService {
       byte[][] keys = new byte[records.size()][];
       byte[][] values = new byte[records.size()][];
       int i = 0;
-      for (Map.Entry<String, Map<String, String>> e : records.entrySet()) {
+      for (Map.Entry<String, V> e : records.entrySet()) {
         keys[i] = checkedKey(e.getKey());
-        values[i] = checkedValue(e.getKey(), e.getValue());
+        values[i] = stored.apply(e.getKey(), e.getValue());
         i++;
       }
       router.put(keys, values, deadline); // every record was checked first: a bad one writes nothing
       puts.add(keys.length);
       return true;
     } catch (Exception e) {
-      throw fail("batchPut", e);
+      throw fail(call, e);
     } finally {
       gate.exit();
     }
@@ -229,6 +259,21 @@ final class PodService {
     } catch (ContractViolation v) {
       throw new ContractViolation(v.code(), "value of key '" + abbreviate(key) + "': " + v.getMessage());
     }
+  }
+
+  /** A copy of an encoded value (the call's buffer is not ours to keep), checked against the format. */
+  private static byte[] checkedEncoded(String key, ByteBuffer value) {
+    if (value == null) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "value of key '" + abbreviate(key) + "' is missing");
+    }
+    byte[] copy = new byte[value.remaining()];
+    value.duplicate().get(copy);
+    try {
+      RecordCodec.check(copy);
+    } catch (ContractViolation v) {
+      throw new ContractViolation(v.code(), "value of key '" + abbreviate(key) + "': " + v.getMessage());
+    }
+    return copy;
   }
 
   private static String abbreviate(String key) {

@@ -111,6 +111,17 @@ final class TableRouter implements KvPod.Iface {
   }
 
   @Override
+  public List<ByteBuffer> multiGetEncoded(List<String> keys, String table) throws KvPodException {
+    return service(table).multiGetEncoded(keys);
+  }
+
+  @Override
+  public boolean batchPutEncoded(Map<String, ByteBuffer> records, WriteOptions options, String table)
+      throws KvPodException {
+    return service(table).batchPutEncoded(records, options);
+  }
+
+  @Override
   public boolean remove(String key, WriteOptions options, String table) throws KvPodException {
     return service(table).remove(key, options);
   }

@@ -385,6 +385,18 @@ class ContractProcessorTest {
     }
 
     @Override
+    public List<ByteBuffer> multiGetEncoded(List<String> keys, String table) {
+      served.incrementAndGet();
+      return List.of();
+    }
+
+    @Override
+    public boolean batchPutEncoded(Map<String, ByteBuffer> records, WriteOptions options, String table) {
+      served.incrementAndGet();
+      return true;
+    }
+
+    @Override
     public ByteBuffer process(ByteBuffer input) throws KvPodException {
       throw new KvPodException(ErrorCode.UNSUPPORTED, "not here");
     }

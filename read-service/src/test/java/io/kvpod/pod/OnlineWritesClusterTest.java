@@ -209,6 +209,51 @@ class OnlineWritesClusterTest {
   }
 
   @Test
+  @Order(2)
+  void anEncodedBatchReadsBackByteForByteAndAsMapsAndAMalformedValueWritesNothing() throws Exception {
+    Map<String, byte[]> batch = new HashMap<>();
+    for (int i = 0; i < 300; i++) {
+      String k = "encoded-" + i;
+      batch.put(k, io.kvpod.contract.RecordCodec.encode(value(k, 1)));
+    }
+    assertTrue(client.batchPutEncoded(batch), "split by holder, stored as sent");
+    List<String> keys = new ArrayList<>(batch.keySet());
+    keys.add("encoded-never-written");
+    Map<String, byte[]> got = client.multiGetEncoded(keys);
+    assertEquals(batch.keySet(), got.keySet(), "every key written, and not the one never written");
+    Map<String, Map<String, String>> decoded = new HashMap<>();
+    batch.forEach((k, v) -> {
+      org.junit.jupiter.api.Assertions.assertArrayEquals(v, got.get(k), "the stored bytes of " + k);
+      decoded.put(k, value(k, 1));
+      ack(k, value(k, 1));
+    });
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(decoded, client.multiGetVia(pod, keys), "the same records as maps, through pod " + pod);
+    }
+
+    // a malformed value refuses its pod's whole share: the batch is made of one holder's keys
+    String bad = "encoded-bad";
+    Map<String, byte[]> refused = new HashMap<>();
+    for (int i = 0; refused.size() < 20; i++) {
+      String k = "encoded-refused-" + i;
+      if (client.ownerOf(k) == client.ownerOf(bad)) {
+        refused.put(k, io.kvpod.contract.RecordCodec.encode(value(k, 1)));
+      }
+    }
+    refused.put(bad, new byte[] {1, 1, 'a'}); // a field name without its text
+    KvPodException e = assertThrows(KvPodException.class, () -> client.batchPutEncoded(refused));
+    assertEquals(ErrorCode.INVALID_ARGUMENT, e.getCode());
+    assertTrue(e.getMessage().contains(bad) && e.getMessage().contains("malformed"), e.getMessage());
+    refused.put(bad, io.kvpod.contract.RecordCodec.tombstone());
+    e = assertThrows(KvPodException.class, () -> client.batchPutEncoded(refused));
+    assertTrue(e.getMessage().contains("use remove"), "a removal cannot be put as a value: " + e.getMessage());
+    refused.remove(bad);
+    for (int pod = 0; pod < PODS; pod++) {
+      assertEquals(Map.of(), client.multiGetVia(pod, new ArrayList<>(refused.keySet())), "nothing written, pod " + pod);
+    }
+  }
+
+  @Test
   @Order(3)
   void aFrozenOwnersAcknowledgedWritesAreReadFromItsWal() throws Exception {
     PodProcess owner = pods.get(1);

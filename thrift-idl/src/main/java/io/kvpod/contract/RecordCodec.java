@@ -84,7 +84,78 @@ public final class RecordCodec {
     return out;
   }
 
+  /**
+   * Checks that {@code value} is a value in this grammar, not a removal, within the limits,
+   * with no repeated field name and every name and text well-formed UTF-8, without decoding
+   * it: for values that arrive already encoded ({@code batchPutEncoded}), which are stored as
+   * they are and must read back through {@link #decode} exactly.
+   *
+   * @throws ContractViolation INVALID_ARGUMENT or TOO_LARGE, saying what is wrong
+   */
+  public static void check(byte[] value) {
+    if (value == null || value.length == 0) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "an encoded value is empty; {} encodes to 0x01");
+    }
+    Limits.checkValueLength(value.length);
+    if (value[0] != FORMAT_V1) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, String.format(
+          "an encoded value starts with 0x%02x, not the format byte 0x01%s", value[0] & 0xff,
+          value[0] == TOMBSTONE ? " (0x00 is a removal: use remove)" : ""));
+    }
+    int[] pos = {1};
+    int[] nameAt = new int[8];
+    int fields = 0;
+    try {
+      while (pos[0] < value.length) {
+        if (fields == nameAt.length) {
+          nameAt = Arrays.copyOf(nameAt, fields * 2);
+        }
+        nameAt[fields] = pos[0];
+        int nameLen = readLength(value, pos, value.length);
+        checkUtf8(value, pos[0], nameLen, "field name");
+        for (int i = 0; i < fields; i++) {
+          int[] other = {nameAt[i]};
+          int otherLen = readLength(value, other, value.length);
+          if (Arrays.equals(value, other[0], other[0] + otherLen, value, pos[0], pos[0] + nameLen)) {
+            throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "an encoded value repeats field name '"
+                + new String(value, pos[0], nameLen, StandardCharsets.UTF_8) + "'");
+          }
+        }
+        pos[0] += nameLen;
+        int textLen = readLength(value, pos, value.length);
+        checkUtf8(value, pos[0], textLen, "field text");
+        pos[0] += textLen;
+        Limits.checkFieldCount(++fields);
+      }
+    } catch (CorruptionException e) {
+      throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "an encoded value is malformed: " + e.getMessage());
+    }
+  }
+
+  /** Throws unless {@code b[off, off+len)} is well-formed UTF-8 (ASCII is checked byte by byte, the rest by the JDK). */
+  private static void checkUtf8(byte[] b, int off, int len, String what) {
+    for (int i = off; i < off + len; i++) {
+      if (b[i] < 0) {
+        try {
+          StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(b, i, off + len - i));
+        } catch (java.nio.charset.CharacterCodingException e) {
+          throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "an encoded value's " + what
+              + " is not well-formed UTF-8");
+        }
+        return;
+      }
+    }
+  }
+
   private static String readText(byte[] b, int[] pos, int end) throws CorruptionException {
+    int n = readLength(b, pos, end);
+    String s = new String(b, pos[0], n, StandardCharsets.UTF_8);
+    pos[0] += n;
+    return s;
+  }
+
+  /** Reads a varint length at {@code pos} (moving it on), checked to fit before {@code end}. */
+  private static int readLength(byte[] b, int[] pos, int end) throws CorruptionException {
     int n = 0;
     int shift = 0;
     while (true) {
@@ -101,9 +172,7 @@ public final class RecordCodec {
     if (n < 0 || n > end - pos[0]) {
       throw new CorruptionException("value field length " + n + " runs past the end of the value");
     }
-    String s = new String(b, pos[0], n, StandardCharsets.UTF_8);
-    pos[0] += n;
-    return s;
+    return n;
   }
 
   /**

@@ -128,4 +128,57 @@ class RecordCodecTest {
     assertThrows(CorruptionException.class, () -> RecordCodec.decode(RecordCodec.tombstone()),
         "a tombstone is not decoded as a value: readers check for it first");
   }
+
+  @Test
+  void checkAcceptsWhatEncodeMakes() {
+    Map<String, String> v = new LinkedHashMap<>();
+    v.put("naïve", "café €");
+    v.put("long", "x".repeat(300));
+    v.put("", "");
+    RecordCodec.check(RecordCodec.encode(v));
+    RecordCodec.check(RecordCodec.encode(Map.of()));
+  }
+
+  /** The message of the INVALID_ARGUMENT that check throws for {@code value}. */
+  private static String refused(byte[] value) {
+    ContractViolation e = assertThrows(ContractViolation.class, () -> RecordCodec.check(value));
+    assertEquals(ErrorCode.INVALID_ARGUMENT, e.code(), e.getMessage());
+    return e.getMessage();
+  }
+
+  @Test
+  void checkRefusesWhatDecodeWouldCallCorruptAndSaysWhy() {
+    assertTrue(refused(new byte[0]).contains("empty"));
+    assertTrue(refused(RecordCodec.tombstone()).contains("use remove"), "a removal is not a value to put");
+    assertTrue(refused(new byte[] {2, 0, 0}).contains("0x02"));
+    assertTrue(refused(new byte[] {1, 5, 'a', 'b'}).contains("runs past the end"));
+    assertTrue(refused(new byte[] {1, (byte) 0x80, (byte) 0x80}).contains("varint"));
+    assertTrue(refused(new byte[] {1, 1, 'a'}).contains("malformed"), "a name without its text");
+    assertTrue(refused(new byte[] {1, 1, 'a', 0, 1, 'a', 0}).contains("repeats field name 'a'"));
+  }
+
+  @Test
+  void checkRefusesTextThatIsNotUtf8() {
+    // 0xC3 starts a two-byte sequence; 'x' cannot continue it
+    assertTrue(refused(new byte[] {1, 1, 'a', 2, (byte) 0xC3, 'x'}).contains("field text is not well-formed UTF-8"));
+    assertTrue(refused(new byte[] {1, 1, (byte) 0xFF, 0}).contains("field name is not well-formed UTF-8"));
+  }
+
+  @Test
+  void checkEnforcesTheLimits() {
+    byte[] huge = new byte[Limits.MAX_VALUE_BYTES + 1];
+    huge[0] = RecordCodec.FORMAT_V1;
+    ContractViolation e = assertThrows(ContractViolation.class, () -> RecordCodec.check(huge));
+    assertEquals(ErrorCode.TOO_LARGE, e.code(), e.getMessage());
+    java.io.ByteArrayOutputStream many = new java.io.ByteArrayOutputStream();
+    many.write(RecordCodec.FORMAT_V1);
+    for (int i = 0; i <= Limits.MAX_FIELDS; i++) {
+      byte[] name = Integer.toString(i).getBytes(StandardCharsets.UTF_8);
+      many.write(name.length);
+      many.writeBytes(name);
+      many.write(0);
+    }
+    e = assertThrows(ContractViolation.class, () -> RecordCodec.check(many.toByteArray()));
+    assertTrue(e.getMessage().contains(Integer.toString(Limits.MAX_FIELDS)), e.getMessage());
+  }
 }
