@@ -571,11 +571,9 @@ public final class KvPodClient implements Closeable {
    * value is refused with INVALID_ARGUMENT and nothing of the batch is written by its pod.
    */
   public boolean batchPutEncoded(Map<String, byte[]> records) throws KvPodException {
-    return sendShares("batchPutEncoded", records, (c, share, d) -> {
-      Map<String, java.nio.ByteBuffer> wrapped = new java.util.HashMap<>(share.size() * 2);
-      share.forEach((k, v) -> wrapped.put(k, v == null ? null : java.nio.ByteBuffer.wrap(v)));
-      return c.batchPutEncoded(wrapped, options(d), table);
-    });
+    Map<String, java.nio.ByteBuffer> wrapped = new java.util.HashMap<>(records.size() * 2);
+    records.forEach((k, v) -> wrapped.put(k, v == null ? null : java.nio.ByteBuffer.wrap(v)));
+    return sendShares("batchPutEncoded", wrapped, (c, share, d) -> c.batchPutEncoded(share, options(d), table));
   }
 
   /** A write of one holder's share of a batch to one pod, by the deadline given. */
