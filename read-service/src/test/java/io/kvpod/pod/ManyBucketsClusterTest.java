@@ -235,7 +235,7 @@ class ManyBucketsClusterTest {
       PodCluster.await("the " + cluster.modeOf(c) + " client routes pod " + VICTIM + "'s home buckets to it again",
           60_000, () -> {
             String k = "back-" + cluster.modeOf(c) + "-" + n[0]++;
-            assertTrue(c.put(k, Map.of("v", k))); // the client given the list learns from the answers
+            assertTrue(c.put(k, Map.of("v", k))); // the client given the list learns from answers or its 10-s refresh
             acked.put(k, Map.of("v", k));
             return routesAs(c, now, home);
           });

@@ -258,7 +258,7 @@ class MultiTableClusterTest {
     for (String t : TABLES) {
       String key = keyOfVictim();
       PodCluster.await("the zookeeper client of " + t + " routes pod " + VICTIM + "'s home bucket to it again, "
-          + "from its watches alone", 60_000, () -> zkOf(t).ownerOf(key) == VICTIM);
+          + "with no call of its own since the restart", 60_000, () -> zkOf(t).ownerOf(key) == VICTIM);
     }
     writeBoth("after-return", 100);
     everyWriteReadsRight(0, 1, 2);

@@ -117,7 +117,8 @@ class TakeoverClusterTest {
   /**
    * Waits until {@code c} routes bucket {@code bucket}'s keys to pod {@code holder}; with
    * {@code writing}, putting a key of the bucket through {@code c} each round (a client given
-   * the pod list learns from the answers), else by what it hears alone.
+   * the pod list learns from the answers), else by what it hears alone (its watches, and the
+   * refresh every client makes every 10 s: these waits do not tell the two apart).
    */
   private void awaitRoute(KvPodClient c, String mode, int bucket, int holder, boolean writing) throws Exception {
     String key = keyOf(bucket, "route", 0);
@@ -218,7 +219,7 @@ class TakeoverClusterTest {
     int newHolder = holderIn(0, 1);
     assertNotEquals(1, newHolder, "bucket 1 was taken over");
     assertEquals(newHolder, holderIn(2, 1), "both connected pods route bucket 1 to the same holder");
-    awaitRoute(zkClient, "zookeeper", 1, newHolder, false); // pushed: this client made no call since the cut
+    awaitRoute(zkClient, "zookeeper", 1, newHolder, false); // this client made no call since the cut
     String routed = keyOf(1, "after-cut-zk", 0);
     zkClient.put(routed, value(routed));
     acked.put(routed, value(routed));

@@ -103,23 +103,24 @@ public final class RecordCodec {
           value[0] == TOMBSTONE ? " (0x00 is a removal: use remove)" : ""));
     }
     int[] pos = {1};
-    int[] nameAt = new int[8];
+    // names seen so far: compared one by one while few, hashed once there are many (up to MAX_FIELDS)
+    java.util.List<java.nio.ByteBuffer> names = new java.util.ArrayList<>(4);
+    java.util.Set<java.nio.ByteBuffer> many = null;
     int fields = 0;
     try {
       while (pos[0] < value.length) {
-        if (fields == nameAt.length) {
-          nameAt = Arrays.copyOf(nameAt, fields * 2);
-        }
-        nameAt[fields] = pos[0];
         int nameLen = readLength(value, pos, value.length);
         checkUtf8(value, pos[0], nameLen, "field name");
-        for (int i = 0; i < fields; i++) {
-          int[] other = {nameAt[i]};
-          int otherLen = readLength(value, other, value.length);
-          if (Arrays.equals(value, other[0], other[0] + otherLen, value, pos[0], pos[0] + nameLen)) {
-            throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "an encoded value repeats field name '"
-                + new String(value, pos[0], nameLen, StandardCharsets.UTF_8) + "'");
-          }
+        java.nio.ByteBuffer name = java.nio.ByteBuffer.wrap(value, pos[0], nameLen);
+        if (many == null && names.size() == 16) {
+          many = new java.util.HashSet<>(names);
+        }
+        if (many != null ? !many.add(name) : names.contains(name)) {
+          throw new ContractViolation(ErrorCode.INVALID_ARGUMENT, "an encoded value repeats field name '"
+              + new String(value, pos[0], nameLen, StandardCharsets.UTF_8) + "'");
+        }
+        if (many == null) {
+          names.add(name);
         }
         pos[0] += nameLen;
         int textLen = readLength(value, pos, value.length);

@@ -155,6 +155,16 @@ class RecordCodecTest {
     assertTrue(refused(new byte[] {1, (byte) 0x80, (byte) 0x80}).contains("varint"));
     assertTrue(refused(new byte[] {1, 1, 'a'}).contains("malformed"), "a name without its text");
     assertTrue(refused(new byte[] {1, 1, 'a', 0, 1, 'a', 0}).contains("repeats field name 'a'"));
+    // past 16 fields the names are hashed: a repeat is still found
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    b.write(RecordCodec.FORMAT_V1);
+    for (String name : new String[] {"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11",
+        "f12", "f13", "f14", "f15", "f16", "f17", "f3", "f18"}) {
+      b.write(name.length());
+      b.writeBytes(name.getBytes(StandardCharsets.UTF_8));
+      b.write(0);
+    }
+    assertTrue(refused(b.toByteArray()).contains("repeats field name 'f3'"));
   }
 
   @Test
