@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 /**
  * A pod running as a separate OS process (its own JVM), started from this JVM's classpath,
@@ -84,9 +85,28 @@ public final class PodProcess {
   }
 
   /** Stops every pod of {@code pods} that is running (SIGTERM, then SIGKILL after 20 s). */
+  /**
+   * Stops every pod at once, as a whole cluster's restart does: asks each to stop (SIGTERM),
+   * then waits for each. Stopped one after another, each pod's buckets would be taken over by
+   * the pods still running, only to be flushed again by them as they stop in turn.
+   */
   public static void stopAll(List<PodProcess> pods) throws InterruptedException {
     for (PodProcess p : pods) {
+      p.askToStop();
+    }
+    for (PodProcess p : pods) {
       p.stop();
+    }
+  }
+
+  /** Starts every pod with {@code config.apply(id)} at once, then waits until each serves. */
+  public static void launchAll(List<PodProcess> pods, IntFunction<Map<String, String>> config)
+      throws IOException, InterruptedException {
+    for (PodProcess p : pods) {
+      p.spawn(config.apply(p.id));
+    }
+    for (PodProcess p : pods) {
+      p.awaitReady();
     }
   }
 
@@ -108,7 +128,13 @@ public final class PodProcess {
     return new PodProcess(id, new File(logDir, "pod-" + id + ".log"));
   }
 
+  /** Starts the pod and waits until it serves. */
   public void launch(Map<String, String> config) throws IOException, InterruptedException {
+    spawn(config);
+    awaitReady();
+  }
+
+  private void spawn(Map<String, String> config) throws IOException {
     if (log.exists()) {
       log.renameTo(new File(log.getPath() + "." + System.nanoTime()));
     }
@@ -140,6 +166,9 @@ public final class PodProcess {
     synchronized (ALL) {
       ALL.add(process);
     }
+  }
+
+  private void awaitReady() throws IOException, InterruptedException {
     // a pod is ready in seconds; the limit is for a machine that other work keeps busy
     long deadline = System.currentTimeMillis() + 180_000;
     while (!Files.readString(log.toPath(), StandardCharsets.UTF_8).contains("READY ")) {
@@ -209,10 +238,21 @@ public final class PodProcess {
     process.waitFor(30, TimeUnit.SECONDS);
   }
 
+  private void askToStop() {
+    if (process != null && process.isAlive()) {
+      process.destroy();
+    }
+  }
+
+  /**
+   * Stops the pod cleanly (SIGTERM), or with SIGKILL if it has not stopped in 40 s: a clean
+   * stop flushes every bucket the pod holds, which takes a few seconds, and more on a busy
+   * machine; a pod killed instead leaves its logs to be recovered (HDFS lease recovery).
+   */
   public void stop() throws InterruptedException {
     if (process != null && process.isAlive()) {
       process.destroy();
-      if (!process.waitFor(20, TimeUnit.SECONDS)) {
+      if (!process.waitFor(40, TimeUnit.SECONDS)) {
         process.destroyForcibly();
         process.waitFor(10, TimeUnit.SECONDS);
       }

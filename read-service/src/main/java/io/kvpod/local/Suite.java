@@ -190,10 +190,9 @@ public final class Suite {
       this.extra = extra;
       podList = PodProcess.loopbackPodList(pods);
       for (int i = 0; i < pods; i++) {
-        PodProcess p = PodProcess.prepare(i, new File(work, "logs/" + table)).heap(podHeap);
-        procs.add(p);
-        p.launch(config(i));
+        procs.add(PodProcess.prepare(i, new File(work, "logs/" + table)).heap(podHeap));
       }
+      PodProcess.launchAll(procs, this::config);
       KvPodClient.Builder b = zk == null ? KvPodClient.builder(podList)
           : KvPodClient.builder().zookeeper(zk.address()).table(table).zookeeperTimeoutMs(10_000);
       client = b.callTimeoutMs(30_000).deadlineMs(120_000).build();
@@ -224,9 +223,7 @@ public final class Suite {
 
     void restartAll() throws IOException, InterruptedException {
       PodProcess.stopAll(procs);
-      for (int i = 0; i < pods; i++) {
-        procs.get(i).launch(config(i));
-      }
+      PodProcess.launchAll(procs, this::config);
     }
 
     void cut(int a, int b) throws KvPodException {
@@ -307,8 +304,8 @@ public final class Suite {
       throw new IOException("generating the records failed (exit " + rc + ")");
     }
     long loadStart = System.nanoTime();
-    rc = LoaderMain.run(LoaderMain.tool("load"), concat(fs, "--input", input, "--root", root, "--table", table,
-        "--partitions", "4"));
+    // one partition per bucket (the loader's default): each pod opens and caches only its buckets' files
+    rc = LoaderMain.run(LoaderMain.tool("load"), concat(fs, "--input", input, "--root", root, "--table", table));
     if (rc != 0) {
       throw new IOException("the load failed (exit " + rc + ")");
     }

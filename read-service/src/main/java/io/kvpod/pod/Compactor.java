@@ -6,6 +6,7 @@ import io.kvpod.contract.RecordCodec;
 import io.kvpod.contract.TableLayout;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -53,6 +54,8 @@ final class Compactor implements java.io.Closeable {
         return t;
       });
 
+  /** Set by {@link #close}: a merge under way gives up at its next check. */
+  private volatile boolean closed;
   private final FileSystem fs;
   private final TableLayout layout;
   private final LayerWatcher layers;
@@ -86,10 +89,15 @@ final class Compactor implements java.io.Closeable {
           timed.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
           afterPublish.run();
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+      } catch (InterruptedException | InterruptedIOException e) {
+        Thread.currentThread().interrupt(); // close(): the pod is stopping
+        LOG.info("compaction stopped, as the pod is stopping; the input layers stay live");
       } catch (IOException | RuntimeException e) {
-        LOG.error("compaction failed; the input layers stay live, and it is retried", e);
+        if (closed) {
+          LOG.info("compaction stopped, as the pod is stopping; the input layers stay live ({})", e.toString());
+        } else {
+          LOG.error("compaction failed; the input layers stay live, and it is retried", e);
+        }
       }
     }, checkMillis, checkMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
   }
@@ -97,9 +105,13 @@ final class Compactor implements java.io.Closeable {
   /** Stops the timer; a merge in progress is interrupted and leaves only a staging directory. */
   @Override
   public void close() {
+    closed = true;
     timer.shutdownNow();
     try {
-      timer.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+      // HDFS's client swallows interrupts in its waits, so a merge may not see one: it checks
+      // closed between records, and one still creating its files is not waited for long (it
+      // fails when the pod's filesystem closes, leaving a staging directory)
+      timer.awaitTermination(2, java.util.concurrent.TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -208,7 +220,10 @@ final class Compactor implements java.io.Closeable {
           }
         }
       }
-      while (!heap.isEmpty()) {
+      for (long n = 0; !heap.isEmpty(); n++) {
+        if ((n & 4095) == 0 && (closed || Thread.currentThread().isInterrupted())) {
+          throw new InterruptedException("compaction of " + id + " interrupted"); // close(): the pod is stopping
+        }
         Cursor first = heap.poll();
         byte[] key = first.key;
         long version = first.version;

@@ -37,6 +37,8 @@ final class LayerWatcher implements Closeable {
   private final Map<Integer, Object> held = new ConcurrentHashMap<>();
   private final ScheduledExecutorService poller;
   private volatile LayerSet current;
+  /** The metadata of the layers listed so far, by id; read once each (a layer never changes). Guarded by this. */
+  private final Map<String, LayerMeta> metas = new HashMap<>();
   /**
    * Buckets whose files in {@link #current} are known prefetched, as of an eviction
    * generation ({@link EvictedFiles#generation}); replaced whenever that may change.
@@ -70,7 +72,7 @@ final class LayerWatcher implements Closeable {
   synchronized List<String> refresh() throws IOException {
     List<LayerMeta> live;
     try {
-      live = LayerCatalog.liveLayers(opener.fs(), opener.layout());
+      live = LayerCatalog.liveLayers(opener.fs(), opener.layout(), metas);
     } catch (IOException e) {
       lastError = e.toString();
       throw e;

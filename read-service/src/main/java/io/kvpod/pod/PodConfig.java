@@ -73,6 +73,7 @@ public final class PodConfig {
   public static final String HEARTBEAT_INTERVAL = "kvpod.peer.heartbeat.interval";
   public static final String HEARTBEAT_TIMEOUT = "kvpod.peer.heartbeat.timeout";
   public static final String DEBUG_RECOVERY_DELAY = "kvpod.debug.recovery.delay";
+  public static final String DEBUG_STOP_FLUSH_DELAY = "kvpod.debug.stop.flush.delay";
   public static final String CLOCK_MAX_SKEW = "kvpod.clock.max.skew";
   public static final String SERVER_TRANSPORT = "kvpod.server.transport";
   public static final String SERVER_INLINE_READS = "kvpod.server.inline.reads";
@@ -253,7 +254,9 @@ public final class PodConfig {
           "ZooKeeper session timeout: how long after a pod stops its node stays, and clients keep calling it")
       .define(DEBUG_RECOVERY_DELAY, Type.DURATION_MS, "0", Validator.atLeast(0),
           "for fault tests only: wait this long in each bucket recovery the pod makes while it starts, after the "
-              + "claim and before the log is fenced and replayed, as a slow machine or a large log would"));
+              + "claim and before the log is fenced and replayed, as a slow machine or a large log would")
+      .define(DEBUG_STOP_FLUSH_DELAY, Type.DURATION_MS, "0", Validator.atLeast(0),
+          "for fault tests only: wait this long before each bucket's flush in a clean stop, as a busy HDFS would"));
 
   private final Map<String, String> values;
   private final ConfigDef.Values typed;

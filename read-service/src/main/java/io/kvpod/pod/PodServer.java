@@ -365,9 +365,9 @@ public final class PodServer implements Closeable {
 
   /**
    * Refuses new writes and waits for the writes already admitted (up to their deadline),
-   * then stops serving, flushes the memtables (so a clean stop leaves nothing to replay),
-   * and closes the WAL and the layers. A flush that fails leaves the WAL to replay at the
-   * next start.
+   * flushes the memtables while still answering reads and peers (so a clean stop leaves
+   * nothing to replay, and no peer takes a bucket over meanwhile), then stops serving and
+   * closes the WAL and the layers. A flush that fails leaves the WAL to replay.
    */
   @Override
   public void close() {
@@ -395,6 +395,12 @@ public final class PodServer implements Closeable {
       long drain = v.getMillis(PodConfig.WRITE_DEADLINE) + v.getMillis(PodConfig.CLOCK_MAX_SKEW);
       for (TablePod t : tables.values()) {
         t.drainWrites(drain);
+      }
+      // while this pod still answers its peers: were it silent, they would take its buckets
+      // over during the flush, fence its logs and replay what the flush was writing out
+      long delay = v.getMillis(PodConfig.DEBUG_STOP_FLUSH_DELAY);
+      for (TablePod t : tables.values()) {
+        t.flushBeforeStop(delay);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -240,6 +240,15 @@ final class Shard implements Closeable {
     return flusher.lastError();
   }
 
+  /**
+   * Stops the flush timer and flushes what is in memory, so that nothing is left to replay;
+   * a failure is logged, and {@link #close} tries again. Called while the pod still answers
+   * its peers, once writes are refused; {@link #close} follows.
+   */
+  void flushBeforeStop() {
+    flusher.close();
+  }
+
   /** A clean stop: flushes what is in memory (so nothing is left to replay), then closes the log. */
   @Override
   public void close() {

@@ -561,32 +561,63 @@ final class ShardSet implements Closeable {
     return takeovers.get();
   }
 
+  /**
+   * The first half of a clean stop, while the pod still answers its peers (so none of them
+   * takes a bucket from it meanwhile): lets the takeovers under way finish, takes no more,
+   * and flushes every held shard, in parallel ({@link Shard#flushBeforeStop}). Whoever takes
+   * a bucket next then has nothing to replay. Writes must be refused already. Each shard
+   * waits {@code delayMillis} first (0 but in fault tests). {@link #close} follows.
+   */
+  void flushBeforeStop(long delayMillis) throws InterruptedException {
+    poller.shutdown();
+    takeoverPool.shutdown();
+    poller.awaitTermination(10, TimeUnit.SECONDS);
+    takeoverPool.awaitTermination(30, TimeUnit.SECONDS);
+    eachHeld("flush-shard", s -> {
+      Thread.sleep(delayMillis);
+      s.flushBeforeStop();
+    });
+  }
+
   /** Stops the poller and closes every shard cleanly (each flushes first), in parallel. */
   @Override
   public void close() {
     poller.shutdownNow();
     takeoverPool.shutdownNow();
-    ExecutorService closing = Executors.newFixedThreadPool(TAKEOVER_THREADS, r -> {
-      Thread t = new Thread(r, "close-shard");
+    try {
+      poller.awaitTermination(10, TimeUnit.SECONDS);
+      takeoverPool.awaitTermination(10, TimeUnit.SECONDS);
+      eachHeld("close-shard", Shard::close);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    held.clear();
+  }
+
+  /** What a stop does to one shard. */
+  @FunctionalInterface
+  private interface ShardStep {
+    void run(Shard s) throws InterruptedException;
+  }
+
+  /** Runs {@code step} on every held shard, in parallel (a pod holding many buckets flushes them all at once). */
+  private void eachHeld(String threadName, ShardStep step) throws InterruptedException {
+    ExecutorService pool = Executors.newFixedThreadPool(TAKEOVER_THREADS, r -> {
+      Thread t = new Thread(r, threadName);
       t.setDaemon(true);
       return t;
     });
     try {
-      poller.awaitTermination(10, TimeUnit.SECONDS);
-      takeoverPool.awaitTermination(10, TimeUnit.SECONDS);
-      List<Callable<Void>> closes = new ArrayList<>();
+      List<Callable<Void>> steps = new ArrayList<>();
       for (Shard s : held.values()) {
-        closes.add(() -> {
-          s.close();
+        steps.add(() -> {
+          step.run(s);
           return null;
         });
       }
-      closing.invokeAll(closes); // in parallel: a pod holding many buckets flushes them all at once
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      pool.invokeAll(steps);
     } finally {
-      closing.shutdownNow();
+      pool.shutdownNow();
     }
-    held.clear();
   }
 }

@@ -372,6 +372,20 @@ final class TablePod implements Closeable {
     }
   }
 
+  /**
+   * Flushes every held bucket while the pod still answers its peers, takes no more buckets,
+   * starts no more compactions, and leaves the logs with nothing to replay ({@link ShardSet#flushBeforeStop}). Call after
+   * {@link #drainWrites}, before the server stops.
+   */
+  void flushBeforeStop(long delayMillis) throws InterruptedException {
+    if (compactor != null) {
+      compactor.close(); // a stopping pod merges nothing: the flushes below would start a merge of their layers
+    }
+    if (shards != null) {
+      shards.flushBeforeStop(delayMillis);
+    }
+  }
+
   /** Leaves the ZooKeeper registry (if the pod registered), so that clients stop sending calls here. */
   void leaveRegistry() {
     ZkRegistration r = registration;

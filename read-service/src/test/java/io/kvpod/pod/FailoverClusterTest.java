@@ -43,7 +43,10 @@ import org.junit.jupiter.api.io.TempDir;
  *       no stale read and loses nothing it acknowledged; a client with a call stuck on it
  *       sends its next write to the new holder without waiting for that call;</li>
  *   <li>a forwarded write delayed past a newer acknowledged write of the same key is
- *       refused by its deadline rather than applied over it.</li>
+ *       refused by its deadline rather than applied over it;</li>
+ *   <li>a clean stop whose flush is slow (held up longer than the takeover window) flushes
+ *       while the pod still answers, so no pod takes its bucket over mid-flush, and the next
+ *       holder has nothing to replay.</li>
  * </ol>
  * The pods also register in ZooKeeper ({@link PodCluster#inBothModes}; only the ZooKeeper
  * session timeout is shorter than its default), and the client with a stuck call is checked
@@ -487,5 +490,37 @@ class FailoverClusterTest {
     }
     verifyEveryAckedWriteThroughEveryPod();
   }
-}
 
+  @Test
+  @Order(7)
+  void aCleanStopFlushesBeforeThePodFallsSilentSoItsBucketsNextHolderReplaysNothing() throws Exception {
+    PodProcess p2 = cluster.pod(2);
+    p2.stop();
+    long delayMillis = 4500; // three takeover windows: a stop that fell silent first was taken over mid-flush
+    cluster.relaunch(2, Map.of(PodConfig.DEBUG_STOP_FLUSH_DELAY, delayMillis + "ms"));
+    PodCluster.await("pod 2 holds bucket 2 again", 120_000, () -> cluster.holderIn(0, 2) == 2);
+    for (int i = 0; i < 30; i++) {
+      String k = cluster.keyOf(2, "clean-stop", i);
+      putUntilAcknowledged(i % PODS, k, value(k, 1));
+    }
+    int[] logFrom = {cluster.pod(0).logText().length(), cluster.pod(1).logText().length()};
+    long stopping = System.nanoTime();
+    p2.stop();
+    System.out.printf("[clean stop] pod 2 stopped in %.1f s, its flush held up %d ms%n",
+        (System.nanoTime() - stopping) / 1e9, delayMillis);
+    assertTrue(p2.logText().contains("through WAL sequence"), "pod 2 flushed bucket 2 as it stopped");
+    PodCluster.await("another pod holds bucket 2", 120_000, () -> cluster.holderIn(0, 2) != 2);
+    int next = cluster.holderIn(0, 2);
+    Pattern recovered = Pattern.compile("bucket 2 \\(epoch \\d+\\): WAL recovered in \\d+ ms: \\d+ segments, \\d+ bytes, "
+        + "(\\d+) entries replayed");
+    PodCluster.await("pod " + next + " logs its recovery of bucket 2", 60_000,
+        () -> recovered.matcher(cluster.pod(next).logText().substring(logFrom[next])).find());
+    Matcher m = recovered.matcher(cluster.pod(next).logText().substring(logFrom[next]));
+    assertTrue(m.find());
+    assertEquals("0", m.group(1), "no pod took bucket 2 over while pod 2 flushed it: its next holder ("
+        + "pod " + next + ") had nothing to replay");
+    cluster.relaunch(2, Map.of());
+    PodCluster.await("pod 2 takes bucket 2 back", 120_000, () -> cluster.holderIn(0, 2) == 2);
+    verifyEveryAckedWriteThroughEveryPod();
+  }
+}

@@ -4,8 +4,10 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -27,8 +29,20 @@ public final class LayerCatalog {
    * is then taken again, because a compaction's merged layer may be missing from it.
    */
   public static List<LayerMeta> liveLayers(FileSystem fs, TableLayout layout) throws IOException {
+    return liveLayers(fs, layout, new HashMap<>());
+  }
+
+  /**
+   * As {@link #liveLayers(FileSystem, TableLayout)}, reading only the metadata of layers not
+   * in {@code known}: a published layer never changes, so a watcher that lists the layers
+   * every few seconds reads each layer's metadata once, not at every listing. {@code known}
+   * (layer id to metadata) is brought up to date: layers read are added, layers no longer
+   * listed are dropped. Not thread-safe as to {@code known}.
+   */
+  public static List<LayerMeta> liveLayers(FileSystem fs, TableLayout layout, Map<String, LayerMeta> known)
+      throws IOException {
     for (int attempt = 1; ; attempt++) {
-      List<LayerMeta> live = list(fs, layout);
+      List<LayerMeta> live = list(fs, layout, known);
       if (live != null) {
         return live;
       }
@@ -39,17 +53,26 @@ public final class LayerCatalog {
   }
 
   /** The live layers, or null if a listed layer directory vanished while being read. */
-  private static List<LayerMeta> list(FileSystem fs, TableLayout layout) throws IOException {
+  private static List<LayerMeta> list(FileSystem fs, TableLayout layout, Map<String, LayerMeta> known)
+      throws IOException {
     FileStatus[] dirs;
     try {
       dirs = fs.listStatus(layout.layersDir());
     } catch (FileNotFoundException e) {
+      known.clear();
       return new ArrayList<>();
     }
     List<LayerMeta> all = new ArrayList<>();
+    Set<String> listed = new HashSet<>();
     for (FileStatus st : dirs) {
-      if (st.isDirectory() && LayerId.isValid(st.getPath().getName())) {
-        LayerMeta m;
+      String id = st.getPath().getName();
+      if (st.isDirectory() && LayerId.isValid(id)) {
+        listed.add(id);
+        LayerMeta m = known.get(id);
+        if (m != null) {
+          all.add(m);
+          continue;
+        }
         try {
           m = LayerMeta.read(fs, st.getPath());
         } catch (CorruptionException e) {
@@ -58,12 +81,14 @@ public final class LayerCatalog {
           }
           throw e;
         }
-        if (!m.layerId.equals(st.getPath().getName())) {
+        if (!m.layerId.equals(id)) {
           throw new CorruptionException(st.getPath() + " holds metadata of layer " + m.layerId);
         }
+        known.put(id, m);
         all.add(m);
       }
     }
+    known.keySet().retainAll(listed);
     Set<String> replaced = new HashSet<>();
     for (LayerMeta m : all) {
       replaced.addAll(m.replaces);
