@@ -84,11 +84,11 @@ public final class PodProcess {
     return c;
   }
 
-  /** Stops every pod of {@code pods} that is running (SIGTERM, then SIGKILL after 20 s). */
   /**
-   * Stops every pod at once, as a whole cluster's restart does: asks each to stop (SIGTERM),
-   * then waits for each. Stopped one after another, each pod's buckets would be taken over by
-   * the pods still running, only to be flushed again by them as they stop in turn.
+   * Stops every running pod of {@code pods} at once, as a whole cluster's restart does: asks
+   * each to stop (SIGTERM), then waits for each ({@link #stop}). Stopped one after another,
+   * each pod's buckets would be taken over by the pods still running, only to be flushed
+   * again by them as they stop in turn.
    */
   public static void stopAll(List<PodProcess> pods) throws InterruptedException {
     for (PodProcess p : pods) {
