@@ -6,7 +6,6 @@ import io.kvpod.contract.RecordCodec;
 import io.kvpod.contract.TableLayout;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -89,10 +88,12 @@ final class Compactor implements java.io.Closeable {
           timed.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
           afterPublish.run();
         }
-      } catch (InterruptedException | InterruptedIOException e) {
+      } catch (InterruptedException e) {
         Thread.currentThread().interrupt(); // close(): the pod is stopping
         LOG.info("compaction stopped, as the pod is stopping; the input layers stay live");
       } catch (IOException | RuntimeException e) {
+        // closed: the pod's stop broke the merge's HDFS calls. Otherwise a real failure, even
+        // an InterruptedIOException: a socket timeout is one
         if (closed) {
           LOG.info("compaction stopped, as the pod is stopping; the input layers stay live ({})", e.toString());
         } else {

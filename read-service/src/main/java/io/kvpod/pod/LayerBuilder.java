@@ -9,7 +9,6 @@ import io.kvpod.loader.HFileOptions;
 import io.kvpod.loader.LayerFileWriter;
 import io.kvpod.loader.LayerValidator;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
@@ -56,7 +55,6 @@ final class LayerBuilder implements AutoCloseable {
     fs.mkdirs(stage);
     try {
       for (int p = 0; p < partitions; p++) {
-        stopIfInterrupted();
         writers[p] = new LayerFileWriter(conf, fs, new Path(stage, LayerFormat.dataFileName(p, layerId)),
             options, layerId, p, partitions);
       }
@@ -84,7 +82,6 @@ final class LayerBuilder implements AutoCloseable {
     long records = 0;
     List<LayerMeta.FileMeta> written = new ArrayList<>();
     for (LayerFileWriter w : writers) {
-      stopIfInterrupted();
       w.close();
       records += w.records();
       written.add(w.fileMeta());
@@ -110,17 +107,6 @@ final class LayerBuilder implements AutoCloseable {
     }
     published = true;
     return meta;
-  }
-
-  /**
-   * Gives up between files once the thread is interrupted (a stopping pod): HDFS's client
-   * swallows interrupts in its own waits, so a layer of many files would otherwise be
-   * written to the end.
-   */
-  private static void stopIfInterrupted() throws InterruptedIOException {
-    if (Thread.currentThread().isInterrupted()) {
-      throw new InterruptedIOException("interrupted while writing a layer");
-    }
   }
 
   /** Deletes the staging directory unless the layer was published. */
